@@ -1,0 +1,20 @@
+// Module entry: registers each area's functions. Nothing else lives here.
+#include "binding.h"
+
+namespace qkv::binding {
+
+static Napi::Object init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new InstanceData());
+  TensorHandle::init(env, exports);
+  init_tensor(env, exports);
+  init_ops(env, exports);
+  init_runtime(env, exports);
+  init_cuda(env, exports);
+  return exports;
+}
+
+}  // namespace qkv::binding
+
+static Napi::Object qkv_init(Napi::Env env, Napi::Object exports) { return qkv::binding::init(env, exports); }
+
+NODE_API_MODULE(qkv, qkv_init)

@@ -1,0 +1,85 @@
+#pragma once
+// Shared helpers of the N-API glue: argument checks, error conversion, tensor handles, async jobs.
+// Each binding/*.cpp registers its functions through an init_* function called from addon.cpp.
+#include <napi.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/tensor.h"
+
+namespace qkv::binding {
+
+// ---- errors -------------------------------------------------------------------------------------
+// Throws the JavaScript error for a core error: TypeError, RangeError, or QkvError with `code`.
+// (QkvError's constructor is handed to the addon by src/native.ts through `setErrorClass`.)
+Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message);
+void throw_error(Napi::Env env, ErrorKind kind, const std::string& message);
+// Runs fn and turns a C++ exception into a pending JavaScript exception; returns undefined then.
+Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& fn);
+#define QKV_GUARD(info, body) return ::qkv::binding::guarded((info).Env(), [&]() -> Napi::Value { body })
+
+// ---- arguments (each throws qkv::Error naming `op` and the argument) ------------------------------
+double arg_number(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+// Optional property of an options object (undefined → fallback).
+double opt_number(const Napi::Object& o, const char* key, double fallback, const char* op);
+bool opt_bool(const Napi::Object& o, const char* key, bool fallback, const char* op);
+
+// ---- tensors ------------------------------------------------------------------------------------
+// The JavaScript handle class `NativeTensor` wraps one qkv::Tensor; src/tensor.ts wraps that again.
+class TensorHandle : public Napi::ObjectWrap<TensorHandle> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  static Napi::Object wrap(Napi::Env env, Tensor t);
+  // The tensor of argument i; TypeError if it is not a handle, QkvError ERR_DISPOSED if disposed.
+  static Tensor& unwrap(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
+  static Tensor& unwrap_value(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
+  static bool is_handle(Napi::Env env, const Napi::Value& v);
+  explicit TensorHandle(const Napi::CallbackInfo& info);
+  ~TensorHandle() override;
+  void release(Napi::Env env);
+
+ private:
+  Napi::Value shape(const Napi::CallbackInfo& info);
+  Napi::Value strides(const Napi::CallbackInfo& info);
+  Napi::Value dtype(const Napi::CallbackInfo& info);
+  Napi::Value device(const Napi::CallbackInfo& info);
+  Napi::Value disposed(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  Napi::Value to_typed_array(const Napi::CallbackInfo& info);
+  Tensor tensor_;
+  bool alive_ = false;
+};
+
+// ---- async jobs (sharp's baton pattern) ---------------------------------------------------------
+// work() runs on a libuv worker thread and must not touch N-API; done() runs on the main thread
+// and builds the resolved value. A qkv::Error thrown by work() rejects the Promise with the
+// matching JavaScript error.
+struct AsyncJob {
+  std::function<void()> work;
+  std::function<Napi::Value(Napi::Env)> done;
+};
+Napi::Promise queue_job(Napi::Env env, AsyncJob job);
+
+// Per-addon-instance state (one per Node environment / worker thread).
+struct InstanceData {
+  Napi::FunctionReference tensor_ctor;
+  Napi::FunctionReference qkv_error_ctor;
+};
+InstanceData& instance(Napi::Env env);
+
+// ---- registration -------------------------------------------------------------------------------
+void init_tensor(Napi::Env env, Napi::Object exports);  // tensor_binding.cpp: creation, views, data
+void init_ops(Napi::Env env, Napi::Object exports);     // ops_binding.cpp: the op registry's ops
+void init_runtime(Napi::Env env, Napi::Object exports); // runtime_binding.cpp: simd, threads, registry
+void init_cuda(Napi::Env env, Napi::Object exports);    // cuda_binding.cpp
+
+}  // namespace qkv::binding

@@ -1,0 +1,158 @@
+// Argument checks, error conversion and the async job queue shared by every binding file.
+#include <cmath>
+
+#include "binding.h"
+
+namespace qkv::binding {
+
+InstanceData& instance(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
+
+Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message) {
+  if (kind == ErrorKind::Type) return Napi::TypeError::New(env, message);
+  if (kind == ErrorKind::Range) return Napi::RangeError::New(env, message);
+  InstanceData& data = instance(env);
+  if (!data.qkv_error_ctor.IsEmpty()) {
+    Napi::Value err = data.qkv_error_ctor.New({Napi::String::New(env, message), Napi::String::New(env, error_code(kind))});
+    if (!env.IsExceptionPending() && err.IsObject()) return Napi::Error(env, err);
+  }
+  Napi::Error e = Napi::Error::New(env, message);
+  e.Set("code", Napi::String::New(env, error_code(kind)));
+  return e;
+}
+
+void throw_error(Napi::Env env, ErrorKind kind, const std::string& message) {
+  make_error(env, kind, message).ThrowAsJavaScriptException();
+}
+
+Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& fn) {
+  try {
+    return fn();
+  } catch (const Error& e) {
+    throw_error(env, e.kind(), e.what());
+  } catch (const std::bad_alloc&) {
+    throw_error(env, ErrorKind::Range, "out of memory");
+  } catch (const std::exception& e) {
+    throw_error(env, ErrorKind::Internal, e.what());
+  }
+  return env.Undefined();
+}
+
+static std::string where(const char* op, const char* name) { return std::string(op) + ": " + name; }
+
+double arg_number(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (i >= info.Length() || !info[i].IsNumber()) throw_type(where(op, name) + " must be a number");
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t arg_int(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  double v = arg_number(info, i, op, name);
+  if (!std::isfinite(v) || std::floor(v) != v || std::fabs(v) > 9007199254740991.0)
+    throw_range(where(op, name) + " must be an integer, got " + std::to_string(v));
+  return static_cast<int64_t>(v);
+}
+
+bool arg_bool(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (i >= info.Length() || !info[i].IsBoolean()) throw_type(where(op, name) + " must be a boolean");
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::string arg_string(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (i >= info.Length() || !info[i].IsString()) throw_type(where(op, name) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (i >= info.Length() || !info[i].IsArray()) throw_type(where(op, name) + " must be an array of integers");
+  Napi::Array arr = info[i].As<Napi::Array>();
+  Shape shape(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Napi::Value v = arr.Get(k);
+    if (!v.IsNumber()) throw_type(where(op, name) + " must be an array of integers");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d) || std::floor(d) != d || d < -1 || d > 9007199254740991.0)
+      throw_range(where(op, name) + ": invalid dimension " + std::to_string(d));
+    shape[k] = static_cast<int64_t>(d);
+  }
+  return shape;
+}
+
+DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  std::string s = arg_string(info, i, op, name);
+  DType t;
+  if (!dtype_from_name(s, &t)) throw_type(where(op, name) + " must be 'float32', 'float64' or 'int32', got '" + s + "'");
+  return t;
+}
+
+double opt_number(const Napi::Object& o, const char* key, double fallback, const char* op) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsNumber()) throw_type(std::string(op) + ": option " + key + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+bool opt_bool(const Napi::Object& o, const char* key, bool fallback, const char* op) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsBoolean()) throw_type(std::string(op) + ": option " + key + " must be a boolean");
+  return v.As<Napi::Boolean>().Value();
+}
+
+// ---- async jobs ---------------------------------------------------------------------------------
+
+namespace {
+
+class JobWorker : public Napi::AsyncWorker {
+ public:
+  JobWorker(Napi::Env env, AsyncJob job) : Napi::AsyncWorker(env), job_(std::move(job)), deferred_(env) {}
+  Napi::Promise promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      job_.work();
+    } catch (const Error& e) {
+      kind_ = e.kind();
+      message_ = e.what();
+      failed_ = true;
+    } catch (const std::bad_alloc&) {
+      kind_ = ErrorKind::Range;
+      message_ = "out of memory";
+      failed_ = true;
+    } catch (const std::exception& e) {
+      kind_ = ErrorKind::Internal;
+      message_ = e.what();
+      failed_ = true;
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failed_) {
+      deferred_.Reject(make_error(env, kind_, message_).Value());
+      return;
+    }
+    Napi::Value result = guarded(env, [&] { return job_.done ? job_.done(env) : env.Undefined(); });
+    if (env.IsExceptionPending()) {
+      deferred_.Reject(env.GetAndClearPendingException().Value());
+      return;
+    }
+    deferred_.Resolve(result);
+  }
+
+ private:
+  AsyncJob job_;
+  Napi::Promise::Deferred deferred_;
+  bool failed_ = false;
+  ErrorKind kind_ = ErrorKind::Internal;
+  std::string message_;
+};
+
+}  // namespace
+
+Napi::Promise queue_job(Napi::Env env, AsyncJob job) {
+  auto* worker = new JobWorker(env, std::move(job));
+  Napi::Promise p = worker->promise();
+  worker->Queue();
+  return p;
+}
+
+}  // namespace qkv::binding

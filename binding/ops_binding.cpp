@@ -1,0 +1,157 @@
+// The ops of the registry (cpp/ops/registry.h), called synchronously on the main thread: they are
+// meant for small work, tests and experiments. matmulAsync runs the same kernel on a worker thread.
+#include "binding.h"
+#include "ops/ops.h"
+
+namespace qkv::binding {
+
+using cpu::BinaryOp;
+using cpu::UnaryOp;
+
+static Napi::Value wrap(const Napi::CallbackInfo& info, Tensor t) { return TensorHandle::wrap(info.Env(), std::move(t)); }
+
+static Napi::Value matmul(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    return wrap(info, ops::matmul(TensorHandle::unwrap(info, 0, "matmul", "a"), TensorHandle::unwrap(info, 1, "matmul", "b")));
+  });
+}
+
+static Napi::Value matmul_async(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    Tensor a = TensorHandle::unwrap(info, 0, "matmulAsync", "a");
+    Tensor b = TensorHandle::unwrap(info, 1, "matmulAsync", "b");
+    auto result = std::make_shared<Tensor>();
+    return queue_job(info.Env(), {[a, b, result] { *result = ops::matmul(a, b); },
+                                  [result](Napi::Env env) -> Napi::Value { return TensorHandle::wrap(env, *result); }});
+  });
+}
+
+static bool binary_from_name(const std::string& s, BinaryOp* op) {
+  static const std::pair<const char*, BinaryOp> table[] = {
+      {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div},
+      {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum}};
+  for (auto& [name, value] : table)
+    if (s == name) {
+      *op = value;
+      return true;
+    }
+  return false;
+}
+
+static bool unary_from_name(const std::string& s, UnaryOp* op) {
+  static const std::pair<const char*, UnaryOp> table[] = {
+      {"neg", UnaryOp::Neg},   {"exp", UnaryOp::Exp},   {"log", UnaryOp::Log},   {"sqrt", UnaryOp::Sqrt},
+      {"tanh", UnaryOp::Tanh}, {"abs", UnaryOp::Abs},   {"relu", UnaryOp::Relu}, {"gelu", UnaryOp::GeluErf},
+      {"geluTanh", UnaryOp::GeluTanh}};
+  for (auto& [name, value] : table)
+    if (s == name) {
+      *op = value;
+      return true;
+    }
+  return false;
+}
+
+static Napi::Value binary(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    std::string name = arg_string(info, 0, "binary", "op");
+    BinaryOp op;
+    if (!binary_from_name(name, &op)) throw_type("binary: unknown op '" + name + "'");
+    return wrap(info, ops::binary(op, TensorHandle::unwrap(info, 1, name.c_str(), "a"), TensorHandle::unwrap(info, 2, name.c_str(), "b")));
+  });
+}
+
+static Napi::Value unary(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    std::string name = arg_string(info, 0, "unary", "op");
+    UnaryOp op;
+    if (!unary_from_name(name, &op)) throw_type("unary: unknown op '" + name + "'");
+    return wrap(info, ops::unary(op, TensorHandle::unwrap(info, 1, name.c_str(), "input")));
+  });
+}
+
+static Napi::Value reduce(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    std::string name = arg_string(info, 0, "reduce", "op");
+    const char* op = name.c_str();
+    Tensor& a = TensorHandle::unwrap(info, 1, op, "input");
+    std::vector<int64_t> axes = arg_shape(info, 2, op, "axes");
+    bool keepdims = arg_bool(info, 3, op, "keepdims");
+    if (name == "sum") return wrap(info, ops::sum(a, axes, keepdims));
+    if (name == "mean") return wrap(info, ops::mean(a, axes, keepdims));
+    if (name == "max") return wrap(info, ops::max(a, axes, keepdims));
+    throw_type("reduce: unknown op '" + name + "'");
+  });
+}
+
+static Napi::Value argmax(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    return wrap(info, ops::argmax(TensorHandle::unwrap(info, 0, "argmax", "input"), arg_int(info, 1, "argmax", "axis"),
+                                  arg_bool(info, 2, "argmax", "keepdims")));
+  });
+}
+
+static Napi::Value softmax(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    bool log = arg_bool(info, 1, "softmax", "log");
+    return wrap(info, ops::softmax(TensorHandle::unwrap(info, 0, log ? "logSoftmax" : "softmax", "input"), log));
+  });
+}
+
+// An optional tensor argument: null/undefined gives an undefined tensor.
+static Tensor optional_tensor(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  if (i >= info.Length() || info[i].IsNull() || info[i].IsUndefined()) return Tensor();
+  return TensorHandle::unwrap(info, i, op, name);
+}
+
+static Napi::Value layer_norm(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    return wrap(info, ops::layer_norm(TensorHandle::unwrap(info, 0, "layerNorm", "input"),
+                                      optional_tensor(info, 1, "layerNorm", "gamma"),
+                                      optional_tensor(info, 2, "layerNorm", "beta"), arg_number(info, 3, "layerNorm", "eps")));
+  });
+}
+
+static Napi::Value embedding(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    return wrap(info, ops::embedding(TensorHandle::unwrap(info, 0, "embedding", "weight"),
+                                     TensorHandle::unwrap(info, 1, "embedding", "ids")));
+  });
+}
+
+static Napi::Value cross_entropy(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    return wrap(info, ops::cross_entropy(TensorHandle::unwrap(info, 0, "crossEntropy", "logits"),
+                                         TensorHandle::unwrap(info, 1, "crossEntropy", "targets"),
+                                         arg_int(info, 2, "crossEntropy", "ignoreIndex"),
+                                         arg_number(info, 3, "crossEntropy", "labelSmoothing")));
+  });
+}
+
+static Napi::Value concat(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    if (info.Length() < 1 || !info[0].IsArray()) throw_type("concat: tensors must be an array of Tensors");
+    Napi::Array arr = info[0].As<Napi::Array>();
+    std::vector<Tensor> parts;
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      std::string name = "tensors[" + std::to_string(i) + "]";
+      parts.push_back(TensorHandle::unwrap_value(info.Env(), arr.Get(i), "concat", name.c_str()));
+    }
+    return wrap(info, ops::concat(parts, arg_int(info, 1, "concat", "axis")));
+  });
+}
+
+void init_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("matmul", Napi::Function::New(env, matmul, "matmul"));
+  exports.Set("matmulAsync", Napi::Function::New(env, matmul_async, "matmulAsync"));
+  exports.Set("binary", Napi::Function::New(env, binary, "binary"));
+  exports.Set("unary", Napi::Function::New(env, unary, "unary"));
+  exports.Set("reduce", Napi::Function::New(env, reduce, "reduce"));
+  exports.Set("argmax", Napi::Function::New(env, argmax, "argmax"));
+  exports.Set("softmax", Napi::Function::New(env, softmax, "softmax"));
+  exports.Set("layerNorm", Napi::Function::New(env, layer_norm, "layerNorm"));
+  exports.Set("embedding", Napi::Function::New(env, embedding, "embedding"));
+  exports.Set("crossEntropy", Napi::Function::New(env, cross_entropy, "crossEntropy"));
+  exports.Set("concat", Napi::Function::New(env, concat, "concat"));
+}
+
+}  // namespace qkv::binding

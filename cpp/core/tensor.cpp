@@ -1,0 +1,290 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace qkv {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "float32";
+    case DType::F64: return "float64";
+    case DType::I32: return "int32";
+  }
+  return "float32";
+}
+
+bool dtype_from_name(const std::string& name, DType* out) {
+  if (name == "float32") *out = DType::F32;
+  else if (name == "float64") *out = DType::F64;
+  else if (name == "int32") *out = DType::I32;
+  else return false;
+  return true;
+}
+
+const char* device_name(Device d) { return d == Device::CUDA ? "cuda" : "cpu"; }
+
+Storage::Storage(size_t n) : nbytes(n) {
+  // 64-byte alignment suits every SIMD width; round the size up as aligned_alloc requires.
+  size_t rounded = ((n + 63) / 64) * 64;
+  if (rounded == 0) rounded = 64;
+  data = std::aligned_alloc(64, rounded);
+  if (!data) throw Error(ErrorKind::Range, "out of memory allocating " + std::to_string(n) + " bytes");
+}
+
+Storage::~Storage() { std::free(data); }
+
+int64_t numel_of(const Shape& shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  return n;
+}
+
+Shape contiguous_strides(const Shape& shape) {
+  Shape s(shape.size());
+  int64_t acc = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+static void check_shape(const Shape& shape, const char* op) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw_range(std::string(op) + ": negative dimension in shape " + shape_str(shape));
+    if (d > 0 && n > (int64_t(1) << 40) / d) throw_range(std::string(op) + ": shape " + shape_str(shape) + " is too large");
+    n *= d;
+  }
+}
+
+Tensor Tensor::empty(const Shape& shape, DType dtype) {
+  check_shape(shape, "empty");
+  Tensor t;
+  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype));
+  t.shape_ = shape;
+  t.strides_ = contiguous_strides(shape);
+  t.dtype_ = dtype;
+  return t;
+}
+
+Tensor Tensor::zeros(const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  std::memset(t.raw(), 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::full(const Shape& shape, DType dtype, double value) {
+  Tensor t = empty(shape, dtype);
+  int64_t n = t.numel();
+  dispatch_dtype(dtype, [&](auto z) {
+    using T = decltype(z);
+    T v = static_cast<T>(value);
+    T* p = t.data<T>();
+    for (int64_t i = 0; i < n; ++i) p[i] = v;
+  });
+  return t;
+}
+
+Tensor Tensor::from_data(const void* data, const Shape& shape, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  if (t.nbytes()) std::memcpy(t.raw(), data, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::scalar(double value, DType dtype) { return full({}, dtype, value); }
+
+int64_t Tensor::size(int64_t d) const { return shape_[normalize_axis(d, dim(), "size")]; }
+
+bool Tensor::is_contiguous() const {
+  int64_t expect = 1;
+  for (size_t i = shape_.size(); i-- > 0;) {
+    if (shape_[i] == 1) continue;
+    if (strides_[i] != expect) return false;
+    expect *= shape_[i];
+  }
+  return true;
+}
+
+template <class E>
+static void gather_strided(const E* src, const Shape& shape, const Shape& strides, E* dst) {
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  if (nd == 0) {
+    dst[0] = src[0];
+    return;
+  }
+  const int64_t inner = shape[nd - 1], inner_stride = strides[nd - 1];
+  const int64_t outer = numel_of(shape) / (inner ? inner : 1);
+  if (inner == 0) return;
+  parallel_for(0, outer, std::max<int64_t>(1, 16384 / inner), [&](int64_t lo, int64_t hi) {
+    std::vector<int64_t> idx(nd, 0);
+    // Decompose `lo` into a multi-index over the outer dims.
+    int64_t rem = lo, off = 0;
+    for (int64_t d = nd - 2; d >= 0; --d) {
+      idx[d] = rem % shape[d];
+      rem /= shape[d];
+      off += idx[d] * strides[d];
+    }
+    for (int64_t r = lo; r < hi; ++r) {
+      const E* s = src + off;
+      E* o = dst + r * inner;
+      if (inner_stride == 1) std::memcpy(o, s, sizeof(E) * inner);
+      else for (int64_t j = 0; j < inner; ++j) o[j] = s[j * inner_stride];
+      for (int64_t d = nd - 2; d >= 0; --d) {
+        off += strides[d];
+        if (++idx[d] < shape[d]) break;
+        off -= strides[d] * shape[d];
+        idx[d] = 0;
+      }
+    }
+  });
+}
+
+void Tensor::copy_to_contiguous(void* dst) const {
+  if (numel() == 0) return;
+  if (is_contiguous()) {
+    std::memcpy(dst, raw(), nbytes());
+    return;
+  }
+  if (dtype_size(dtype_) == 8)
+    gather_strided(static_cast<const uint64_t*>(raw()), shape_, strides_, static_cast<uint64_t*>(dst));
+  else
+    gather_strided(static_cast<const uint32_t*>(raw()), shape_, strides_, static_cast<uint32_t*>(dst));
+}
+
+Tensor Tensor::contiguous() const {
+  if (is_contiguous()) return *this;
+  return clone();
+}
+
+Tensor Tensor::clone() const {
+  Tensor t = empty(shape_, dtype_);
+  copy_to_contiguous(t.raw());
+  return t;
+}
+
+static Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const char* op) {
+  Shape out = shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i] == -1) {
+      if (infer >= 0) throw_range(std::string(op) + ": only one dimension can be -1, got " + shape_str(shape));
+      infer = static_cast<int64_t>(i);
+    } else if (out[i] < 0) {
+      throw_range(std::string(op) + ": invalid dimension in " + shape_str(shape));
+    } else {
+      known *= out[i];
+    }
+  }
+  if (infer >= 0) {
+    if (known == 0 || numel % known != 0)
+      throw_range(std::string(op) + ": cannot reshape " + shape_str(from) + " into " + shape_str(shape));
+    out[infer] = numel / known;
+  }
+  if (numel_of(out) != numel)
+    throw_range(std::string(op) + ": cannot reshape " + shape_str(from) + " (" + std::to_string(numel) +
+                " elements) into " + shape_str(shape));
+  return out;
+}
+
+Tensor Tensor::view(const Shape& shape, const char* op) const {
+  if (!is_contiguous()) throw_range(std::string(op) + ": view needs a contiguous tensor, got strides " + shape_str(strides_));
+  Tensor t = *this;
+  t.shape_ = infer_shape(shape, numel(), shape_, op);
+  t.strides_ = contiguous_strides(t.shape_);
+  return t;
+}
+
+Tensor Tensor::reshape(const Shape& shape, const char* op) const {
+  if (is_contiguous()) return view(shape, op);
+  Shape target = infer_shape(shape, numel(), shape_, op);
+  return clone().view(target, op);
+}
+
+Tensor Tensor::permute(const std::vector<int64_t>& dims, const char* op) const {
+  if (static_cast<int64_t>(dims.size()) != dim())
+    throw_range(std::string(op) + ": expected " + std::to_string(dim()) + " dims for shape " + shape_str(shape_) +
+                ", got " + shape_str(dims));
+  std::vector<bool> seen(dims.size(), false);
+  Tensor t = *this;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    int64_t d = normalize_axis(dims[i], dim(), op);
+    if (seen[d]) throw_range(std::string(op) + ": repeated dim in " + shape_str(dims));
+    seen[d] = true;
+    t.shape_[i] = shape_[d];
+    t.strides_[i] = strides_[d];
+  }
+  return t;
+}
+
+Tensor Tensor::transpose(int64_t a, int64_t b, const char* op) const {
+  std::vector<int64_t> dims(dim());
+  std::iota(dims.begin(), dims.end(), 0);
+  a = normalize_axis(a, dim(), op);
+  b = normalize_axis(b, dim(), op);
+  std::swap(dims[a], dims[b]);
+  return permute(dims, op);
+}
+
+Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step, const char* op) const {
+  d = normalize_axis(d, dim(), op);
+  if (step <= 0) throw_range(std::string(op) + ": step must be positive, got " + std::to_string(step));
+  int64_t n = shape_[d];
+  if (start < 0) start += n;
+  if (end < 0) end += n;
+  start = std::min(std::max<int64_t>(start, 0), n);
+  end = std::min(std::max<int64_t>(end, start), n);
+  Tensor t = *this;
+  t.offset_ += start * strides_[d];
+  t.shape_[d] = (end - start + step - 1) / step;
+  t.strides_[d] = strides_[d] * step;
+  return t;
+}
+
+Tensor Tensor::unsqueeze(int64_t d) const {
+  d = normalize_axis(d, dim() + 1, "unsqueeze");
+  Tensor t = *this;
+  int64_t stride = d < dim() ? shape_[d] * strides_[d] : 1;
+  t.shape_.insert(t.shape_.begin() + d, 1);
+  t.strides_.insert(t.strides_.begin() + d, stride);
+  return t;
+}
+
+double Tensor::item() const {
+  if (numel() != 1) throw_range("item: expected a tensor with one element, got shape " + shape_str(shape_));
+  return dispatch_dtype(dtype_, [&](auto z) { return static_cast<double>(*data<decltype(z)>()); });
+}
+
+Tensor Tensor::to(DType target) const {
+  if (target == dtype_) return *this;
+  Tensor src = contiguous();
+  Tensor out = empty(shape_, target);
+  int64_t n = numel();
+  dispatch_dtype(dtype_, [&](auto zs) {
+    using S = decltype(zs);
+    dispatch_dtype(target, [&](auto zt) {
+      using T = decltype(zt);
+      const S* s = src.data<S>();
+      T* o = out.data<T>();
+      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s[i]);
+      return 0;
+    });
+    return 0;
+  });
+  return out;
+}
+
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
+  if (axis < -ndim || axis >= ndim || ndim == 0)
+    throw_range(std::string(op) + ": axis " + std::to_string(axis) + " is out of range for a tensor with " +
+                std::to_string(ndim) + " dims");
+  return axis < 0 ? axis + ndim : axis;
+}
+
+}  // namespace qkv

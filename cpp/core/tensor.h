@@ -1,0 +1,82 @@
+#pragma once
+// A strided view of reference-counted storage. Views (reshape of contiguous data, permute,
+// transpose, slice) share the storage; ops produce new contiguous tensors.
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace qkv {
+
+using Shape = std::vector<int64_t>;
+
+enum class Device : uint8_t { CPU = 0, CUDA = 1 };
+const char* device_name(Device d);
+
+struct Storage {
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device = Device::CPU;
+  int js_handles = 0;  // owned by the binding: how many JavaScript objects hold this storage
+  explicit Storage(size_t nbytes);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+};
+
+int64_t numel_of(const Shape& shape);
+Shape contiguous_strides(const Shape& shape);
+
+class Tensor {
+ public:
+  Tensor() = default;
+  static Tensor empty(const Shape& shape, DType dtype);
+  static Tensor zeros(const Shape& shape, DType dtype);
+  static Tensor full(const Shape& shape, DType dtype, double value);
+  static Tensor from_data(const void* data, const Shape& shape, DType dtype);  // copies
+  static Tensor scalar(double value, DType dtype);
+
+  bool defined() const { return storage_ != nullptr; }
+  DType dtype() const { return dtype_; }
+  Device device() const { return storage_ ? storage_->device : Device::CPU; }
+  const Shape& shape() const { return shape_; }
+  const Shape& strides() const { return strides_; }
+  int64_t offset() const { return offset_; }
+  int64_t dim() const { return static_cast<int64_t>(shape_.size()); }
+  int64_t size(int64_t d) const;  // negative d counts from the end
+  int64_t numel() const { return numel_of(shape_); }
+  size_t nbytes() const { return static_cast<size_t>(numel()) * dtype_size(dtype_); }
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+
+  bool is_contiguous() const;
+  Tensor contiguous() const;  // itself when already contiguous, else a copy
+  Tensor clone() const;       // always a contiguous copy
+
+  // Views. `op` names the calling operation in error messages.
+  Tensor view(const Shape& shape, const char* op = "reshape") const;    // contiguous input only
+  Tensor reshape(const Shape& shape, const char* op = "reshape") const; // view when possible, else copy
+  Tensor permute(const std::vector<int64_t>& dims, const char* op = "permute") const;
+  Tensor transpose(int64_t a, int64_t b, const char* op = "transpose") const;
+  Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1, const char* op = "slice") const;
+  Tensor unsqueeze(int64_t dim) const;
+
+  template <class T> T* data() { return static_cast<T*>(storage_->data) + offset_; }
+  template <class T> const T* data() const { return static_cast<const T*>(storage_->data) + offset_; }
+  void* raw() const { return static_cast<char*>(storage_->data) + offset_ * dtype_size(dtype_); }
+
+  double item() const;                       // the single element, as double
+  Tensor to(DType dtype) const;              // a converted contiguous copy (itself when equal)
+  void copy_to_contiguous(void* dst) const;  // gathers a strided tensor into dst
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  int64_t offset_ = 0;
+  Shape shape_, strides_;
+  DType dtype_ = DType::F32;
+};
+
+// Normalises an axis in [-ndim, ndim) to [0, ndim); throws RangeError naming `op` otherwise.
+int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op);
+
+}  // namespace qkv

@@ -1,0 +1,48 @@
+#pragma once
+// The table of CPU kernels for one instruction-set level. kernels_impl.inc holds their single
+// source; kernels_scalar.cpp, kernels_avx2.cpp and kernels_avx512.cpp compile it with different
+// target flags, each inside its own namespace so that no inline function is shared between them.
+#include <cstdint>
+
+#include "cpu/simd.h"
+
+namespace qkv::cpu {
+
+enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
+enum class UnaryOp : uint8_t { Neg, Exp, Log, Sqrt, Tanh, Abs, Relu, GeluTanh, GeluErf };
+
+template <class T> struct KernelsFor {
+  // out[i] = a[i*sa] (op) b[i*sb]; sa, sb are element strides (0 broadcasts). out may alias a or b.
+  void (*binary)(BinaryOp op, int64_t n, const T* a, int64_t sa, const T* b, int64_t sb, T* out);
+  // out[i] = op(a[i]) for contiguous a and out (which may alias).
+  void (*unary)(UnaryOp op, int64_t n, const T* a, T* out);
+  // Row-wise over [rows, cols] contiguous: softmax, or log-softmax when `log`.
+  void (*softmax_rows)(int64_t rows, int64_t cols, const T* x, T* out, bool log);
+  // Row-wise layer norm over [rows, cols]; mean/rstd may be null, gamma/beta may be null.
+  void (*layernorm_rows)(int64_t rows, int64_t cols, const T* x, const T* gamma, const T* beta, T eps, T* out,
+                         T* mean, T* rstd);
+  // Sum of each row of [rows, cols], accumulated in double for float32.
+  void (*sum_rows)(int64_t rows, int64_t cols, const T* x, T* out);
+};
+
+struct Kernels {
+  SimdLevel level;
+  KernelsFor<float> f32;
+  KernelsFor<double> f64;
+  // int32 arithmetic (Pow and Div are rejected before they get here).
+  void (*binary_i32)(BinaryOp op, int64_t n, const int32_t* a, int64_t sa, const int32_t* b, int64_t sb,
+                     int32_t* out);
+};
+
+const Kernels& kernels();  // the table for simd_level()
+const Kernels& kernels_for(SimdLevel level);
+
+template <class T> const KernelsFor<T>& kernels_of();
+template <> inline const KernelsFor<float>& kernels_of<float>() { return kernels().f32; }
+template <> inline const KernelsFor<double>& kernels_of<double>() { return kernels().f64; }
+
+namespace scalar_impl { void fill(Kernels* k); }
+namespace avx2_impl { void fill(Kernels* k); }
+namespace avx512_impl { void fill(Kernels* k); }
+
+}  // namespace qkv::cpu

@@ -1,0 +1,8 @@
+// The kernels of kernels_impl.inc compiled for the avx2 level (target flags set in CMakeLists.txt).
+#include <cstdint>
+
+#include "cpu/kernels.h"
+
+namespace qkv::cpu::avx2_impl {
+#include "cpu/kernels_impl.inc"
+}  // namespace qkv::cpu::avx2_impl

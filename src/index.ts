@@ -1,0 +1,10 @@
+/**
+ * qkv: representation learning for Node.js on a native C++ core.
+ * Tensors and ops, word2vec, transformers and dual encoders.
+ */
+export { Tensor, type DType, type Device, type NestedArray } from './tensor';
+export * from './ops';
+export { simd, threads, setThreads, opRegistry, type SimdLevel } from './runtime';
+export { QkvError, type QkvErrorCode } from './errors';
+export type { OpRecord } from './native';
+export { cuda } from './cuda';

@@ -1,0 +1,206 @@
+// The ops of the registry as functions on `qkv`. Each checks its JavaScript arguments and calls the
+// core; shape, axis and index checks happen natively and throw RangeError naming the op and shapes.
+import { binding, type NativeTensor } from './native';
+import { Tensor, checkDType, checkShape, handle, describe, type DType } from './tensor';
+
+type Operand = Tensor | number;
+
+function wrap(h: NativeTensor): Tensor {
+  return new Tensor(h);
+}
+
+/** Handles of a binary op's operands; a number becomes a scalar of the other operand's dtype. */
+function operands(op: string, a: Operand, b: Operand): [NativeTensor, NativeTensor] {
+  if (a instanceof Tensor && b instanceof Tensor) return [a._h, b._h];
+  if (a instanceof Tensor && typeof b === 'number') return [a._h, binding.full([], a.dtype, b)];
+  if (typeof a === 'number' && b instanceof Tensor) return [binding.full([], b.dtype, a), b._h];
+  throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${describe(a)} and ${describe(b)}`);
+}
+
+function binary(op: string, a: Operand, b: Operand): Tensor {
+  const [ha, hb] = operands(op, a, b);
+  return wrap(binding.binary(op, ha, hb));
+}
+
+function unary(op: string, x: Tensor): Tensor {
+  return wrap(binding.unary(op, handle(x, op, 'input')));
+}
+
+function axesOf(op: string, axis: number | readonly number[] | undefined): number[] {
+  if (axis === undefined) return [];
+  const list = typeof axis === 'number' ? [axis] : axis;
+  if (!Array.isArray(list)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
+  for (const a of list) if (!Number.isInteger(a)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
+  return [...list];
+}
+
+function keepdimsOf(op: string, options: { keepdims?: boolean } | undefined): boolean {
+  const k = options?.keepdims ?? false;
+  if (typeof k !== 'boolean') throw new TypeError(`${op}: keepdims must be a boolean`);
+  return k;
+}
+
+// ---- creation --------------------------------------------------------------------------------------
+
+export interface CreateOptions {
+  dtype?: DType;
+}
+export interface RandomOptions {
+  dtype?: 'float32' | 'float64';
+  /** Seed of the generator; the same seed gives the same values on every machine. Random when omitted. */
+  seed?: number;
+}
+
+function seedOf(op: string, seed: unknown): number {
+  if (seed === undefined) return Math.floor(Math.random() * 2 ** 52);
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0)
+    throw new TypeError(`${op}: seed must be a non-negative integer`);
+  return seed;
+}
+
+export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  return wrap(binding.full(checkShape(shape, 'zeros'), checkDType(options.dtype, 'zeros'), 0));
+}
+export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
+  return wrap(binding.full(checkShape(shape, 'ones'), checkDType(options.dtype, 'ones'), 1));
+}
+export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
+  if (typeof value !== 'number') throw new TypeError('full: value must be a number');
+  return wrap(binding.full(checkShape(shape, 'full'), checkDType(options.dtype, 'full'), value));
+}
+/** Normal samples with the given mean (0) and standard deviation (1). */
+export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const dtype = checkDType(options.dtype, 'randn');
+  return wrap(binding.randn(checkShape(shape, 'randn'), dtype, seedOf('randn', options.seed), options.mean ?? 0, options.std ?? 1));
+}
+/** Uniform samples in [low, high), by default [0, 1). */
+export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const dtype = checkDType(options.dtype, 'rand');
+  return wrap(binding.rand(checkShape(shape, 'rand'), dtype, seedOf('rand', options.seed), options.low ?? 0, options.high ?? 1));
+}
+/** `arange(end)` or `arange(start, end, step = 1)`: evenly spaced values in [start, end). */
+export function arange(startOrEnd: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
+  const [s, e] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
+  if (typeof s !== 'number' || typeof e !== 'number' || typeof step !== 'number')
+    throw new TypeError('arange: start, end and step must be numbers');
+  return wrap(binding.arange(s, e, step, checkDType(options.dtype, 'arange')));
+}
+
+// ---- linear algebra --------------------------------------------------------------------------------
+
+/**
+ * Matrix product of `[..., M, K]` and `[..., K, N]` with broadcast batch dims (1-D operands as in numpy).
+ * Transposed views (`b.transpose()`) are read in place, without a copy.
+ */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  return wrap(binding.matmul(handle(a, 'matmul', 'a'), handle(b, 'matmul', 'b')));
+}
+/** {@link matmul} on a worker thread: for large products, so that the event loop keeps running. */
+export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
+  return wrap(await binding.matmulAsync(handle(a, 'matmulAsync', 'a'), handle(b, 'matmulAsync', 'b')));
+}
+
+// ---- elementwise -----------------------------------------------------------------------------------
+
+export const add = (a: Operand, b: Operand): Tensor => binary('add', a, b);
+export const sub = (a: Operand, b: Operand): Tensor => binary('sub', a, b);
+export const mul = (a: Operand, b: Operand): Tensor => binary('mul', a, b);
+export const div = (a: Operand, b: Operand): Tensor => binary('div', a, b);
+export const pow = (a: Operand, b: Operand): Tensor => binary('pow', a, b);
+export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', a, b);
+export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, b);
+
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+export const log = (x: Tensor): Tensor => unary('log', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+/** GELU: the exact erf form by default, or the tanh approximation (GPT-2's) with `approximate: 'tanh'`. */
+export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+  const a = options.approximate ?? 'none';
+  if (a !== 'none' && a !== 'tanh') throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(a)}`);
+  return unary(a === 'tanh' ? 'geluTanh' : 'gelu', x);
+}
+
+// ---- reductions ------------------------------------------------------------------------------------
+
+/** Sum over `axis` (one or several; all when omitted). */
+export function sum(x: Tensor, axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor {
+  return wrap(binding.reduce('sum', handle(x, 'sum', 'input'), axesOf('sum', axis), keepdimsOf('sum', options)));
+}
+export function mean(x: Tensor, axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor {
+  return wrap(binding.reduce('mean', handle(x, 'mean', 'input'), axesOf('mean', axis), keepdimsOf('mean', options)));
+}
+export function max(x: Tensor, axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor {
+  return wrap(binding.reduce('max', handle(x, 'max', 'input'), axesOf('max', axis), keepdimsOf('max', options)));
+}
+/** Index (int32) of the first maximum along `axis` (the last by default). */
+export function argmax(x: Tensor, axis = -1, options?: { keepdims?: boolean }): Tensor {
+  if (!Number.isInteger(axis)) throw new TypeError('argmax: axis must be an integer');
+  return wrap(binding.argmax(handle(x, 'argmax', 'input'), axis, keepdimsOf('argmax', options)));
+}
+
+// ---- fused -----------------------------------------------------------------------------------------
+
+/** Softmax over the last axis. */
+export function softmax(x: Tensor): Tensor {
+  return wrap(binding.softmax(handle(x, 'softmax', 'input'), false));
+}
+/** log(softmax(x)) over the last axis, computed stably. */
+export function logSoftmax(x: Tensor): Tensor {
+  return wrap(binding.softmax(handle(x, 'logSoftmax', 'input'), true));
+}
+/** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta; gamma and beta [C] or null. */
+export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: { eps?: number } = {}): Tensor {
+  const eps = options.eps ?? 1e-5;
+  if (typeof eps !== 'number') throw new TypeError('layerNorm: eps must be a number');
+  return wrap(
+    binding.layerNorm(
+      handle(x, 'layerNorm', 'input'),
+      gamma === null || gamma === undefined ? null : handle(gamma, 'layerNorm', 'gamma'),
+      beta === null || beta === undefined ? null : handle(beta, 'layerNorm', 'beta'),
+      eps,
+    ),
+  );
+}
+/** Rows of `weight` [V, D] picked by int32 `ids` of any shape: `[...ids.shape, D]`. */
+export function embedding(weight: Tensor, ids: Tensor): Tensor {
+  return wrap(binding.embedding(handle(weight, 'embedding', 'weight'), handle(ids, 'embedding', 'ids')));
+}
+/**
+ * Mean cross-entropy of `logits` [N, C] against int32 class `targets` [N], over the targets that are
+ * not `ignoreIndex` (-100 by default); `labelSmoothing` e mixes e/C uniform mass into the target.
+ */
+export function crossEntropy(
+  logits: Tensor,
+  targets: Tensor,
+  options: { ignoreIndex?: number; labelSmoothing?: number } = {},
+): Tensor {
+  const ignoreIndex = options.ignoreIndex ?? -100;
+  const smoothing = options.labelSmoothing ?? 0;
+  if (!Number.isInteger(ignoreIndex)) throw new TypeError('crossEntropy: ignoreIndex must be an integer');
+  if (typeof smoothing !== 'number') throw new TypeError('crossEntropy: labelSmoothing must be a number');
+  return wrap(binding.crossEntropy(handle(logits, 'crossEntropy', 'logits'), handle(targets, 'crossEntropy', 'targets'), ignoreIndex, smoothing));
+}
+
+// ---- layout ----------------------------------------------------------------------------------------
+
+/** Joins tensors along `axis` (0 by default); the other dims must match. */
+export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
+  if (!Array.isArray(tensors)) throw new TypeError('concat: tensors must be an array of Tensors');
+  return wrap(binding.concat(tensors.map((t, i) => handle(t, 'concat', `tensors[${i}]`)), axis));
+}
+export function reshape(x: Tensor, shape: readonly number[]): Tensor {
+  handle(x, 'reshape', 'input');
+  return x.reshape(shape);
+}
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  handle(x, 'transpose', 'input');
+  return x.transpose(dim0, dim1);
+}
+export function permute(x: Tensor, dims: readonly number[]): Tensor {
+  handle(x, 'permute', 'input');
+  return x.permute(dims);
+}

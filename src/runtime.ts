@@ -1,0 +1,30 @@
+import { binding, type OpRecord } from './native';
+
+export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
+const ORDER: readonly SimdLevel[] = ['scalar', 'avx2', 'avx512'];
+
+/** The CPU instruction-set level the kernels use (chosen at load time; QKV_SIMD=avx2|scalar lowers it). */
+export const simd = {
+  level: (): SimdLevel => binding.simdLevel() as SimdLevel,
+  /** The best level this processor runs. */
+  supported: (): SimdLevel => binding.simdSupported() as SimdLevel,
+  /** Every level this processor runs, lowest first. */
+  available: (): SimdLevel[] => ORDER.slice(0, ORDER.indexOf(binding.simdSupported() as SimdLevel) + 1),
+  /** Switches the level for this process (for tests and benchmarks); RangeError if unsupported. */
+  use: (level: SimdLevel): void => binding.setSimdLevel(level),
+};
+
+/** Threads of the kernels' pool (QKV_THREADS, or the number of cores). */
+export function threads(): number {
+  return binding.threads();
+}
+/** Resizes the kernels' thread pool. */
+export function setThreads(n: number): void {
+  if (typeof n !== 'number') throw new TypeError('setThreads: threads must be a number');
+  binding.setThreads(n);
+}
+
+/** The op registry of the core: every op once, with its arity and whether it is differentiable. */
+export function opRegistry(): OpRecord[] {
+  return binding.opRegistry();
+}

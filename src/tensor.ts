@@ -1,0 +1,221 @@
+import { binding, type NativeTensor } from './native';
+import * as ops from './ops';
+
+export type DType = 'float32' | 'float64' | 'int32';
+export type Device = 'cpu' | 'cuda';
+export type TypedArrayOf<D extends DType> = D extends 'float64' ? Float64Array : D extends 'int32' ? Int32Array : Float32Array;
+/** Nested arrays of numbers, as returned by {@link Tensor.toArray}. */
+export type NestedArray = number | NestedArray[];
+
+const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+
+/** Checks a dtype option; `fallback` when it is undefined. */
+export function checkDType(value: unknown, op: string, fallback: DType = 'float32'): DType {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || !DTYPES.includes(value as DType))
+    throw new TypeError(`${op}: dtype must be 'float32', 'float64' or 'int32', got ${String(value)}`);
+  return value as DType;
+}
+
+export function checkShape(shape: unknown, op: string): number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${op}: shape must be an array of integers`);
+  for (const d of shape)
+    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
+      throw new RangeError(`${op}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
+  return shape as number[];
+}
+
+/**
+ * An n-dimensional array in native memory: float32, float64 or int32, row-major with strides.
+ * Views (`reshape` of contiguous data, `transpose`, `permute`, `slice`) share memory with their source.
+ * Memory is freed by {@link Tensor.dispose}, or by the garbage collector when the Tensor is unreachable.
+ */
+export class Tensor {
+  /** @internal The native handle. */
+  readonly _h: NativeTensor;
+
+  /** @internal Use {@link Tensor.from} or the creation functions (`zeros`, `randn`, ...). */
+  constructor(handle: NativeTensor) {
+    this._h = handle;
+  }
+
+  /**
+   * A tensor holding a copy of `data`. The dtype follows the typed array (Float32Array → float32,
+   * Float64Array → float64, Int32Array → int32); a plain array of numbers gives `options.dtype`
+   * (float32 by default). The shape defaults to `[data.length]`.
+   */
+  static from(
+    data: Float32Array | Float64Array | Int32Array | readonly number[],
+    shape?: readonly number[],
+    options: { dtype?: DType } = {},
+  ): Tensor {
+    let typed: Float32Array | Float64Array | Int32Array;
+    if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
+      typed = data;
+      if (options.dtype !== undefined && checkDType(options.dtype, 'Tensor.from') !== dtypeOfTyped(data))
+        typed = convertTyped(data, options.dtype);
+    } else if (Array.isArray(data)) {
+      for (const v of data) if (typeof v !== 'number') throw new TypeError('Tensor.from: data must hold numbers');
+      typed = convertTyped(data, checkDType(options.dtype, 'Tensor.from'));
+    } else {
+      throw new TypeError('Tensor.from: data must be a Float32Array, Float64Array, Int32Array or an array of numbers');
+    }
+    const s = shape === undefined ? [typed.length] : checkShape(shape, 'Tensor.from');
+    return new Tensor(binding.fromTyped(typed, s));
+  }
+
+  get shape(): number[] {
+    return this._h.shape();
+  }
+  /** Element strides of each dim (views have non-contiguous strides). */
+  get strides(): number[] {
+    return this._h.strides();
+  }
+  get dtype(): DType {
+    return this._h.dtype();
+  }
+  get device(): Device {
+    return this._h.device();
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  /** Number of elements. */
+  get size(): number {
+    return this.shape.reduce((a, b) => a * b, 1);
+  }
+  get disposed(): boolean {
+    return this._h.disposed();
+  }
+  /** Frees the native memory now (views keep their storage alive until they are disposed too). Idempotent. */
+  dispose(): void {
+    this._h.dispose();
+  }
+
+  /** A flat copy of the data in a typed array of the tensor's dtype. */
+  toTypedArray(): Float32Array | Float64Array | Int32Array {
+    return this._h.toTypedArray();
+  }
+  /** A flat copy of the data as float32. */
+  toFloat32Array(): Float32Array {
+    const a = this._h.toTypedArray();
+    return a instanceof Float32Array ? a : Float32Array.from(a);
+  }
+  /** The data as nested arrays of numbers (a number for a 0-d tensor). */
+  toArray(): NestedArray {
+    const flat = this._h.toTypedArray();
+    const shape = this.shape;
+    const build = (dim: number, offset: number): NestedArray => {
+      if (dim === shape.length) return flat[offset];
+      const stride = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+      const out: NestedArray[] = [];
+      for (let i = 0; i < shape[dim]; i++) out.push(build(dim + 1, offset + i * stride));
+      return out;
+    };
+    return build(0, 0);
+  }
+  /** The value of a one-element tensor. */
+  item(): number {
+    return binding.item(this._h);
+  }
+
+  // ---- views and copies --------------------------------------------------------------------
+  /** A view with another shape when the data is contiguous, else a copy; one dim may be -1. */
+  reshape(shape: readonly number[]): Tensor {
+    if (!Array.isArray(shape)) throw new TypeError('reshape: shape must be an array of integers');
+    return new Tensor(binding.reshape(this._h, shape));
+  }
+  /** Swaps two dims (the last two by default), as a view. */
+  transpose(dim0 = -2, dim1 = -1): Tensor {
+    return new Tensor(binding.transpose(this._h, dim0, dim1));
+  }
+  /** Reorders the dims, as a view. */
+  permute(dims: readonly number[]): Tensor {
+    if (!Array.isArray(dims)) throw new TypeError('permute: dims must be an array of integers');
+    return new Tensor(binding.permute(this._h, dims));
+  }
+  /** Elements start..end (exclusive, negatives count from the end) with `step` along `axis`, as a view. */
+  slice(axis: number, start: number, end?: number, step = 1): Tensor {
+    const n = this.shape[axis < 0 ? axis + this.ndim : axis] ?? 0;
+    return new Tensor(binding.slice(this._h, axis, start, end ?? n, step));
+  }
+  /** Itself when already contiguous, else a contiguous copy. */
+  contiguous(): Tensor {
+    return new Tensor(binding.contiguous(this._h));
+  }
+  clone(): Tensor {
+    return new Tensor(binding.clone(this._h));
+  }
+  /** A copy converted to `dtype` (itself when the dtype is already that). */
+  to(dtype: DType): Tensor {
+    return new Tensor(binding.cast(this._h, checkDType(dtype, 'to')));
+  }
+  isContiguous(): boolean {
+    const shape = this.shape, strides = this.strides;
+    let expect = 1;
+    for (let i = shape.length - 1; i >= 0; i--) {
+      if (shape[i] === 1) continue;
+      if (strides[i] !== expect) return false;
+      expect *= shape[i];
+    }
+    return true;
+  }
+
+  // ---- ops as methods ----------------------------------------------------------------------
+  add(other: Tensor | number): Tensor { return ops.add(this, other); }
+  sub(other: Tensor | number): Tensor { return ops.sub(this, other); }
+  mul(other: Tensor | number): Tensor { return ops.mul(this, other); }
+  div(other: Tensor | number): Tensor { return ops.div(this, other); }
+  pow(exponent: Tensor | number): Tensor { return ops.pow(this, exponent); }
+  matmul(other: Tensor): Tensor { return ops.matmul(this, other); }
+  neg(): Tensor { return ops.neg(this); }
+  exp(): Tensor { return ops.exp(this); }
+  log(): Tensor { return ops.log(this); }
+  sqrt(): Tensor { return ops.sqrt(this); }
+  tanh(): Tensor { return ops.tanh(this); }
+  abs(): Tensor { return ops.abs(this); }
+  relu(): Tensor { return ops.relu(this); }
+  gelu(options?: { approximate?: 'none' | 'tanh' }): Tensor { return ops.gelu(this, options); }
+  sum(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return ops.sum(this, axis, options); }
+  mean(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return ops.mean(this, axis, options); }
+  max(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return ops.max(this, axis, options); }
+  argmax(axis = -1, options?: { keepdims?: boolean }): Tensor { return ops.argmax(this, axis, options); }
+  softmax(): Tensor { return ops.softmax(this); }
+  logSoftmax(): Tensor { return ops.logSoftmax(this); }
+
+  toString(): string {
+    return this.disposed ? 'Tensor(disposed)' : `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
+  }
+}
+
+function dtypeOfTyped(a: Float32Array | Float64Array | Int32Array): DType {
+  return a instanceof Float64Array ? 'float64' : a instanceof Int32Array ? 'int32' : 'float32';
+}
+
+function convertTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Float64Array | Int32Array {
+  if (dtype === 'float64') return Float64Array.from(data);
+  if (dtype === 'int32') {
+    const out = new Int32Array(data.length);
+    for (let i = 0; i < data.length; i++) {
+      const v = data[i];
+      if (!Number.isInteger(v) || v < -2147483648 || v > 2147483647)
+        throw new RangeError(`Tensor.from: ${v} at index ${i} is not an int32`);
+      out[i] = v;
+    }
+    return out;
+  }
+  return Float32Array.from(data);
+}
+
+/** @internal The native handle of a Tensor argument; TypeError naming the call otherwise. */
+export function handle(t: unknown, op: string, name: string): NativeTensor {
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
+  return t._h;
+}
+
+export function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v;
+}
