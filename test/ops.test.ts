@@ -1,0 +1,281 @@
+// Every op of the registry against independent float64 reference loops (test/helpers/reference.ts),
+// on random inputs of awkward shapes (not multiples of any vector width), strided views and
+// broadcasting, in float32 and float64, on every SIMD level this processor runs.
+import { afterAll, describe, expect, it } from 'vitest';
+import * as qkv from '../src/index';
+import {
+  type Ref, binaryRef, erf, expectClose, mapRef, matmulRef, numel, permuteRef, randomRef, reduceRef, rng, rowsRef, softmaxRow, logSoftmaxRow,
+} from './helpers/reference';
+
+type FloatDType = 'float32' | 'float64';
+const toTensor = (r: Ref, dtype: FloatDType) =>
+  qkv.Tensor.from(dtype === 'float32' ? Float32Array.from(r.data) : Float64Array.from(r.data), r.shape);
+const tol = (dtype: FloatDType, r32: number, a32: number) => (dtype === 'float32' ? [r32, a32] : [1e-11, 1e-12]) as [number, number];
+
+function check(t: qkv.Tensor, ref: Ref, dtype: FloatDType, rtol: number, atol: number, what: string) {
+  expect(t.shape, `${what} shape`).toEqual(ref.shape);
+  expect(t.dtype).toBe(dtype);
+  const [r, a] = tol(dtype, rtol, atol);
+  expectClose(t.toTypedArray(), ref.data, r, a, what);
+}
+
+const gelu = (x: number) => 0.5 * x * (1 + erf(x / Math.SQRT2));
+const geluTanh = (x: number) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x ** 3)));
+
+// One entry per registry op: a function that checks it thoroughly for one dtype.
+const cases: Record<string, (dtype: FloatDType) => void> = {
+  reshape(dtype) {
+    const a = randomRef([6, 35], 1);
+    check(toTensor(a, dtype).reshape([5, -1, 7]), { data: a.data, shape: [5, 6, 7] }, dtype, 0, 0, 'reshape view');
+    const t = toTensor(a, dtype).transpose(0, 1);  // non-contiguous: reshape copies in logical order
+    check(t.reshape([-1]), { data: permuteRef(a, [1, 0]).data, shape: [210] }, dtype, 0, 0, 'reshape strided');
+    expect(() => toTensor(a, dtype).reshape([4, -1])).toThrow(RangeError);
+  },
+  permute(dtype) {
+    const a = randomRef([3, 4, 5], 2);
+    const p = toTensor(a, dtype).permute([2, 0, 1]);
+    check(p, permuteRef(a, [2, 0, 1]), dtype, 0, 0, 'permute');
+    check(toTensor(a, dtype).transpose(0, 2), permuteRef(a, [2, 1, 0]), dtype, 0, 0, 'transpose');
+  },
+  slice(dtype) {
+    const a = randomRef([7, 13], 3);
+    const s = toTensor(a, dtype).slice(1, 2, 11, 3);
+    const ref: number[] = [];
+    for (let i = 0; i < 7; i++) for (let j = 2; j < 11; j += 3) ref.push(a.data[i * 13 + j]);
+    check(s, { data: Float64Array.from(ref), shape: [7, 3] }, dtype, 0, 0, 'slice');
+    const neg = toTensor(a, dtype).slice(0, -3);
+    check(neg, { data: a.data.slice(4 * 13), shape: [3, 13] }, dtype, 0, 0, 'slice negative');
+  },
+  contiguous(dtype) {
+    const a = randomRef([5, 9, 3], 4);
+    const v = toTensor(a, dtype).permute([1, 2, 0]);
+    expect(v.isContiguous()).toBe(false);
+    const c = v.contiguous();
+    expect(c.isContiguous()).toBe(true);
+    check(c, permuteRef(a, [1, 2, 0]), dtype, 0, 0, 'contiguous');
+  },
+  concat(dtype) {
+    const parts = [randomRef([3, 2, 5], 5), randomRef([3, 7, 5], 6), randomRef([3, 1, 5], 7)];
+    const out = qkv.concat(parts.map((p) => toTensor(p, dtype)), 1);
+    const ref: number[] = [];
+    for (let i = 0; i < 3; i++)
+      for (const p of parts) ref.push(...p.data.subarray(i * p.shape[1] * 5, (i + 1) * p.shape[1] * 5));
+    check(out, { data: Float64Array.from(ref), shape: [3, 10, 5] }, dtype, 0, 0, 'concat');
+    expect(() => qkv.concat([toTensor(parts[0], dtype), toTensor(parts[1], dtype)], 0)).toThrow(/concat.*\[3, 7, 5\]/);
+  },
+  matmul(dtype) {
+    const sizes = [1, 2, 3, 7, 17, 33, 65];
+    let seed = 100;
+    for (const M of sizes)
+      for (const K of [1, 5, 31, 64])
+        for (const N of [1, 13, 40]) {
+          if ((M * 7 + K * 3 + N) % 3 !== 0 && M > 3) continue;  // a spread of combinations, not all
+          const a = randomRef([M, K], seed++), b = randomRef([K, N], seed++);
+          check(qkv.matmul(toTensor(a, dtype), toTensor(b, dtype)), matmulRef(a, b), dtype, 1e-5, 1e-5, `matmul ${M}x${K}x${N}`);
+        }
+    // transposed operands read as views (NT, TN, TT)
+    const a = randomRef([37, 29], 1), b = randomRef([41, 29], 2), c = randomRef([29, 37], 3);
+    const bt = permuteRef(b, [1, 0]), ct = permuteRef(c, [1, 0]);
+    check(qkv.matmul(toTensor(a, dtype), toTensor(b, dtype).transpose()), matmulRef(a, bt), dtype, 1e-5, 1e-5, 'matmul NT');
+    check(qkv.matmul(toTensor(c, dtype).transpose(), toTensor(a.shape[0] === 37 ? randomRef([29, 41], 4) : a, dtype)),
+      matmulRef(ct, randomRef([29, 41], 4)), dtype, 1e-5, 1e-5, 'matmul TN');
+    check(qkv.matmul(toTensor(c, dtype).transpose(), toTensor(b, dtype).transpose()), matmulRef(ct, bt), dtype, 1e-5, 1e-5, 'matmul TT');
+    // batched with broadcast batch dims
+    const x = randomRef([2, 1, 5, 6], 8), y = randomRef([3, 6, 4], 9);
+    check(qkv.matmul(toTensor(x, dtype), toTensor(y, dtype)), matmulRef(x, y), dtype, 1e-5, 1e-5, 'matmul batched');
+    // large enough for the blocked, threaded path, with awkward sizes
+    const p = randomRef([257, 300], 10), q = randomRef([300, 129], 11);
+    check(qkv.matmul(toTensor(p, dtype), toTensor(q, dtype)), matmulRef(p, q), dtype, 1e-4, 1e-4, 'matmul 257x300x129');
+    // 1-D operands
+    const v = randomRef([6], 12), m = randomRef([6, 4], 13);
+    check(qkv.matmul(toTensor(v, dtype), toTensor(m, dtype)), { data: matmulRef({ data: v.data, shape: [1, 6] }, m).data, shape: [4] }, dtype, 1e-5, 1e-5, 'vec x mat');
+    check(qkv.matmul(toTensor(v, dtype), toTensor(v, dtype)), { data: Float64Array.of(v.data.reduce((s, z) => s + z * z, 0)), shape: [] }, dtype, 1e-5, 1e-5, 'dot');
+    // K = 0 gives zeros
+    check(qkv.matmul(qkv.zeros([3, 0], { dtype }), qkv.zeros([0, 2], { dtype })), { data: new Float64Array(6), shape: [3, 2] }, dtype, 0, 0, 'K=0');
+  },
+  ...Object.fromEntries(
+    (
+      [
+        ['add', (x: number, y: number) => x + y],
+        ['sub', (x: number, y: number) => x - y],
+        ['mul', (x: number, y: number) => x * y],
+        ['div', (x: number, y: number) => x / y],
+        ['maximum', (x: number, y: number) => Math.max(x, y)],
+        ['minimum', (x: number, y: number) => Math.min(x, y)],
+        ['pow', (x: number, y: number) => Math.pow(x, y)],
+      ] as const
+    ).map(([name, f]) => [
+      name,
+      (dtype: FloatDType) => {
+        const op = (qkv as unknown as Record<string, (a: qkv.Tensor | number, b: qkv.Tensor | number) => qkv.Tensor>)[name];
+        const pos = (r: Ref) => (name === 'pow' ? mapRef(r, (v) => Math.abs(v) + 0.5) : r);
+        const shapes: [number[], number[]][] = [
+          [[7, 13], [7, 13]],
+          [[5, 1, 33], [4, 33]],
+          [[3, 1], [1, 17]],
+          [[129, 1031], [1031]],   // big enough for the threaded path
+          [[1], [6, 5]],
+          [[], [3, 2]],
+        ];
+        let seed = 30;
+        for (const [sa, sb] of shapes) {
+          const a = pos(randomRef(sa, seed++)), b = name === 'div' ? mapRef(randomRef(sb, seed++), (v) => v + Math.sign(v) * 0.5) : randomRef(sb, seed++);
+          check(op(toTensor(a, dtype), toTensor(b, dtype)), binaryRef(a, b, f), dtype, 2e-6, 1e-6, `${name} ${JSON.stringify(sa)} ${JSON.stringify(sb)}`);
+        }
+        // strided (transposed) operands and a number operand
+        const a = pos(randomRef([9, 11], 50)), b = randomRef([11, 9], 51);
+        check(op(toTensor(a, dtype), toTensor(b, dtype).transpose()), binaryRef(a, permuteRef(b, [1, 0]), f), dtype, 2e-6, 1e-6, `${name} strided`);
+        check(op(toTensor(a, dtype), 1.5), binaryRef(a, { data: Float64Array.of(1.5), shape: [] }, f), dtype, 2e-6, 1e-6, `${name} scalar`);
+        check(op(2.5, toTensor(a, dtype)), binaryRef({ data: Float64Array.of(2.5), shape: [] }, a, f), dtype, 2e-6, 1e-6, `${name} scalar first`);
+      },
+    ]),
+  ),
+  ...Object.fromEntries(
+    (
+      [
+        ['neg', (x: number) => -x, 1, 2e-7],
+        ['exp', Math.exp, 4, 2e-7],
+        ['log', Math.log, 1, 2e-7],
+        ['sqrt', Math.sqrt, 1, 2e-7],
+        ['tanh', Math.tanh, 3, 2e-7],
+        ['abs', Math.abs, 1, 0],
+        ['relu', (x: number) => Math.max(x, 0), 1, 0],
+        ['gelu', gelu, 3, 2e-7],
+        ['geluTanh', geluTanh, 3, 2e-7],
+      ] as const
+    ).map(([name, f, scale, atol]) => [
+      name,
+      (dtype: FloatDType) => {
+        for (const [shape, seed] of [[[3, 7, 11], 60], [[70001], 61], [[1], 62]] as [number[], number][]) {
+          let a = randomRef(shape, seed, scale);
+          if (name === 'log' || name === 'sqrt') a = mapRef(a, (v) => Math.abs(v) + 1e-3);
+          const t = name === 'gelu' ? qkv.gelu(toTensor(a, dtype)) : name === 'geluTanh' ? qkv.gelu(toTensor(a, dtype), { approximate: 'tanh' })
+            : (qkv as unknown as Record<string, (x: qkv.Tensor) => qkv.Tensor>)[name](toTensor(a, dtype));
+          check(t, mapRef(a, f), dtype, 2e-6, atol, `${name} ${JSON.stringify(shape)}`);
+        }
+        if (name === 'exp') {
+          const ex = { data: Float64Array.of(-1000, -87, -20, 0, 20, 88, 1000), shape: [7] };
+          check(qkv.exp(toTensor(ex, dtype)), mapRef(ex, Math.exp), dtype, 2e-6, 1e-37, 'exp extremes');
+        }
+        if (name === 'tanh') {
+          const ex = { data: Float64Array.of(-30, -5, -0.6, -1e-4, 0, 1e-6, 0.3, 0.7, 9.5, 30), shape: [10] };
+          check(qkv.tanh(toTensor(ex, dtype)), mapRef(ex, Math.tanh), dtype, 2e-6, 1e-7, 'tanh extremes');
+        }
+      },
+    ]),
+  ),
+  sum(dtype) {
+    const a = randomRef([4, 5, 6], 70);
+    const s = (v: number[]) => v.reduce((p, q) => p + q, 0);
+    for (const axes of [[], [0], [-1], [1], [0, 2]])
+      for (const keepdims of [false, true])
+        check(qkv.sum(toTensor(a, dtype), axes, { keepdims }), reduceRef(a, axes, s, keepdims), dtype, 1e-5, 1e-5, `sum ${axes} ${keepdims}`);
+    const big = randomRef([3, 100003], 71);
+    check(qkv.sum(toTensor(big, dtype), 1), reduceRef(big, [1], s), dtype, 1e-5, 1e-3, 'sum long rows');
+  },
+  mean(dtype) {
+    const a = randomRef([4, 5, 6], 72);
+    const m = (v: number[]) => v.reduce((p, q) => p + q, 0) / v.length;
+    for (const axes of [[], [0], [-1], [0, 2]])
+      check(qkv.mean(toTensor(a, dtype), axes), reduceRef(a, axes, m), dtype, 1e-5, 1e-6, `mean ${axes}`);
+  },
+  max(dtype) {
+    const a = randomRef([4, 5, 6], 73);
+    const mx = (v: number[]) => Math.max(...v);
+    for (const axes of [[], [0], [-1], [1, 2]])
+      check(qkv.max(toTensor(a, dtype), axes, { keepdims: true }), reduceRef(a, axes, mx, true), dtype, 0, 0, `max ${axes}`);
+  },
+  argmax(dtype) {
+    const a = randomRef([4, 5, 6], 74);
+    for (const axis of [0, 1, -1]) {
+      const got = qkv.argmax(toTensor(a, dtype), axis);
+      expect(got.dtype).toBe('int32');
+      const ref = reduceRef(a, [axis], (v) => v.indexOf(Math.max(...v)));
+      expect(Array.from(got.toTypedArray())).toEqual(Array.from(ref.data));
+    }
+  },
+  softmax(dtype) {
+    for (const [shape, seed, scale] of [[[3, 7], 80, 1], [[2, 5, 1029], 81, 3], [[4, 9], 82, 300]] as [number[], number, number][]) {
+      const a = randomRef(shape, seed, scale);
+      check(qkv.softmax(toTensor(a, dtype)), rowsRef(a, softmaxRow), dtype, 1e-5, 1e-7, `softmax ${shape}`);
+    }
+  },
+  logSoftmax(dtype) {
+    for (const [shape, seed, scale] of [[[3, 7], 83, 1], [[2, 1029], 84, 3], [[4, 9], 85, 300]] as [number[], number, number][]) {
+      const a = randomRef(shape, seed, scale);
+      check(qkv.logSoftmax(toTensor(a, dtype)), rowsRef(a, logSoftmaxRow), dtype, 1e-5, 1e-5, `logSoftmax ${shape}`);
+    }
+  },
+  layerNorm(dtype) {
+    const x = randomRef([3, 4, 37], 90, 2), g = randomRef([37], 91), b = randomRef([37], 92);
+    const ln = (row: number[], withAffine: boolean) => {
+      const m = row.reduce((p, q) => p + q, 0) / row.length;
+      const v = row.reduce((p, q) => p + (q - m) ** 2, 0) / row.length;
+      return row.map((q, j) => ((q - m) / Math.sqrt(v + 1e-5)) * (withAffine ? g.data[j] : 1) + (withAffine ? b.data[j] : 0));
+    };
+    check(qkv.layerNorm(toTensor(x, dtype), toTensor(g, dtype), toTensor(b, dtype)), rowsRef(x, (r) => ln(r, true)), dtype, 1e-5, 1e-5, 'layerNorm');
+    check(qkv.layerNorm(toTensor(x, dtype), null, null), rowsRef(x, (r) => ln(r, false)), dtype, 1e-5, 1e-5, 'layerNorm plain');
+    expect(() => qkv.layerNorm(toTensor(x, dtype), toTensor(randomRef([36], 1), dtype), null)).toThrow(/layerNorm: gamma must have shape \[37\]/);
+  },
+  embedding(dtype) {
+    const w = randomRef([11, 7], 95);
+    const ids = [3, 0, 10, 3, 5, 9];
+    const out = qkv.embedding(toTensor(w, dtype), qkv.Tensor.from(Int32Array.from(ids), [2, 3]));
+    const ref = new Float64Array(ids.length * 7);
+    ids.forEach((id, i) => ref.set(w.data.subarray(id * 7, id * 7 + 7), i * 7));
+    check(out, { data: ref, shape: [2, 3, 7] }, dtype, 0, 0, 'embedding');
+    expect(() => qkv.embedding(toTensor(w, dtype), qkv.Tensor.from(Int32Array.of(11), [1]))).toThrow(/embedding: index 11 .* \[11, 7\]/);
+  },
+  crossEntropy(dtype) {
+    const N = 9, C = 23;
+    const logits = randomRef([N, C], 96, 2);
+    const r = rng(97);
+    const targets = Array.from({ length: N }, (_, i) => (i % 4 === 3 ? -100 : r.int(C)));
+    for (const smoothing of [0, 0.1]) {
+      let total = 0, count = 0;
+      for (let i = 0; i < N; i++) {
+        if (targets[i] === -100) continue;
+        const row = Array.from(logits.data.subarray(i * C, (i + 1) * C));
+        const lp = logSoftmaxRow(row);
+        total += -(1 - smoothing) * lp[targets[i]] - (smoothing / C) * lp.reduce((p, q) => p + q, 0);
+        count++;
+      }
+      const got = qkv.crossEntropy(toTensor(logits, dtype), qkv.Tensor.from(Int32Array.from(targets)), { labelSmoothing: smoothing });
+      check(got, { data: Float64Array.of(total / count), shape: [] }, dtype, 1e-5, 1e-6, `crossEntropy smoothing ${smoothing}`);
+    }
+    expect(() => qkv.crossEntropy(toTensor(logits, dtype), qkv.Tensor.from(Int32Array.from(targets.map(() => 23))))).toThrow(RangeError);
+  },
+};
+
+const levels = qkv.simd.available();
+const initial = qkv.simd.level();
+afterAll(() => qkv.simd.use(initial));
+
+describe('the op registry', () => {
+  it('has a reference test for every op', () => {
+    const names = qkv.opRegistry().map((o) => o.name);
+    expect(names.length).toBeGreaterThan(25);
+    const missing = names.filter((n) => !(n in cases));
+    expect(missing, 'ops without a reference test').toEqual([]);
+  });
+});
+
+for (const level of levels) {
+  describe(`ops on the ${level} path`, () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [name, run] of Object.entries(cases)) {
+        it(`${name} (${dtype})`, () => {
+          qkv.simd.use(level);
+          expect(qkv.simd.level()).toBe(level);
+          run(dtype);
+        });
+      }
+    }
+  });
+}
+
+it('lists the SIMD levels this processor runs, and says which it skips', () => {
+  expect(levels[0]).toBe('scalar');
+  if (!levels.includes('avx512')) console.log(`note: avx512 kernels are compiled but not run: this processor's best is ${qkv.simd.supported()}`);
+  expect(numel([2, 3])).toBe(6);
+});
