@@ -9,6 +9,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_tensor(env, exports);
   init_ops(env, exports);
   init_runtime(env, exports);
+  init_autograd(env, exports);
   init_cuda(env, exports);
   return exports;
 }

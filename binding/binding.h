@@ -81,5 +81,6 @@ void init_tensor(Napi::Env env, Napi::Object exports);  // tensor_binding.cpp: c
 void init_ops(Napi::Env env, Napi::Object exports);     // ops_binding.cpp: the op registry's ops
 void init_runtime(Napi::Env env, Napi::Object exports); // runtime_binding.cpp: simd, threads, registry
 void init_cuda(Napi::Env env, Napi::Object exports);    // cuda_binding.cpp
+void init_autograd(Napi::Env env, Napi::Object exports);  // autograd_binding.cpp
 
 }  // namespace qkv::binding

@@ -1,7 +1,8 @@
 // The ops of the registry (cpp/ops/registry.h), called synchronously on the main thread: they are
-// meant for small work, tests and experiments. matmulAsync runs the same kernel on a worker thread.
+// meant for small work, tests and experiments, and are recorded by the autograd. matmulAsync runs
+// the same kernel on a worker thread, for inference (it is not recorded).
 #include "binding.h"
-#include "ops/ops.h"
+#include "autograd/functions.h"
 
 namespace qkv::binding {
 
@@ -12,7 +13,7 @@ static Napi::Value wrap(const Napi::CallbackInfo& info, Tensor t) { return Tenso
 
 static Napi::Value matmul(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
-    return wrap(info, ops::matmul(TensorHandle::unwrap(info, 0, "matmul", "a"), TensorHandle::unwrap(info, 1, "matmul", "b")));
+    return wrap(info, ag::matmul(TensorHandle::unwrap(info, 0, "matmul", "a"), TensorHandle::unwrap(info, 1, "matmul", "b")));
   });
 }
 
@@ -56,7 +57,7 @@ static Napi::Value binary(const Napi::CallbackInfo& info) {
     std::string name = arg_string(info, 0, "binary", "op");
     BinaryOp op;
     if (!binary_from_name(name, &op)) throw_type("binary: unknown op '" + name + "'");
-    return wrap(info, ops::binary(op, TensorHandle::unwrap(info, 1, name.c_str(), "a"), TensorHandle::unwrap(info, 2, name.c_str(), "b")));
+    return wrap(info, ag::binary(op, TensorHandle::unwrap(info, 1, name.c_str(), "a"), TensorHandle::unwrap(info, 2, name.c_str(), "b")));
   });
 }
 
@@ -65,7 +66,7 @@ static Napi::Value unary(const Napi::CallbackInfo& info) {
     std::string name = arg_string(info, 0, "unary", "op");
     UnaryOp op;
     if (!unary_from_name(name, &op)) throw_type("unary: unknown op '" + name + "'");
-    return wrap(info, ops::unary(op, TensorHandle::unwrap(info, 1, name.c_str(), "input")));
+    return wrap(info, ag::unary(op, TensorHandle::unwrap(info, 1, name.c_str(), "input")));
   });
 }
 
@@ -76,9 +77,9 @@ static Napi::Value reduce(const Napi::CallbackInfo& info) {
     Tensor& a = TensorHandle::unwrap(info, 1, op, "input");
     std::vector<int64_t> axes = arg_shape(info, 2, op, "axes");
     bool keepdims = arg_bool(info, 3, op, "keepdims");
-    if (name == "sum") return wrap(info, ops::sum(a, axes, keepdims));
-    if (name == "mean") return wrap(info, ops::mean(a, axes, keepdims));
-    if (name == "max") return wrap(info, ops::max(a, axes, keepdims));
+    if (name == "sum") return wrap(info, ag::sum(a, axes, keepdims));
+    if (name == "mean") return wrap(info, ag::mean(a, axes, keepdims));
+    if (name == "max") return wrap(info, ag::max(a, axes, keepdims));
     throw_type("reduce: unknown op '" + name + "'");
   });
 }
@@ -93,7 +94,7 @@ static Napi::Value argmax(const Napi::CallbackInfo& info) {
 static Napi::Value softmax(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     bool log = arg_bool(info, 1, "softmax", "log");
-    return wrap(info, ops::softmax(TensorHandle::unwrap(info, 0, log ? "logSoftmax" : "softmax", "input"), log));
+    return wrap(info, ag::softmax(TensorHandle::unwrap(info, 0, log ? "logSoftmax" : "softmax", "input"), log));
   });
 }
 
@@ -105,7 +106,7 @@ static Tensor optional_tensor(const Napi::CallbackInfo& info, size_t i, const ch
 
 static Napi::Value layer_norm(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
-    return wrap(info, ops::layer_norm(TensorHandle::unwrap(info, 0, "layerNorm", "input"),
+    return wrap(info, ag::layer_norm(TensorHandle::unwrap(info, 0, "layerNorm", "input"),
                                       optional_tensor(info, 1, "layerNorm", "gamma"),
                                       optional_tensor(info, 2, "layerNorm", "beta"), arg_number(info, 3, "layerNorm", "eps")));
   });
@@ -113,14 +114,14 @@ static Napi::Value layer_norm(const Napi::CallbackInfo& info) {
 
 static Napi::Value embedding(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
-    return wrap(info, ops::embedding(TensorHandle::unwrap(info, 0, "embedding", "weight"),
+    return wrap(info, ag::embedding(TensorHandle::unwrap(info, 0, "embedding", "weight"),
                                      TensorHandle::unwrap(info, 1, "embedding", "ids")));
   });
 }
 
 static Napi::Value cross_entropy(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
-    return wrap(info, ops::cross_entropy(TensorHandle::unwrap(info, 0, "crossEntropy", "logits"),
+    return wrap(info, ag::cross_entropy(TensorHandle::unwrap(info, 0, "crossEntropy", "logits"),
                                          TensorHandle::unwrap(info, 1, "crossEntropy", "targets"),
                                          arg_int(info, 2, "crossEntropy", "ignoreIndex"),
                                          arg_number(info, 3, "crossEntropy", "labelSmoothing")));
@@ -136,7 +137,7 @@ static Napi::Value concat(const Napi::CallbackInfo& info) {
       std::string name = "tensors[" + std::to_string(i) + "]";
       parts.push_back(TensorHandle::unwrap_value(info.Env(), arr.Get(i), "concat", name.c_str()));
     }
-    return wrap(info, ops::concat(parts, arg_int(info, 1, "concat", "axis")));
+    return wrap(info, ag::concat(parts, arg_int(info, 1, "concat", "axis")));
   });
 }
 

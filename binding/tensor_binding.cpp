@@ -2,6 +2,7 @@
 #include <cstring>
 
 #include "binding.h"
+#include "autograd/functions.h"
 #include "ops/ops.h"
 
 namespace qkv::binding {
@@ -187,14 +188,14 @@ static Napi::Value arange(const Napi::CallbackInfo& info) {
 static Napi::Value reshape(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     Tensor& t = TensorHandle::unwrap(info, 0, "reshape", "input");
-    return TensorHandle::wrap(info.Env(), t.reshape(arg_shape(info, 1, "reshape", "shape")));
+    return TensorHandle::wrap(info.Env(), ag::reshape(t, arg_shape(info, 1, "reshape", "shape")));
   });
 }
 
 static Napi::Value permute(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     Tensor& t = TensorHandle::unwrap(info, 0, "permute", "input");
-    return TensorHandle::wrap(info.Env(), t.permute(arg_shape(info, 1, "permute", "dims")));
+    return TensorHandle::wrap(info.Env(), ag::permute(t, arg_shape(info, 1, "permute", "dims")));
   });
 }
 
@@ -202,24 +203,24 @@ static Napi::Value transpose(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     Tensor& t = TensorHandle::unwrap(info, 0, "transpose", "input");
     if (t.dim() < 2) throw_range("transpose: needs at least 2 dims, got shape " + shape_str(t.shape()));
-    return TensorHandle::wrap(info.Env(), t.transpose(arg_int(info, 1, "transpose", "dim0"), arg_int(info, 2, "transpose", "dim1")));
+    return TensorHandle::wrap(info.Env(), ag::transpose(t, arg_int(info, 1, "transpose", "dim0"), arg_int(info, 2, "transpose", "dim1")));
   });
 }
 
 static Napi::Value slice(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     Tensor& t = TensorHandle::unwrap(info, 0, "slice", "input");
-    return TensorHandle::wrap(info.Env(), t.slice(arg_int(info, 1, "slice", "axis"), arg_int(info, 2, "slice", "start"),
+    return TensorHandle::wrap(info.Env(), ag::slice(t, arg_int(info, 1, "slice", "axis"), arg_int(info, 2, "slice", "start"),
                                                   arg_int(info, 3, "slice", "end"), arg_int(info, 4, "slice", "step")));
   });
 }
 
 static Napi::Value contiguous(const Napi::CallbackInfo& info) {
-  QKV_GUARD(info, { return TensorHandle::wrap(info.Env(), TensorHandle::unwrap(info, 0, "contiguous", "input").contiguous()); });
+  QKV_GUARD(info, { return TensorHandle::wrap(info.Env(), ag::contiguous(TensorHandle::unwrap(info, 0, "contiguous", "input"))); });
 }
 
 static Napi::Value clone(const Napi::CallbackInfo& info) {
-  QKV_GUARD(info, { return TensorHandle::wrap(info.Env(), TensorHandle::unwrap(info, 0, "clone", "input").clone()); });
+  QKV_GUARD(info, { return TensorHandle::wrap(info.Env(), ag::clone(TensorHandle::unwrap(info, 0, "clone", "input"))); });
 }
 
 static Napi::Value cast(const Napi::CallbackInfo& info) {

@@ -7,4 +7,4 @@ export * from './ops';
 export { simd, threads, setThreads, opRegistry, type SimdLevel } from './runtime';
 export { QkvError, type QkvErrorCode } from './errors';
 export type { OpRecord } from './native';
-export { cuda } from './cuda';
+export { cuda, type Cuda, type CudaInfo, type CudaDevice } from './cuda';

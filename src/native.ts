@@ -49,6 +49,15 @@ export interface CoreBinding {
   embedding(weight: NativeTensor, ids: NativeTensor): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, ignoreIndex: number, labelSmoothing: number): NativeTensor;
   concat(parts: NativeTensor[], axis: number): NativeTensor;
+  // autograd
+  requiresGrad(t: NativeTensor): boolean;
+  setRequiresGrad(t: NativeTensor, value: boolean): void;
+  grad(t: NativeTensor): NativeTensor | null;
+  setGrad(t: NativeTensor, g: NativeTensor | null): void;
+  gradFn(t: NativeTensor): string | null;
+  backward(t: NativeTensor, grad: NativeTensor | null, retainGraph: boolean): void;
+  detach(t: NativeTensor): NativeTensor;
+  setGradEnabled(enabled: boolean): boolean;
   // runtime
   simdLevel(): string;
   simdSupported(): string;

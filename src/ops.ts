@@ -9,6 +9,12 @@ function wrap(h: NativeTensor): Tensor {
   return new Tensor(h);
 }
 
+function created(h: NativeTensor, options: { requiresGrad?: boolean }): Tensor {
+  const t = new Tensor(h);
+  if (options.requiresGrad) t.requiresGrad = true;
+  return t;
+}
+
 /** Handles of a binary op's operands; a number becomes a scalar of the other operand's dtype. */
 function operands(op: string, a: Operand, b: Operand): [NativeTensor, NativeTensor] {
   if (a instanceof Tensor && b instanceof Tensor) return [a._h, b._h];
@@ -40,13 +46,29 @@ function keepdimsOf(op: string, options: { keepdims?: boolean } | undefined): bo
   return k;
 }
 
+// ---- autograd mode ---------------------------------------------------------------------------
+
+/** Runs `fn` without recording operations for autograd (inference); returns its result. */
+export function noGrad<T>(fn: () => T): T {
+  if (typeof fn !== 'function') throw new TypeError('noGrad: expected a function');
+  const prev = binding.setGradEnabled(false);
+  try {
+    return fn();
+  } finally {
+    binding.setGradEnabled(prev);
+  }
+}
+
 // ---- creation --------------------------------------------------------------------------------------
 
 export interface CreateOptions {
   dtype?: DType;
+  /** Make the new tensor a leaf that requires gradients. */
+  requiresGrad?: boolean;
 }
 export interface RandomOptions {
   dtype?: 'float32' | 'float64';
+  requiresGrad?: boolean;
   /** Seed of the generator; the same seed gives the same values on every machine. Random when omitted. */
   seed?: number;
 }
@@ -59,24 +81,24 @@ function seedOf(op: string, seed: unknown): number {
 }
 
 export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
-  return wrap(binding.full(checkShape(shape, 'zeros'), checkDType(options.dtype, 'zeros'), 0));
+  return created(binding.full(checkShape(shape, 'zeros'), checkDType(options.dtype, 'zeros'), 0), options);
 }
 export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
-  return wrap(binding.full(checkShape(shape, 'ones'), checkDType(options.dtype, 'ones'), 1));
+  return created(binding.full(checkShape(shape, 'ones'), checkDType(options.dtype, 'ones'), 1), options);
 }
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
   if (typeof value !== 'number') throw new TypeError('full: value must be a number');
-  return wrap(binding.full(checkShape(shape, 'full'), checkDType(options.dtype, 'full'), value));
+  return created(binding.full(checkShape(shape, 'full'), checkDType(options.dtype, 'full'), value), options);
 }
 /** Normal samples with the given mean (0) and standard deviation (1). */
 export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   const dtype = checkDType(options.dtype, 'randn');
-  return wrap(binding.randn(checkShape(shape, 'randn'), dtype, seedOf('randn', options.seed), options.mean ?? 0, options.std ?? 1));
+  return created(binding.randn(checkShape(shape, 'randn'), dtype, seedOf('randn', options.seed), options.mean ?? 0, options.std ?? 1), options);
 }
 /** Uniform samples in [low, high), by default [0, 1). */
 export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   const dtype = checkDType(options.dtype, 'rand');
-  return wrap(binding.rand(checkShape(shape, 'rand'), dtype, seedOf('rand', options.seed), options.low ?? 0, options.high ?? 1));
+  return created(binding.rand(checkShape(shape, 'rand'), dtype, seedOf('rand', options.seed), options.low ?? 0, options.high ?? 1), options);
 }
 /** `arange(end)` or `arange(start, end, step = 1)`: evenly spaced values in [start, end). */
 export function arange(startOrEnd: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {

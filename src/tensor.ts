@@ -47,7 +47,7 @@ export class Tensor {
   static from(
     data: Float32Array | Float64Array | Int32Array | readonly number[],
     shape?: readonly number[],
-    options: { dtype?: DType } = {},
+    options: { dtype?: DType; requiresGrad?: boolean } = {},
   ): Tensor {
     let typed: Float32Array | Float64Array | Int32Array;
     if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
@@ -61,7 +61,9 @@ export class Tensor {
       throw new TypeError('Tensor.from: data must be a Float32Array, Float64Array, Int32Array or an array of numbers');
     }
     const s = shape === undefined ? [typed.length] : checkShape(shape, 'Tensor.from');
-    return new Tensor(binding.fromTyped(typed, s));
+    const t = new Tensor(binding.fromTyped(typed, s));
+    if (options.requiresGrad) t.requiresGrad = true;
+    return t;
   }
 
   get shape(): number[] {
@@ -117,6 +119,44 @@ export class Tensor {
   /** The value of a one-element tensor. */
   item(): number {
     return binding.item(this._h);
+  }
+
+  // ---- autograd ----------------------------------------------------------------------------
+  /** Whether operations on this tensor are recorded for {@link Tensor.backward}. Settable on leaves. */
+  get requiresGrad(): boolean {
+    return binding.requiresGrad(this._h);
+  }
+  set requiresGrad(value: boolean) {
+    if (typeof value !== 'boolean') throw new TypeError('requiresGrad: value must be a boolean');
+    binding.setRequiresGrad(this._h, value);
+  }
+  /** The gradient accumulated by backward(), or null. Assign null to clear it. */
+  get grad(): Tensor | null {
+    const g = binding.grad(this._h);
+    return g === null ? null : new Tensor(g);
+  }
+  set grad(value: Tensor | null) {
+    binding.setGrad(this._h, value === null ? null : handle(value, 'grad', 'value'));
+  }
+  /** The name of the op that made this tensor (null for leaves). */
+  get gradFn(): string | null {
+    return binding.gradFn(this._h);
+  }
+  get isLeaf(): boolean {
+    return this.gradFn === null;
+  }
+  /**
+   * Backpropagates from this tensor: gradients accumulate into the `grad` of every leaf that
+   * requires them. A one-element tensor needs no `gradient`. The graph is freed afterwards unless
+   * `retainGraph` is set.
+   */
+  backward(gradient?: Tensor | null, options: { retainGraph?: boolean } = {}): void {
+    const g = gradient === undefined || gradient === null ? null : handle(gradient, 'backward', 'gradient');
+    binding.backward(this._h, g, options.retainGraph ?? false);
+  }
+  /** The same data without autograd history. */
+  detach(): Tensor {
+    return new Tensor(binding.detach(this._h));
   }
 
   // ---- views and copies --------------------------------------------------------------------

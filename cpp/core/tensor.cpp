@@ -159,7 +159,7 @@ void Tensor::copy_to_contiguous(void* dst) const {
 }
 
 Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return *this;
+  if (is_contiguous()) return alias();
   return clone();
 }
 
@@ -195,7 +195,7 @@ static Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, c
 
 Tensor Tensor::view(const Shape& shape, const char* op) const {
   if (!is_contiguous()) throw_range(std::string(op) + ": view needs a contiguous tensor, got strides " + shape_str(strides_));
-  Tensor t = *this;
+  Tensor t = alias();
   t.shape_ = infer_shape(shape, numel(), shape_, op);
   t.strides_ = contiguous_strides(t.shape_);
   return t;
@@ -212,7 +212,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims, const char* op) const {
     throw_range(std::string(op) + ": expected " + std::to_string(dim()) + " dims for shape " + shape_str(shape_) +
                 ", got " + shape_str(dims));
   std::vector<bool> seen(dims.size(), false);
-  Tensor t = *this;
+  Tensor t = alias();
   for (size_t i = 0; i < dims.size(); ++i) {
     int64_t d = normalize_axis(dims[i], dim(), op);
     if (seen[d]) throw_range(std::string(op) + ": repeated dim in " + shape_str(dims));
@@ -240,7 +240,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step, const 
   if (end < 0) end += n;
   start = std::min(std::max<int64_t>(start, 0), n);
   end = std::min(std::max<int64_t>(end, start), n);
-  Tensor t = *this;
+  Tensor t = alias();
   t.offset_ += start * strides_[d];
   t.shape_[d] = (end - start + step - 1) / step;
   t.strides_[d] = strides_[d] * step;
@@ -249,12 +249,70 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step, const 
 
 Tensor Tensor::unsqueeze(int64_t d) const {
   d = normalize_axis(d, dim() + 1, "unsqueeze");
-  Tensor t = *this;
+  Tensor t = alias();
   int64_t stride = d < dim() ? shape_[d] * strides_[d] : 1;
   t.shape_.insert(t.shape_.begin() + d, 1);
   t.strides_.insert(t.strides_.begin() + d, stride);
   return t;
 }
+
+Tensor Tensor::expand(const Shape& shape, const char* op) const {
+  if (shape.size() < shape_.size())
+    throw_range(std::string(op) + ": cannot expand " + shape_str(shape_) + " to " + shape_str(shape));
+  Tensor t = alias();
+  const size_t lead = shape.size() - shape_.size();
+  t.shape_ = shape;
+  t.strides_.assign(shape.size(), 0);
+  for (size_t i = 0; i < shape_.size(); ++i) {
+    if (shape_[i] == shape[lead + i]) t.strides_[lead + i] = strides_[i];
+    else if (shape_[i] != 1) throw_range(std::string(op) + ": cannot expand " + shape_str(shape_) + " to " + shape_str(shape));
+  }
+  return t;
+}
+
+template <class E>
+static void scatter_strided(const E* src, const Shape& shape, const Shape& strides, E* dst) {
+  const int64_t nd = static_cast<int64_t>(shape.size()), n = numel_of(shape);
+  std::vector<int64_t> idx(nd, 0);
+  int64_t off = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    dst[off] = src[i];
+    for (int64_t d = nd - 1; d >= 0; --d) {
+      off += strides[d];
+      if (++idx[d] < shape[d]) break;
+      off -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+void Tensor::copy_from(const Tensor& src_in, const char* op) {
+  if (src_in.shape() != shape_ || src_in.dtype() != dtype_)
+    throw_range(std::string(op) + ": cannot copy " + shape_str(src_in.shape()) + " " + dtype_name(src_in.dtype()) + " into " +
+                shape_str(shape_) + " " + dtype_name(dtype_));
+  Tensor src = src_in.contiguous();
+  if (numel() == 0) return;
+  if (is_contiguous()) {
+    std::memcpy(raw(), src.raw(), nbytes());
+    return;
+  }
+  if (dtype_size(dtype_) == 8)
+    scatter_strided(static_cast<const uint64_t*>(src.raw()), shape_, strides_, static_cast<uint64_t*>(raw()));
+  else
+    scatter_strided(static_cast<const uint32_t*>(src.raw()), shape_, strides_, static_cast<uint32_t*>(raw()));
+}
+
+Tensor Tensor::alias() const {
+  Tensor t;
+  t.storage_ = storage_;
+  t.offset_ = offset_;
+  t.shape_ = shape_;
+  t.strides_ = strides_;
+  t.dtype_ = dtype_;
+  return t;
+}
+
+Tensor Tensor::detach() const { return alias(); }
 
 double Tensor::item() const {
   if (numel() != 1) throw_range("item: expected a tensor with one element, got shape " + shape_str(shape_));
@@ -262,7 +320,7 @@ double Tensor::item() const {
 }
 
 Tensor Tensor::to(DType target) const {
-  if (target == dtype_) return *this;
+  if (target == dtype_) return alias();
   Tensor src = contiguous();
   Tensor out = empty(shape_, target);
   int64_t n = numel();

@@ -25,6 +25,8 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
 };
 
+struct AutogradMeta;  // cpp/autograd/autograd.h
+
 int64_t numel_of(const Shape& shape);
 Shape contiguous_strides(const Shape& shape);
 
@@ -60,17 +62,28 @@ class Tensor {
   Tensor transpose(int64_t a, int64_t b, const char* op = "transpose") const;
   Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1, const char* op = "slice") const;
   Tensor unsqueeze(int64_t dim) const;
+  Tensor expand(const Shape& shape, const char* op = "expand") const;  // broadcast view (stride 0)
+  void copy_from(const Tensor& src, const char* op = "copy");          // writes src into this (strided) view
 
   template <class T> T* data() { return static_cast<T*>(storage_->data) + offset_; }
   template <class T> const T* data() const { return static_cast<const T*>(storage_->data) + offset_; }
   void* raw() const { return static_cast<char*>(storage_->data) + offset_ * dtype_size(dtype_); }
+
+  // Autograd (cpp/autograd/autograd.h). Views and ops made by the methods above carry no autograd
+  // state: the differentiable ops in qkv::ag attach it.
+  const std::shared_ptr<AutogradMeta>& autograd() const { return meta_; }
+  std::shared_ptr<AutogradMeta>& autograd() { return meta_; }
+  bool requires_grad() const;
+  Tensor detach() const;  // the same data, without autograd state
 
   double item() const;                       // the single element, as double
   Tensor to(DType dtype) const;              // a converted contiguous copy (itself when equal)
   void copy_to_contiguous(void* dst) const;  // gathers a strided tensor into dst
 
  private:
+  Tensor alias() const;  // same storage and layout, no autograd state
   std::shared_ptr<Storage> storage_;
+  std::shared_ptr<AutogradMeta> meta_;
   int64_t offset_ = 0;
   Shape shape_, strides_;
   DType dtype_ = DType::F32;

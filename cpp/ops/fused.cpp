@@ -35,7 +35,8 @@ Tensor softmax(const Tensor& a, bool log) {
   return out;
 }
 
-Tensor layer_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, double eps) {
+Tensor layer_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, double eps, Tensor* mean_out,
+                  Tensor* rstd_out) {
   need_float(x_in, "layerNorm", "input");
   if (x_in.dim() == 0) throw_range("layerNorm: needs at least 1 dim, got a scalar");
   const int64_t C = x_in.size(-1);
@@ -54,15 +55,20 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, d
   Tensor x = x_in.contiguous(), g = gamma.defined() ? gamma.contiguous() : gamma, b = beta.defined() ? beta.contiguous() : beta;
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   const int64_t rows = C ? x.numel() / C : 0;
+  if (mean_out) *mean_out = Tensor::empty({rows}, x.dtype());
+  if (rstd_out) *rstd_out = Tensor::empty({rows}, x.dtype());
   dispatch_float(x.dtype(), [&](auto z) {
     using T = decltype(z);
     const auto& k = cpu::kernels_of<T>();
+    T* pm = mean_out ? mean_out->template data<T>() : nullptr;
+    T* pr = rstd_out ? rstd_out->template data<T>() : nullptr;
     const T* px = x.template data<T>();
     const T* pg = g.defined() ? g.template data<T>() : nullptr;
     const T* pb = b.defined() ? b.template data<T>() : nullptr;
     T* po = out.template data<T>();
     parallel_for(0, rows, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
-      k.layernorm_rows(hi - lo, C, px + lo * C, pg, pb, static_cast<T>(eps), po + lo * C, nullptr, nullptr);
+      k.layernorm_rows(hi - lo, C, px + lo * C, pg, pb, static_cast<T>(eps), po + lo * C, pm ? pm + lo : nullptr,
+                       pr ? pr + lo : nullptr);
     });
     return 0;
   });

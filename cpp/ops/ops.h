@@ -30,7 +30,9 @@ Tensor argmax(const Tensor& a, int64_t axis, bool keepdims);  // int32
 // ---- fused ------------------------------------------------------------------------------------------
 Tensor softmax(const Tensor& a, bool log);  // over the last axis
 // Layer norm over the last axis; gamma/beta of shape [C] (either may be undefined).
-Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+// mean_out / rstd_out (shape [rows]) receive the statistics the backward pass needs.
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps, Tensor* mean_out = nullptr,
+                  Tensor* rstd_out = nullptr);
 // weight [V, D], ids int32 of any shape -> [...ids.shape, D]
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 // logits [N, C], targets int32 [N] -> mean loss over targets != ignore_index (a scalar);

@@ -1,0 +1,453 @@
+// Backward rules of every differentiable op. Each rule receives the output gradient `g` and returns
+// one gradient per input, reduced to that input's shape. Checked against central finite
+// differences in float64 by test/autograd.test.ts, which enumerates the op registry.
+#include "autograd/functions.h"
+
+#include <cmath>
+#include <numeric>
+
+#include "core/error.h"
+#include "core/thread_pool.h"
+
+namespace qkv::ag {
+
+using cpu::BinaryOp;
+using cpu::UnaryOp;
+using Grads = std::vector<Tensor>;
+
+namespace {
+
+Tensor scalar_like(const Tensor& t, double v) { return Tensor::scalar(v, t.dtype()); }
+Tensor mul_(const Tensor& a, const Tensor& b) { return ops::binary(BinaryOp::Mul, a, b); }
+Tensor sub_(const Tensor& a, const Tensor& b) { return ops::binary(BinaryOp::Sub, a, b); }
+Tensor div_(const Tensor& a, const Tensor& b) { return ops::binary(BinaryOp::Div, a, b); }
+
+// out[i] = f(a[i], b[i]) over same-shape tensors, in the float type of `a`.
+template <class F> Tensor zip(const Tensor& a_in, const Tensor& b_in, F f) {
+  Tensor a = a_in.contiguous(), b = b_in.contiguous();
+  Tensor out = Tensor::empty(a.shape(), a.dtype());
+  dispatch_float(a.dtype(), [&](auto z) {
+    using T = decltype(z);
+    const T* pa = a.template data<T>();
+    const T* pb = b.template data<T>();
+    T* po = out.template data<T>();
+    parallel_for(0, a.numel(), 16384, [&](int64_t lo, int64_t hi) {
+      for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(static_cast<double>(pa[i]), static_cast<double>(pb[i])));
+    });
+    return 0;
+  });
+  return out;
+}
+
+std::vector<int64_t> all_axes_if_empty(const std::vector<int64_t>& axes, int64_t nd) {
+  if (!axes.empty()) {
+    std::vector<int64_t> out;
+    for (int64_t a : axes) out.push_back(normalize_axis(a, nd, "backward"));
+    return out;
+  }
+  std::vector<int64_t> all(nd);
+  std::iota(all.begin(), all.end(), 0);
+  return all;
+}
+
+// The gradient of a reduction, broadcast back over the reduced axes.
+Tensor expand_reduced(const Tensor& g, const Shape& in_shape, const std::vector<int64_t>& axes, bool keepdims) {
+  Shape keep = in_shape;
+  for (int64_t a : all_axes_if_empty(axes, static_cast<int64_t>(in_shape.size()))) keep[a] = 1;
+  Tensor gk = keepdims ? g : g.reshape(keep, "backward");
+  return gk.expand(in_shape, "backward").contiguous();
+}
+
+}  // namespace
+
+// ---- views and layout ---------------------------------------------------------------------------
+
+Tensor reshape(const Tensor& x, const Shape& shape) {
+  Tensor out = x.reshape(shape);
+  if (needs_grad({&x})) {
+    Shape in = x.shape();
+    record(out, OpKind::Reshape, {x}, [in](const Tensor& g) { return Grads{g.reshape(in, "backward")}; });
+  }
+  return out;
+}
+
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
+  Tensor out = x.permute(dims);
+  if (needs_grad({&x})) {
+    std::vector<int64_t> inv(dims.size());
+    for (size_t i = 0; i < dims.size(); ++i) inv[normalize_axis(dims[i], x.dim(), "permute")] = static_cast<int64_t>(i);
+    record(out, OpKind::Permute, {x}, [inv](const Tensor& g) { return Grads{g.permute(inv, "backward")}; });
+  }
+  return out;
+}
+
+Tensor transpose(const Tensor& x, int64_t a, int64_t b) {
+  std::vector<int64_t> dims(x.dim());
+  std::iota(dims.begin(), dims.end(), 0);
+  std::swap(dims[normalize_axis(a, x.dim(), "transpose")], dims[normalize_axis(b, x.dim(), "transpose")]);
+  return permute(x, dims);
+}
+
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end, int64_t step) {
+  Tensor out = x.slice(axis, start, end, step);
+  if (needs_grad({&x})) {
+    Shape in = x.shape();
+    DType dt = x.dtype();
+    record(out, OpKind::Slice, {x}, [=](const Tensor& g) {
+      Tensor dx = Tensor::zeros(in, dt);
+      dx.slice(axis, start, end, step, "backward").copy_from(g, "backward");
+      return Grads{dx};
+    });
+  }
+  return out;
+}
+
+Tensor contiguous(const Tensor& x) {
+  if (x.is_contiguous()) return x;
+  Tensor out = x.contiguous();
+  if (needs_grad({&x})) record(out, OpKind::Contiguous, {x}, [](const Tensor& g) { return Grads{g}; });
+  return out;
+}
+
+Tensor clone(const Tensor& x) {
+  Tensor out = x.clone();
+  if (needs_grad({&x})) record(out, OpKind::Contiguous, {x}, [](const Tensor& g) { return Grads{g}; });
+  return out;
+}
+
+Tensor concat(const std::vector<Tensor>& parts, int64_t axis) {
+  Tensor out = ops::concat(parts, axis);
+  if (needs_grad(parts)) {
+    const int64_t ax = normalize_axis(axis, parts[0].dim(), "concat");
+    std::vector<int64_t> sizes;
+    for (const Tensor& p : parts) sizes.push_back(p.shape()[ax]);
+    record(out, OpKind::Concat, parts, [ax, sizes](const Tensor& g) {
+      Grads gs;
+      int64_t at = 0;
+      for (int64_t s : sizes) {
+        gs.push_back(g.slice(ax, at, at + s, 1, "backward").contiguous());
+        at += s;
+      }
+      return gs;
+    });
+  }
+  return out;
+}
+
+// ---- matmul -------------------------------------------------------------------------------------
+
+Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
+  // 1-D operands are promoted through (differentiable) reshapes, so the rule below is 2-D and up.
+  if (a_in.dim() == 1 || b_in.dim() == 1) {
+    if (a_in.dim() == 0 || b_in.dim() == 0) return ops::matmul(a_in, b_in);  // throws the shape error
+    Tensor a = a_in.dim() == 1 ? reshape(a_in, {1, a_in.size(0)}) : a_in;
+    Tensor b = b_in.dim() == 1 ? reshape(b_in, {b_in.size(0), 1}) : b_in;
+    Tensor out = matmul(a, b);
+    Shape s(out.shape().begin(), out.shape().end() - 2);
+    if (a_in.dim() != 1) s.push_back(out.size(-2));
+    if (b_in.dim() != 1) s.push_back(out.size(-1));
+    return reshape(out, s);
+  }
+  Tensor out = ops::matmul(a_in, b_in);
+  if (needs_grad({&a_in, &b_in})) {
+    Tensor a = a_in.detach(), b = b_in.detach();
+    const bool ga = a_in.requires_grad(), gb = b_in.requires_grad();
+    record(out, OpKind::Matmul, {a_in, b_in}, [a, b, ga, gb](const Tensor& g) {
+      Grads gs(2);
+      if (ga) gs[0] = sum_to(ops::matmul(g, b.transpose(-1, -2)), a.shape());  // dA = G B^T
+      if (gb) gs[1] = sum_to(ops::matmul(a.transpose(-1, -2), g), b.shape());  // dB = A^T G
+      return gs;
+    });
+  }
+  return out;
+}
+
+// ---- elementwise --------------------------------------------------------------------------------
+
+static OpKind binary_kind(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::Add: return OpKind::Add;
+    case BinaryOp::Sub: return OpKind::Sub;
+    case BinaryOp::Mul: return OpKind::Mul;
+    case BinaryOp::Div: return OpKind::Div;
+    case BinaryOp::Pow: return OpKind::Pow;
+    case BinaryOp::Maximum: return OpKind::Maximum;
+    case BinaryOp::Minimum: return OpKind::Minimum;
+  }
+  return OpKind::Add;
+}
+
+Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
+  Tensor out = ops::binary(op, a_in, b_in);
+  if (!needs_grad({&a_in, &b_in})) return out;
+  Tensor a = a_in.detach(), b = b_in.detach(), y = out.detach();
+  const bool ga = a_in.requires_grad(), gb = b_in.requires_grad();
+  record(out, binary_kind(op), {a_in, b_in}, [=](const Tensor& g) {
+    Grads gs(2);
+    // Both operands broadcast to the output shape first; sum_to folds the broadcast back.
+    Tensor ab = a.expand(y.shape()), bb = b.expand(y.shape());
+    Tensor da, db;
+    switch (op) {
+      case BinaryOp::Add:
+        da = g;
+        db = g;
+        break;
+      case BinaryOp::Sub:
+        da = g;
+        if (gb) db = ops::unary(UnaryOp::Neg, g);
+        break;
+      case BinaryOp::Mul:
+        if (ga) da = mul_(g, bb);
+        if (gb) db = mul_(g, ab);
+        break;
+      case BinaryOp::Div:
+        if (ga) da = div_(g, bb);
+        if (gb) db = ops::unary(UnaryOp::Neg, div_(mul_(g, y), bb));  // -g a / b^2 = -g y / b
+        break;
+      case BinaryOp::Pow:
+        if (ga) da = mul_(g, zip(ab, bb, [](double x, double p) { return p == 0 ? 0.0 : p * std::pow(x, p - 1); }));
+        if (gb) db = mul_(g, zip(ab, y, [](double x, double v) { return x > 0 ? v * std::log(x) : 0.0; }));
+        break;
+      case BinaryOp::Maximum:
+      case BinaryOp::Minimum: {
+        const bool is_max = op == BinaryOp::Maximum;
+        // Ties split the gradient evenly, as PyTorch does.
+        auto share = [is_max](double x, double o) { return x == o ? 0.5 : ((x > o) == is_max ? 1.0 : 0.0); };
+        if (ga) da = mul_(g, zip(ab, bb, share));
+        if (gb) db = mul_(g, zip(bb, ab, share));
+        break;
+      }
+    }
+    if (ga) gs[0] = sum_to(da, a.shape());
+    if (gb) gs[1] = sum_to(db, b.shape());
+    return gs;
+  });
+  return out;
+}
+
+static OpKind unary_kind(UnaryOp op) {
+  switch (op) {
+    case UnaryOp::Neg: return OpKind::Neg;
+    case UnaryOp::Exp: return OpKind::Exp;
+    case UnaryOp::Log: return OpKind::Log;
+    case UnaryOp::Sqrt: return OpKind::Sqrt;
+    case UnaryOp::Tanh: return OpKind::Tanh;
+    case UnaryOp::Abs: return OpKind::Abs;
+    case UnaryOp::Relu: return OpKind::Relu;
+    case UnaryOp::GeluErf: return OpKind::Gelu;
+    case UnaryOp::GeluTanh: return OpKind::GeluTanh;
+  }
+  return OpKind::Neg;
+}
+
+Tensor unary(UnaryOp op, const Tensor& x_in) {
+  Tensor out = ops::unary(op, x_in);
+  if (!needs_grad({&x_in})) return out;
+  Tensor x = x_in.detach(), y = out.detach();
+  record(out, unary_kind(op), {x_in}, [op, x, y](const Tensor& g) {
+    constexpr double kSqrt2OverPi = 0.7978845608028654, kInvSqrt2Pi = 0.3989422804014327;
+    Tensor d;
+    switch (op) {
+      case UnaryOp::Neg: d = ops::unary(UnaryOp::Neg, g); break;
+      case UnaryOp::Exp: d = mul_(g, y); break;
+      case UnaryOp::Log: d = div_(g, x); break;
+      case UnaryOp::Sqrt: d = zip(g, y, [](double gv, double v) { return gv * 0.5 / v; }); break;
+      case UnaryOp::Tanh: d = zip(g, y, [](double gv, double v) { return gv * (1 - v * v); }); break;
+      case UnaryOp::Abs: d = zip(g, x, [](double gv, double v) { return v > 0 ? gv : v < 0 ? -gv : 0.0; }); break;
+      case UnaryOp::Relu: d = zip(g, x, [](double gv, double v) { return v > 0 ? gv : 0.0; }); break;
+      case UnaryOp::GeluErf:
+        d = zip(g, x, [=](double gv, double v) {
+          return gv * (0.5 * std::erfc(-v * 0.7071067811865476) + v * kInvSqrt2Pi * std::exp(-0.5 * v * v));
+        });
+        break;
+      case UnaryOp::GeluTanh:
+        d = zip(g, x, [=](double gv, double v) {
+          double u = kSqrt2OverPi * (v + 0.044715 * v * v * v), t = std::tanh(u);
+          return gv * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kSqrt2OverPi * (1 + 3 * 0.044715 * v * v));
+        });
+        break;
+    }
+    return Grads{d};
+  });
+  return out;
+}
+
+Tensor scale(const Tensor& x, double s) { return binary(BinaryOp::Mul, x, scalar_like(x, s)); }
+
+// ---- reductions ---------------------------------------------------------------------------------
+
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  Tensor out = ops::sum(x, axes, keepdims);
+  if (needs_grad({&x})) {
+    Shape in = x.shape();
+    record(out, OpKind::Sum, {x}, [=](const Tensor& g) { return Grads{expand_reduced(g, in, axes, keepdims)}; });
+  }
+  return out;
+}
+
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims) {
+  Tensor out = ops::mean(x, axes, keepdims);
+  if (needs_grad({&x})) {
+    Shape in = x.shape();
+    const double count = out.numel() ? static_cast<double>(x.numel()) / static_cast<double>(out.numel()) : 1.0;
+    record(out, OpKind::Mean, {x}, [=](const Tensor& g) {
+      return Grads{expand_reduced(ops::binary(BinaryOp::Div, g, Tensor::scalar(count, g.dtype())), in, axes, keepdims)};
+    });
+  }
+  return out;
+}
+
+Tensor max(const Tensor& x_in, const std::vector<int64_t>& axes, bool keepdims) {
+  Tensor out = ops::max(x_in, axes, keepdims);
+  if (needs_grad({&x_in})) {
+    Tensor x = x_in.detach(), y = out.detach();
+    record(out, OpKind::Max, {x_in}, [=](const Tensor& g) {
+      // The gradient goes to the maxima, split evenly among ties.
+      Tensor ymax = expand_reduced(y, x.shape(), axes, keepdims);
+      Tensor mask = zip(x, ymax, [](double v, double m) { return v == m ? 1.0 : 0.0; });
+      Tensor count = expand_reduced(ops::sum(mask, axes, keepdims), x.shape(), axes, keepdims);
+      return Grads{mul_(expand_reduced(g, x.shape(), axes, keepdims), div_(mask, count))};
+    });
+  }
+  return out;
+}
+
+// ---- fused --------------------------------------------------------------------------------------
+
+Tensor softmax(const Tensor& x_in, bool log) {
+  Tensor out = ops::softmax(x_in, log);
+  if (needs_grad({&x_in})) {
+    Tensor y = out.detach();
+    record(out, log ? OpKind::LogSoftmax : OpKind::Softmax, {x_in}, [y, log](const Tensor& g) {
+      if (log) {  // dx = g - softmax(x) * sum(g)
+        Tensor p = ops::unary(UnaryOp::Exp, y);
+        return Grads{sub_(g, mul_(p, ops::sum(g, {-1}, true)))};
+      }
+      // dx = y * (g - sum(g * y))
+      return Grads{mul_(y, sub_(g, ops::sum(mul_(g, y), {-1}, true)))};
+    });
+  }
+  return out;
+}
+
+// Shapes: x [..., C] viewed as [R, C]; gamma, beta [C]; mean, rstd [R].
+// Reference: llm.c layernorm_backward; checked by finite differences in test/autograd.test.ts.
+Tensor layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, double eps) {
+  const bool track = needs_grad({&x_in, &gamma_in, &beta_in});
+  Tensor mean, rstd;
+  Tensor out = ops::layer_norm(x_in, gamma_in, beta_in, eps, track ? &mean : nullptr, track ? &rstd : nullptr);
+  if (!track) return out;
+  Tensor x = x_in.contiguous().detach(), gamma = gamma_in.defined() ? gamma_in.contiguous().detach() : Tensor();
+  const bool gx = x_in.requires_grad(), gg = gamma_in.defined() && gamma_in.requires_grad(),
+             gb = beta_in.defined() && beta_in.requires_grad();
+  record(out, OpKind::LayerNorm, {x_in, gamma_in, beta_in}, [=](const Tensor& g_in) {
+    Tensor g = g_in.contiguous();
+    const int64_t C = x.size(-1), R = C ? x.numel() / C : 0;
+    Tensor dx = Tensor::empty(x.shape(), x.dtype());
+    Tensor dgamma = Tensor::zeros({C}, x.dtype()), dbeta = Tensor::zeros({C}, x.dtype());
+    dispatch_float(x.dtype(), [&](auto z) {
+      using T = decltype(z);
+      const T *px = x.template data<T>(), *pg = g.template data<T>(), *pm = mean.template data<T>(), *pr = rstd.template data<T>();
+      const T* pgam = gamma.defined() ? gamma.template data<T>() : nullptr;
+      T *pdx = dx.template data<T>(), *pdg = dgamma.template data<T>(), *pdb = dbeta.template data<T>();
+      // dx rows are independent; dgamma/dbeta are summed over rows in a fixed order afterwards.
+      parallel_for(0, R, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+        for (int64_t r = lo; r < hi; ++r) {
+          const T *xr = px + r * C, *gr = pg + r * C;
+          const double m = pm[r], s = pr[r];
+          double sum_d = 0, sum_dx = 0;
+          for (int64_t j = 0; j < C; ++j) {
+            double xhat = (xr[j] - m) * s, d = gr[j] * (pgam ? pgam[j] : 1.0);
+            sum_d += d;
+            sum_dx += d * xhat;
+          }
+          sum_d /= C;
+          sum_dx /= C;
+          for (int64_t j = 0; j < C; ++j) {
+            double xhat = (xr[j] - m) * s, d = gr[j] * (pgam ? pgam[j] : 1.0);
+            pdx[r * C + j] = static_cast<T>(s * (d - sum_d - xhat * sum_dx));
+          }
+        }
+      });
+      if (gg || gb) {
+        std::vector<double> acc_g(C, 0.0), acc_b(C, 0.0);
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t j = 0; j < C; ++j) {
+            double gv = pg[r * C + j];
+            acc_g[j] += gv * (px[r * C + j] - pm[r]) * pr[r];
+            acc_b[j] += gv;
+          }
+        for (int64_t j = 0; j < C; ++j) {
+          pdg[j] = static_cast<T>(acc_g[j]);
+          pdb[j] = static_cast<T>(acc_b[j]);
+        }
+      }
+      return 0;
+    });
+    return Grads{gx ? dx : Tensor(), gg ? dgamma : Tensor(), gb ? dbeta : Tensor()};
+  });
+  return out;
+}
+
+// Shapes: weight [V, D], ids [...] → out [..., D]. The gradient is dense [V, D] with only the
+// rows that were used written.
+Tensor embedding(const Tensor& weight, const Tensor& ids_in) {
+  Tensor out = ops::embedding(weight, ids_in);
+  if (needs_grad({&weight})) {
+    Tensor ids = ids_in.contiguous().detach();
+    Shape wshape = weight.shape();
+    DType dt = weight.dtype();
+    record(out, OpKind::Embedding, {weight, Tensor()}, [ids, wshape, dt](const Tensor& g_in) {
+      Tensor g = g_in.contiguous();
+      Tensor dw = Tensor::zeros(wshape, dt);
+      const int64_t D = wshape[1], n = ids.numel();
+      const int32_t* pi = ids.data<int32_t>();
+      dispatch_float(dt, [&](auto z) {
+        using T = decltype(z);
+        const T* pg = g.template data<T>();
+        T* pw = dw.template data<T>();
+        for (int64_t i = 0; i < n; ++i)
+          for (int64_t j = 0; j < D; ++j) pw[pi[i] * D + j] += pg[i * D + j];
+        return 0;
+      });
+      return Grads{dw, Tensor()};
+    });
+  }
+  return out;
+}
+
+// Shapes: logits [N, C], targets [N] → scalar. dlogits = (softmax - target distribution) / count.
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, int64_t ignore_index, double smoothing) {
+  Tensor out = ops::cross_entropy(logits_in, targets_in, ignore_index, smoothing);
+  if (needs_grad({&logits_in})) {
+    Tensor x = logits_in.contiguous().detach(), t = targets_in.contiguous().detach();
+    record(out, OpKind::CrossEntropy, {logits_in, Tensor()}, [=](const Tensor& g) {
+      const int64_t N = x.size(0), C = x.size(1);
+      const int32_t* pt = t.data<int32_t>();
+      int64_t count = 0;
+      for (int64_t i = 0; i < N; ++i) count += pt[i] != ignore_index;
+      const double scale = count ? g.item() / static_cast<double>(count) : 0.0;
+      Tensor p = ops::softmax(x, false);
+      dispatch_float(x.dtype(), [&](auto z) {
+        using T = decltype(z);
+        T* pp = p.template data<T>();
+        parallel_for(0, N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+          for (int64_t i = lo; i < hi; ++i) {
+            T* row = pp + i * C;
+            if (pt[i] == ignore_index) {
+              for (int64_t j = 0; j < C; ++j) row[j] = 0;
+              continue;
+            }
+            for (int64_t j = 0; j < C; ++j) row[j] = static_cast<T>((row[j] - smoothing / C) * scale);
+            row[pt[i]] -= static_cast<T>((1 - smoothing) * scale);
+          }
+        });
+        return 0;
+      });
+      return Grads{p, Tensor()};
+    });
+  }
+  return out;
+}
+
+}  // namespace qkv::ag

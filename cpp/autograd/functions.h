@@ -1,0 +1,36 @@
+#pragma once
+// Differentiable versions of the registry's ops: the forward kernel of qkv::ops plus, when an input
+// requires gradients, a recorded backward. Models and the binding call these.
+#include <vector>
+
+#include "autograd/autograd.h"
+#include "ops/ops.h"
+
+namespace qkv::ag {
+
+Tensor reshape(const Tensor& x, const Shape& shape);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+Tensor transpose(const Tensor& x, int64_t a, int64_t b);
+Tensor slice(const Tensor& x, int64_t axis, int64_t start, int64_t end, int64_t step);
+Tensor contiguous(const Tensor& x);
+Tensor clone(const Tensor& x);  // always a copy
+Tensor concat(const std::vector<Tensor>& parts, int64_t axis);
+Tensor matmul(const Tensor& a, const Tensor& b);
+Tensor binary(cpu::BinaryOp op, const Tensor& a, const Tensor& b);
+Tensor unary(cpu::UnaryOp op, const Tensor& x);
+Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor mean(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor max(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
+Tensor softmax(const Tensor& x, bool log);
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+Tensor embedding(const Tensor& weight, const Tensor& ids);
+Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, double label_smoothing);
+
+// Conveniences over the above.
+inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }
+inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Sub, a, b); }
+inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Mul, a, b); }
+inline Tensor div(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Div, a, b); }
+Tensor scale(const Tensor& x, double s);  // x * s
+
+}  // namespace qkv::ag

@@ -1,0 +1,34 @@
+// `npm start`: a tour of qkv on bundled data. Each model issue adds its part.
+import * as qkv from '../src/index';
+
+async function tensorDemo(): Promise<void> {
+  console.log(`qkv tensor core: SIMD ${qkv.simd.level()} (processor supports ${qkv.simd.supported()}), ${qkv.threads()} threads, CUDA ${qkv.cuda.available() ? 'available' : 'not available: ' + qkv.cuda.info().reason}`);
+
+  // Attention in miniature: a query scored against keys, softmaxed into weights that mix the values.
+  const q = qkv.Tensor.from([1, 0, 1, 0], [1, 4]);
+  const k = qkv.Tensor.from([1, 0, 1, 0, 0, 1, 0, 1, 1, 1, 0, 0], [3, 4]);
+  const v = qkv.Tensor.from([10, 0, 0, 10, 5, 5], [3, 2]);
+  const weights = qkv.softmax(qkv.div(qkv.matmul(q, k.transpose()), Math.sqrt(4)));
+  console.log('attention weights', weights.toArray(), '-> output', qkv.matmul(weights, v).toArray());
+
+  // A large product on a worker thread while a timer keeps ticking on the event loop.
+  const n = 2048;
+  const a = qkv.randn([n, n], { seed: 1 }), b = qkv.randn([n, n], { seed: 2 });
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 5);
+  const t0 = performance.now();
+  const c = await qkv.matmulAsync(a, b);
+  const ms = performance.now() - t0;
+  clearInterval(timer);
+  console.log(`matmul ${n}x${n}: ${ms.toFixed(0)} ms (${((2 * n ** 3) / ms / 1e6).toFixed(1)} GFLOP/s), event loop ticked ${ticks} times meanwhile; c[0][0] = ${c.slice(0, 0, 1).slice(1, 0, 1).item().toFixed(4)}`);
+  for (const t of [a, b, c, q, k, v, weights]) t.dispose();
+}
+
+async function main(): Promise<void> {
+  await tensorDemo();
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,172 @@
+// Gradient checks: for every differentiable op of the registry, the analytic gradient of
+// sum(op(inputs) * R) (R a fixed random tensor) against central finite differences in float64.
+// An op of the registry without a case here fails the first test.
+import { describe, expect, it } from 'vitest';
+import * as qkv from '../src/index';
+import { expectClose, randomRef, rng } from './helpers/reference';
+
+interface Input {
+  data: Float64Array;
+  shape: number[];
+  grad?: boolean;  // default true
+}
+const inp = (shape: number[], seed: number, f?: (v: number) => number): Input => {
+  const r = randomRef(shape, seed);
+  return { data: f ? r.data.map(f) : r.data, shape };
+};
+const int32 = (v: number[]) => qkv.Tensor.from(Int32Array.from(v));
+
+function gradcheck(inputs: Input[], fn: (...ts: qkv.Tensor[]) => qkv.Tensor, what: string): void {
+  const make = (datas: Float64Array[], grad: boolean) =>
+    inputs.map((x, i) => qkv.Tensor.from(datas[i], x.shape, { requiresGrad: grad && x.grad !== false }));
+  const base = inputs.map((x) => x.data);
+  const out0 = qkv.noGrad(() => fn(...make(base, false)));
+  const R = qkv.Tensor.from(randomRef(out0.shape, 999).data, out0.shape);
+  const loss = (ts: qkv.Tensor[]) => qkv.sum(qkv.mul(fn(...ts), R));
+
+  const ts = make(base, true);
+  loss(ts).backward();
+  const h = 1e-6;
+  inputs.forEach((x, i) => {
+    if (x.grad === false) return;
+    const analytic = ts[i].grad;
+    expect(analytic, `${what}: input ${i} got no gradient`).not.toBeNull();
+    const numeric = new Float64Array(x.data.length);
+    for (let j = 0; j < x.data.length; j++) {
+      const plus = base.map((d) => d.slice()), minus = base.map((d) => d.slice());
+      plus[i][j] += h;
+      minus[i][j] -= h;
+      const lp = qkv.noGrad(() => loss(make(plus, false)).item());
+      const lm = qkv.noGrad(() => loss(make(minus, false)).item());
+      numeric[j] = (lp - lm) / (2 * h);
+    }
+    expect(analytic!.shape).toEqual(x.shape);
+    expectClose(analytic!.toTypedArray(), numeric, 1e-5, 1e-6, `${what}: d/d input ${i}`);
+  });
+}
+
+const away = (v: number) => (Math.abs(v) < 0.1 ? v + 0.3 * Math.sign(v || 1) : v);  // keep kinks out of reach of h
+const positive = (v: number) => Math.abs(v) + 0.5;
+
+const cases: Record<string, () => void> = {
+  reshape: () => gradcheck([inp([3, 4], 1)], (x) => x.reshape([2, 6]), 'reshape'),
+  permute: () => gradcheck([inp([2, 3, 4], 2)], (x) => x.permute([2, 0, 1]), 'permute'),
+  slice: () => gradcheck([inp([5, 6], 3)], (x) => x.slice(1, 1, 6, 2).slice(0, -3), 'slice'),
+  contiguous: () => gradcheck([inp([3, 4], 4)], (x) => x.transpose().contiguous(), 'contiguous'),
+  concat: () => gradcheck([inp([2, 3], 5), inp([2, 2], 6)], (a, b) => qkv.concat([a, b], 1), 'concat'),
+  matmul: () => {
+    gradcheck([inp([2, 3, 4], 7), inp([4, 5], 8)], (a, b) => qkv.matmul(a, b), 'matmul batched');
+    gradcheck([inp([3, 4], 9), inp([2, 4, 2], 10)], (a, b) => qkv.matmul(a, b), 'matmul broadcast');
+    gradcheck([inp([4], 11), inp([4, 3], 12)], (a, b) => qkv.matmul(a, b), 'matmul vector');
+    gradcheck([inp([4, 3], 13), inp([5, 3], 14)], (a, b) => qkv.matmul(a, b.transpose()), 'matmul transposed view');
+  },
+  add: () => gradcheck([inp([3, 1, 4], 15), inp([2, 4], 16)], (a, b) => qkv.add(a, b), 'add'),
+  sub: () => gradcheck([inp([3, 1, 4], 17), inp([2, 4], 18)], (a, b) => qkv.sub(a, b), 'sub'),
+  mul: () => gradcheck([inp([3, 1, 4], 19), inp([2, 4], 20)], (a, b) => qkv.mul(a, b), 'mul'),
+  div: () => gradcheck([inp([3, 1, 4], 21), inp([2, 4], 22, positive)], (a, b) => qkv.div(a, b), 'div'),
+  pow: () => gradcheck([inp([3, 4], 23, positive), inp([4], 24)], (a, b) => qkv.pow(a, b), 'pow'),
+  maximum: () => gradcheck([inp([3, 4], 25), inp([4], 26)], (a, b) => qkv.maximum(a, b), 'maximum'),
+  minimum: () => gradcheck([inp([3, 4], 27), inp([4], 28)], (a, b) => qkv.minimum(a, b), 'minimum'),
+  neg: () => gradcheck([inp([7], 29)], (x) => qkv.neg(x), 'neg'),
+  exp: () => gradcheck([inp([7], 30)], (x) => qkv.exp(x), 'exp'),
+  log: () => gradcheck([inp([7], 31, positive)], (x) => qkv.log(x), 'log'),
+  sqrt: () => gradcheck([inp([7], 32, positive)], (x) => qkv.sqrt(x), 'sqrt'),
+  tanh: () => gradcheck([inp([7], 33)], (x) => qkv.tanh(x), 'tanh'),
+  abs: () => gradcheck([inp([7], 34, away)], (x) => qkv.abs(x), 'abs'),
+  relu: () => gradcheck([inp([7], 35, away)], (x) => qkv.relu(x), 'relu'),
+  gelu: () => gradcheck([inp([9], 36, (v) => v * 3)], (x) => qkv.gelu(x), 'gelu'),
+  geluTanh: () => gradcheck([inp([9], 37, (v) => v * 3)], (x) => qkv.gelu(x, { approximate: 'tanh' }), 'geluTanh'),
+  sum: () => {
+    gradcheck([inp([2, 3, 4], 38)], (x) => qkv.sum(x, [0, 2]), 'sum axes');
+    gradcheck([inp([2, 3], 39)], (x) => qkv.sum(x, -1, { keepdims: true }), 'sum keepdims');
+    gradcheck([inp([2, 3], 40)], (x) => qkv.sum(x), 'sum all');
+  },
+  mean: () => gradcheck([inp([2, 3, 4], 41)], (x) => qkv.mean(x, [1]), 'mean'),
+  max: () => gradcheck([inp([3, 5], 42)], (x) => qkv.max(x, -1), 'max'),
+  softmax: () => gradcheck([inp([3, 5], 43)], (x) => qkv.softmax(x), 'softmax'),
+  logSoftmax: () => gradcheck([inp([3, 5], 44)], (x) => qkv.logSoftmax(x), 'logSoftmax'),
+  layerNorm: () => {
+    gradcheck([inp([2, 3, 6], 45), inp([6], 46), inp([6], 47)], (x, g, b) => qkv.layerNorm(x, g, b), 'layerNorm');
+    gradcheck([inp([4, 5], 48)], (x) => qkv.layerNorm(x, null, null), 'layerNorm without affine');
+  },
+  embedding: () => gradcheck([inp([6, 4], 49)], (w) => qkv.embedding(w, int32([5, 0, 5, 2])), 'embedding'),
+  crossEntropy: () => {
+    const t = [2, 0, -100, 4];
+    gradcheck([inp([4, 5], 50)], (x) => qkv.crossEntropy(x, int32(t)), 'crossEntropy');
+    gradcheck([inp([4, 5], 51)], (x) => qkv.crossEntropy(x, int32(t), { labelSmoothing: 0.2 }), 'crossEntropy smoothed');
+  },
+};
+
+describe('gradient checks against finite differences (float64)', () => {
+  it('cover every differentiable op of the registry', () => {
+    const missing = qkv.opRegistry().filter((o) => o.differentiable && !(o.name in cases)).map((o) => o.name);
+    expect(missing).toEqual([]);
+  });
+  for (const [name, run] of Object.entries(cases)) it(name, run);
+});
+
+describe('autograd', () => {
+  it('accumulates gradients across backward calls, and grad = null clears them', () => {
+    const x = qkv.Tensor.from([1, 2, 3], [3], { requiresGrad: true, dtype: 'float64' });
+    qkv.sum(qkv.mul(x, x)).backward();
+    qkv.sum(qkv.mul(x, 3)).backward();
+    expect(x.grad!.toArray()).toEqual([5, 7, 9]);
+    x.grad = null;
+    expect(x.grad).toBeNull();
+  });
+
+  it('reuses a tensor along several paths (the gradients add up)', () => {
+    const x = qkv.Tensor.from([0.5, -1], [2], { requiresGrad: true, dtype: 'float64' });
+    const y = qkv.mul(qkv.exp(x), x);  // d/dx (x e^x) = e^x (1 + x)
+    y.backward(qkv.Tensor.from([1, 1], [2], { dtype: 'float64' }));
+    expectClose(x.grad!.toTypedArray(), [0.5, -1].map((v) => Math.exp(v) * (1 + v)), 1e-12, 0, 'x e^x');
+  });
+
+  it('records nothing under noGrad, and detach cuts the graph', () => {
+    const x = qkv.randn([3], { seed: 1, requiresGrad: true });
+    const y = qkv.noGrad(() => qkv.mul(x, 2));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.gradFn).toBeNull();
+    const z = qkv.mul(x, 2);
+    expect(z.gradFn).toBe('mul');
+    expect(z.detach().requiresGrad).toBe(false);
+    expect(() => y.backward()).toThrow(/backward: the tensor does not require gradients/);
+  });
+
+  it('frees the graph after backward unless retainGraph is set', () => {
+    const x = qkv.randn([3], { seed: 2, requiresGrad: true });
+    const loss = qkv.sum(qkv.tanh(x));
+    loss.backward(null, { retainGraph: true });
+    loss.backward();
+    expect(() => loss.backward()).toThrow(/already freed/);
+  });
+
+  it('checks its arguments', () => {
+    expect(() => { qkv.Tensor.from([1], [1], { dtype: 'int32' }).requiresGrad = true; }).toThrow(TypeError);
+    const x = qkv.randn([2, 2], { seed: 3, requiresGrad: true });
+    expect(() => qkv.mul(x, 2).backward()).toThrow(/a gradient must be given for a non-scalar tensor of shape \[2, 2\]/);
+    expect(() => qkv.mul(x, 2).backward(qkv.zeros([3]))).toThrow(RangeError);
+    expect(() => { qkv.mul(x, 2).requiresGrad = false; }).toThrow(/non-leaf/);
+  });
+
+  it('trains a tiny model by hand: logistic regression on separable data reaches zero error', () => {
+    const r = rng(5);
+    const n = 64;
+    const xs = new Float32Array(n * 2), ys = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      ys[i] = i % 2;
+      xs[2 * i] = r.normal() * 0.5 + (ys[i] ? 2 : -2);
+      xs[2 * i + 1] = r.normal() * 0.5;
+    }
+    const X = qkv.Tensor.from(xs, [n, 2]), Y = qkv.Tensor.from(ys);
+    let W = qkv.zeros([2, 2], { requiresGrad: true });
+    for (let step = 0; step < 50; step++) {
+      const loss = qkv.crossEntropy(qkv.matmul(X, W), Y);
+      loss.backward();
+      W = qkv.noGrad(() => qkv.sub(W, qkv.mul(W.grad!, 0.5)));
+      W.requiresGrad = true;
+    }
+    const pred = qkv.argmax(qkv.matmul(X, W)).toTypedArray();
+    expect(Array.from(pred)).toEqual(Array.from(ys));
+  });
+});
