@@ -20,7 +20,7 @@ Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message
 void throw_error(Napi::Env env, ErrorKind kind, const std::string& message);
 // Runs fn and turns a C++ exception into a pending JavaScript exception; returns undefined then.
 Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& fn);
-#define QKV_GUARD(info, body) return ::qkv::binding::guarded((info).Env(), [&]() -> Napi::Value { body })
+#define QKV_GUARD(info, ...) return ::qkv::binding::guarded((info).Env(), [&]() -> Napi::Value __VA_ARGS__)
 
 // ---- arguments (each throws qkv::Error naming `op` and the argument) ------------------------------
 double arg_number(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name);
@@ -81,6 +81,7 @@ void init_tensor(Napi::Env env, Napi::Object exports);  // tensor_binding.cpp: c
 void init_ops(Napi::Env env, Napi::Object exports);     // ops_binding.cpp: the op registry's ops
 void init_runtime(Napi::Env env, Napi::Object exports); // runtime_binding.cpp: simd, threads, registry
 void init_cuda(Napi::Env env, Napi::Object exports);    // cuda_binding.cpp
+void init_io(Napi::Env env, Napi::Object exports);      // io_binding.cpp: safetensors
 void init_autograd(Napi::Env env, Napi::Object exports);  // autograd_binding.cpp
 
 }  // namespace qkv::binding

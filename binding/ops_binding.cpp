@@ -3,6 +3,7 @@
 // the same kernel on a worker thread, for inference (it is not recorded).
 #include "binding.h"
 #include "autograd/functions.h"
+#include "ops/attention.h"
 
 namespace qkv::binding {
 
@@ -141,7 +142,43 @@ static Napi::Value concat(const Napi::CallbackInfo& info) {
   });
 }
 
+static ops::AttentionOptions attention_options(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  ops::AttentionOptions o;
+  o.causal = arg_bool(info, i, op, "causal");
+  if (i + 1 < info.Length() && !info[i + 1].IsNull() && !info[i + 1].IsUndefined()) {
+    Tensor& lens = TensorHandle::unwrap(info, i + 1, op, "keyLengths");
+    if (lens.dtype() != DType::I32 || lens.dim() != 1) throw_type(std::string(op) + ": keyLengths must be a 1-D int32 tensor or an array");
+    Tensor c = lens.contiguous();
+    o.key_lengths.assign(c.data<int32_t>(), c.data<int32_t>() + c.numel());
+  }
+  o.dropout = arg_number(info, i + 2, op, "dropout");
+  int64_t seed = arg_int(info, i + 3, op, "seed");
+  if (seed < 0) throw_range(std::string(op) + ": seed must be a non-negative integer");
+  o.seed = static_cast<uint64_t>(seed);
+  o.scale = arg_number(info, i + 4, op, "scale");
+  if (!(o.scale >= 0)) throw_range(std::string(op) + ": scale must be positive");
+  return o;
+}
+
+static Napi::Value attention(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "scaledDotProductAttention";
+    Tensor &q = TensorHandle::unwrap(info, 0, op, "q"), &k = TensorHandle::unwrap(info, 1, op, "k"), &v = TensorHandle::unwrap(info, 2, op, "v");
+    return wrap(info, ag::scaled_dot_product_attention(q, k, v, attention_options(info, 3, op)));
+  });
+}
+
+static Napi::Value attention_reference(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "attentionReference";
+    Tensor &q = TensorHandle::unwrap(info, 0, op, "q"), &k = TensorHandle::unwrap(info, 1, op, "k"), &v = TensorHandle::unwrap(info, 2, op, "v");
+    return wrap(info, ops::attention_reference(q, k, v, attention_options(info, 3, op)));
+  });
+}
+
 void init_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("scaledDotProductAttention", Napi::Function::New(env, attention, "scaledDotProductAttention"));
+  exports.Set("attentionReference", Napi::Function::New(env, attention_reference, "attentionReference"));
   exports.Set("matmul", Napi::Function::New(env, matmul, "matmul"));
   exports.Set("matmulAsync", Napi::Function::New(env, matmul_async, "matmulAsync"));
   exports.Set("binary", Napi::Function::New(env, binary, "binary"));

@@ -49,6 +49,10 @@ export interface CoreBinding {
   embedding(weight: NativeTensor, ids: NativeTensor): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, ignoreIndex: number, labelSmoothing: number): NativeTensor;
   concat(parts: NativeTensor[], axis: number): NativeTensor;
+  scaledDotProductAttention(q: NativeTensor, k: NativeTensor, v: NativeTensor, causal: boolean, keyLengths: NativeTensor | null,
+    dropout: number, seed: number, scale: number): NativeTensor;
+  attentionReference(q: NativeTensor, k: NativeTensor, v: NativeTensor, causal: boolean, keyLengths: NativeTensor | null,
+    dropout: number, seed: number, scale: number): NativeTensor;
   // autograd
   requiresGrad(t: NativeTensor): boolean;
   setRequiresGrad(t: NativeTensor, value: boolean): void;

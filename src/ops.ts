@@ -207,6 +207,50 @@ export function crossEntropy(
   return wrap(binding.crossEntropy(handle(logits, 'crossEntropy', 'logits'), handle(targets, 'crossEntropy', 'targets'), ignoreIndex, smoothing));
 }
 
+// ---- attention -------------------------------------------------------------------------------------
+
+export interface AttentionOptions {
+  /** Query i sees keys j <= i + (S - T): the usual lower triangle when S == T, aligned at the end otherwise. */
+  causal?: boolean;
+  /** Per batch row, how many keys are real (the rest is padding and never attended to). */
+  keyLengths?: readonly number[] | Int32Array | Tensor;
+  /** Dropout on the attention weights (training); 0 by default. */
+  dropout?: number;
+  /** Seed of the dropout mask (the backward pass regenerates the same mask). */
+  seed?: number;
+  /** Score scale; 1/sqrt(Dh) by default. */
+  scale?: number;
+}
+
+function attentionArgs(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions) {
+  const lens = options.keyLengths;
+  let lensHandle: NativeTensor | null = null;
+  if (lens instanceof Tensor) lensHandle = lens._h;
+  else if (Array.isArray(lens) || lens instanceof Int32Array) lensHandle = binding.fromTyped(Int32Array.from(lens), [lens.length]);
+  else if (lens !== undefined) throw new TypeError(`${op}: keyLengths must be an array of integers, an Int32Array or an int32 Tensor`);
+  const causal = options.causal ?? false;
+  if (typeof causal !== 'boolean') throw new TypeError(`${op}: causal must be a boolean`);
+  const dropout = options.dropout ?? 0;
+  if (typeof dropout !== 'number') throw new TypeError(`${op}: dropout must be a number`);
+  return [handle(q, op, 'q'), handle(k, op, 'k'), handle(v, op, 'v'), causal, lensHandle, dropout,
+    seedOf(op, options.seed ?? (dropout > 0 ? undefined : 0)), options.scale ?? 0] as const;
+}
+
+/**
+ * Attention as query–key–value retrieval: `softmax(q kᵀ / sqrt(Dh) + mask) v`, fused and tiled so
+ * that memory grows linearly with sequence length (the T×S score matrix is never stored).
+ * q [B, H, T, Dh], k [B, H, S, Dh], v [B, H, S, Dv] → [B, H, T, Dv]. Differentiable.
+ * A query row whose keys are all masked gives zeros.
+ */
+export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  return wrap(binding.scaledDotProductAttention(...attentionArgs('scaledDotProductAttention', q, k, v, options)));
+}
+
+/** @internal The readable reference kernel (full score matrix), for tests. */
+export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  return wrap(binding.attentionReference(...attentionArgs('attentionReference', q, k, v, options)));
+}
+
 // ---- layout ----------------------------------------------------------------------------------------
 
 /** Joins tensors along `axis` (0 by default); the other dims must match. */

@@ -90,6 +90,9 @@ const cases: Record<string, () => void> = {
     gradcheck([inp([4, 5], 48)], (x) => qkv.layerNorm(x, null, null), 'layerNorm without affine');
   },
   embedding: () => gradcheck([inp([6, 4], 49)], (w) => qkv.embedding(w, int32([5, 0, 5, 2])), 'embedding'),
+  scaledDotProductAttention: () =>
+    gradcheck([inp([1, 2, 3, 4], 52), inp([1, 2, 5, 4], 53), inp([1, 2, 5, 3], 54)],
+      (q, k, v) => qkv.scaledDotProductAttention(q, k, v, { causal: true }), 'attention'),
   crossEntropy: () => {
     const t = [2, 0, -100, 4];
     gradcheck([inp([4, 5], 50)], (x) => qkv.crossEntropy(x, int32(t)), 'crossEntropy');

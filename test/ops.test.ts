@@ -6,6 +6,7 @@ import * as qkv from '../src/index';
 import {
   type Ref, binaryRef, erf, expectClose, mapRef, matmulRef, numel, permuteRef, randomRef, reduceRef, rng, rowsRef, softmaxRow, logSoftmaxRow,
 } from './helpers/reference';
+import { attentionRef } from './helpers/attention-reference';
 
 type FloatDType = 'float32' | 'float64';
 const toTensor = (r: Ref, dtype: FloatDType) =>
@@ -225,6 +226,13 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
     ids.forEach((id, i) => ref.set(w.data.subarray(id * 7, id * 7 + 7), i * 7));
     check(out, { data: ref, shape: [2, 3, 7] }, dtype, 0, 0, 'embedding');
     expect(() => qkv.embedding(toTensor(w, dtype), qkv.Tensor.from(Int32Array.of(11), [1]))).toThrow(/embedding: index 11 .* \[11, 7\]/);
+  },
+  scaledDotProductAttention(dtype) {
+    // Thorough checks live in test/attention.test.ts; here: the tiled kernel on this SIMD level.
+    const [q, k, v] = [randomRef([1, 2, 70, 8], 101), randomRef([1, 2, 140, 8], 102), randomRef([1, 2, 140, 5], 103)];
+    const got = qkv.scaledDotProductAttention(toTensor(q, dtype), toTensor(k, dtype), toTensor(v, dtype), { causal: true });
+    const ref = attentionRef(q.data, k.data, v.data, [1, 2, 70, 140, 8, 5], { causal: true });
+    check(got, { data: ref, shape: [1, 2, 70, 5] }, dtype, 2e-5, 2e-5, 'attention');
   },
   crossEntropy(dtype) {
     const N = 9, C = 23;

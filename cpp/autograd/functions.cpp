@@ -450,4 +450,21 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, int64_t 
   return out;
 }
 
+// Shapes: q [B, H, T, Dh], k [B, H, S, Dh], v [B, H, S, Dv]. Backward recomputes the scores from
+// the saved log-sum-exp (cpp/ops/attention.cpp); nothing of size T x S is kept.
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const ops::AttentionOptions& options) {
+  ops::AttentionResult r = ops::attention_forward(q, k, v, options);
+  Tensor out = r.out;
+  if (needs_grad({&q, &k, &v})) {
+    Tensor qd = q.contiguous().detach(), kd = k.contiguous().detach(), vd = v.contiguous().detach();
+    Tensor od = r.out.detach(), lse = r.lse;
+    record(out, OpKind::Attention, {q, k, v}, [=](const Tensor& g) {
+      Tensor dq, dk, dv;
+      ops::attention_backward(qd, kd, vd, od, lse, g, options, &dq, &dk, &dv);
+      return Grads{dq, dk, dv};
+    });
+  }
+  return out;
+}
+
 }  // namespace qkv::ag

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "autograd/autograd.h"
+#include "ops/attention.h"
 #include "ops/ops.h"
 
 namespace qkv::ag {
@@ -25,6 +26,7 @@ Tensor softmax(const Tensor& x, bool log);
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, double label_smoothing);
+Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const ops::AttentionOptions& options);
 
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }

@@ -23,6 +23,10 @@ template <class T> struct KernelsFor {
                          T* mean, T* rstd);
   // Sum of each row of [rows, cols], accumulated in double for float32.
   void (*sum_rows)(int64_t rows, int64_t cols, const T* x, T* out);
+  // Largest of x[0..n) (-inf for n == 0).
+  T (*row_max)(int64_t n, const T* x);
+  // out[i] = exp(x[i] - shift); returns the sum of out. (The attention kernel's online softmax.)
+  T (*exp_shift_sum)(int64_t n, const T* x, T shift, T* out);
 };
 
 struct Kernels {

@@ -37,6 +37,7 @@ constexpr OpInfo kOps[] = {
     {OpKind::LayerNorm, "layerNorm", 3, true},
     {OpKind::Embedding, "embedding", 2, true},
     {OpKind::CrossEntropy, "crossEntropy", 2, true},
+    {OpKind::Attention, "scaledDotProductAttention", 3, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");

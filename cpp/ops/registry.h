@@ -19,7 +19,7 @@ enum class OpKind : uint16_t {
   // reductions
   Sum, Mean, Max, Argmax,
   // fused
-  Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy,
+  Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy, Attention,
   Count
 };
 

@@ -1,0 +1,41 @@
+#pragma once
+// Scaled dot-product attention, fused: out = softmax(Q Kᵀ / sqrt(Dh) + mask) V.
+// Shapes: q [B, H, T, Dh], k [B, H, S, Dh], v [B, H, S, Dv] -> out [B, H, T, Dv], lse [B, H, T].
+// Masks: `causal` lets query i see keys j <= i + (S - T) (aligned at the end, so that a query
+// block continuing a cached prefix works; with S == T it is the usual lower triangle);
+// `key_lengths` [B] hides keys j >= key_lengths[b] (padding). A fully masked row gives zeros.
+// Dropout on the attention weights uses a counter-based generator keyed by (seed, b, h, i, j), so
+// the backward pass regenerates the same mask.
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace qkv::ops {
+
+struct AttentionOptions {
+  bool causal = false;
+  std::vector<int32_t> key_lengths;  // empty: no padding mask
+  double dropout = 0;
+  uint64_t seed = 0;
+  double scale = 0;  // 0: 1/sqrt(Dh)
+};
+
+struct AttentionResult {
+  Tensor out, lse;
+};
+
+// Checks shapes and options; throws RangeError/TypeError naming scaledDotProductAttention.
+void check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt);
+
+// The tiled kernel: memory linear in T and S (the T x S score matrix is never stored whole).
+AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt);
+// Recomputes the scores block by block from q, k and the saved log-sum-exp.
+void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& out, const Tensor& lse,
+                        const Tensor& dout, const AttentionOptions& opt, Tensor* dq, Tensor* dk, Tensor* dv);
+
+// The readable reference: the full score matrix, softmax, then the product (what the tiled kernel
+// is tested against, beside the float64 loops of test/attention.test.ts).
+Tensor attention_reference(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt);
+
+}  // namespace qkv::ops
