@@ -11,6 +11,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_runtime(env, exports);
   init_autograd(env, exports);
   init_cuda(env, exports);
+  init_io(env, exports);
   return exports;
 }
 

@@ -4,6 +4,7 @@
  */
 export { Tensor, type DType, type Device, type NestedArray } from './tensor';
 export * from './ops';
+export * from './io/safetensors';
 export { simd, threads, setThreads, opRegistry, type SimdLevel } from './runtime';
 export { QkvError, type QkvErrorCode } from './errors';
 export type { OpRecord } from './native';
