@@ -6,32 +6,29 @@
 
 namespace qkv::ops {
 
-Tensor randn(const Shape& shape, DType dtype, uint64_t seed, double mean, double std) {
-  if (!is_float(dtype)) throw_type(std::string("randn: dtype must be float32 or float64, got ") + dtype_name(dtype));
+// A float tensor filled element by element from one seeded generator (sequential, so the values do
+// not depend on the thread count).
+template <class Sample>
+static Tensor random_fill(const char* op, const Shape& shape, DType dtype, uint64_t seed, Sample sample) {
+  if (!is_float(dtype)) throw_type(std::string(op) + ": dtype must be float32 or float64, got " + dtype_name(dtype));
   Tensor t = Tensor::empty(shape, dtype);
   Rng rng(seed);
-  int64_t n = t.numel();
+  const int64_t n = t.numel();
   dispatch_float(dtype, [&](auto z) {
     using T = decltype(z);
     T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(mean + std * rng.normal());
+    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(sample(rng));
     return 0;
   });
   return t;
 }
 
+Tensor randn(const Shape& shape, DType dtype, uint64_t seed, double mean, double std) {
+  return random_fill("randn", shape, dtype, seed, [&](Rng& r) { return mean + std * r.normal(); });
+}
+
 Tensor rand_uniform(const Shape& shape, DType dtype, uint64_t seed, double low, double high) {
-  if (!is_float(dtype)) throw_type(std::string("rand: dtype must be float32 or float64, got ") + dtype_name(dtype));
-  Tensor t = Tensor::empty(shape, dtype);
-  Rng rng(seed);
-  int64_t n = t.numel();
-  dispatch_float(dtype, [&](auto z) {
-    using T = decltype(z);
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = static_cast<T>(low + (high - low) * rng.uniform());
-    return 0;
-  });
-  return t;
+  return random_fill("rand", shape, dtype, seed, [&](Rng& r) { return low + (high - low) * r.uniform(); });
 }
 
 Tensor arange(double start, double end, double step, DType dtype) {
