@@ -83,5 +83,10 @@ void init_runtime(Napi::Env env, Napi::Object exports); // runtime_binding.cpp: 
 void init_cuda(Napi::Env env, Napi::Object exports);    // cuda_binding.cpp
 void init_io(Napi::Env env, Napi::Object exports);      // io_binding.cpp: safetensors
 void init_autograd(Napi::Env env, Napi::Object exports);  // autograd_binding.cpp
+void init_nn(Napi::Env env, Napi::Object exports);        // nn_binding.cpp: modules, checkpoints
+void init_optim(Napi::Env env, Napi::Object exports);     // optim_binding.cpp: optimizers, clipping
+void init_fit(Napi::Env env, Napi::Object exports);       // fit_binding.cpp: fit, evaluate, predict
+void init_word2vec(Napi::Env env, Napi::Object exports);  // word2vec_binding.cpp: training, queries, files
+void init_transformer(Napi::Env env, Napi::Object exports);  // transformer_binding.cpp: attention, layers, models
 
 }  // namespace qkv::binding

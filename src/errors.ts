@@ -5,6 +5,7 @@ export type QkvErrorCode =
   | 'ERR_IO'
   | 'ERR_ABORTED'
   | 'ERR_NAN'
+  | 'ERR_BUSY'
   | 'ERR_UNSUPPORTED'
   | 'ERR_CUDA'
   | 'ERR_INTERNAL';

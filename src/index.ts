@@ -9,3 +9,8 @@ export { simd, threads, setThreads, opRegistry, type SimdLevel } from './runtime
 export { QkvError, type QkvErrorCode } from './errors';
 export type { OpRecord } from './native';
 export { cuda, type Cuda, type CudaInfo, type CudaDevice } from './cuda';
+export * from './word2vec/index';
+export * as nn from './nn/index';
+export * as optim from './optim/index';
+export * from './transformer/index';
+export * as plot from './plot/index';

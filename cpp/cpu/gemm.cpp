@@ -1,17 +1,21 @@
 // The GEMM driver (BLIS-style): C = alpha * op(A) * op(B) + beta * C, row-major.
 //
-//   for each task's block of C (a tm x tn grid over the thread pool, see plan_grid)
-//     for jc in steps of NC                 B block  kc x nc   -> L3
-//       for pc in steps of KC                 pack B into NR-wide panels (k-major)
-//         for ic in steps of MC               A block  mc x kc -> L2, packed into MR-tall panels
-//           for jr in steps of NR               B panel kc x NR  -> L1
-//             for ir in steps of MR               micro-kernel: MR x NR accumulators in registers
+//   for jc in steps of NC                     B block  kc x nc  -> L3, shared by all threads
+//     for pc in steps of KC                   one "phase": the threads pack B into NR-wide panels
+//       for ic in steps of MC  (in parallel)    A block  mc x kc  -> L2, packed by the thread that
+//         for jr in steps of NR                 B panel  kc x NR  -> L1     computes the tile
+//           for ir in steps of MR                 micro-kernel: MR x NR accumulators in registers
 //
 // Transposes cost nothing past the packing: the packers read op(A) / op(B) either way. Edge tiles
 // are zero-padded in the packed panels and written back through a small buffer by the micro-kernel.
-// Every element of C is summed in the same order (pc blocks in sequence, k within a block) whatever
-// the task grid, so results do not depend on scheduling. Each task packs its own A and B, so tasks
-// share nothing but the inputs and need no barrier.
+//
+// Threads: one pool.run per call; every participant claims work from shared atomic counters (B
+// panels to pack, then tiles of C to compute) phase after phase, so the work balances itself even
+// when a core is busy with something else. A participant only ever waits for work that another
+// has already claimed (never for a participant to show up), so fewer threads than planned, or a
+// nested call that the pool runs serially, still completes. Each element of C is summed in the
+// same order (pc blocks in sequence, k in order within a block) whoever computes it: the result
+// does not depend on the thread count or on scheduling.
 //
 // Tiny problems (M*N*K < 32^3) and matrix-vector shapes (M == 1 or N == 1) skip packing.
 // Kernels per level: gemm_avx512.cpp (12x32 / 12x16), gemm_avx2.cpp (6x16 / 6x8), and the portable
@@ -19,8 +23,11 @@
 #include "cpu/gemm.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
+#include <memory>
 #include <new>
+#include <thread>
 
 #include "core/thread_pool.h"
 #include "cpu/gemm_kernels.h"
@@ -132,7 +139,9 @@ struct PackBuffer {
   }
 };
 
-thread_local PackBuffer t_pack_a, t_pack_b;
+// The blocked driver's packing workspace, owned by the calling thread and shared with the pool's
+// threads for the duration of one call.
+thread_local PackBuffer t_workspace;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
@@ -153,29 +162,28 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
 // least this much work.
 constexpr double kMinTaskWork = 96.0 * 96.0 * 96.0;
 
-// Splits C into a tm x tn grid of tasks, tm * tn <= threads, in whole micro-panels. Among the grids
-// with the most tasks, picks the one that packs the least (A is packed once per task column, B
-// once per task row).
-void plan_grid(int64_t M, int64_t N, int64_t K, int64_t mpanels, int64_t npanels, int64_t* tm, int64_t* tn) {
-  int64_t threads = ThreadPool::global().threads();
-  double work = double(M) * double(N) * double(K);
-  int64_t limit = std::min<int64_t>(threads, std::max<int64_t>(1, static_cast<int64_t>(work / kMinTaskWork)));
-  *tm = 1;
-  *tn = 1;
-  int64_t best_tasks = 1;
-  double best_cost = double(M) + double(N);
-  for (int64_t a = 1; a <= limit && a <= mpanels; ++a) {
-    int64_t b = std::min<int64_t>(limit / a, npanels);
-    int64_t tasks = a * b;
-    double cost = double(M) * double(b) + double(N) * double(a);
-    if (tasks > best_tasks || (tasks == best_tasks && cost < best_cost)) {
-      best_tasks = tasks;
-      best_cost = cost;
-      *tm = a;
-      *tn = b;
-    }
+// Waits until `counter` reaches `target`. Only ever waits for work that running threads have
+// already claimed, so it cannot deadlock, even when fewer threads than planned take part.
+void wait_for(const std::atomic<int64_t>& counter, int64_t target) {
+  for (int spins = 0; counter.load(std::memory_order_acquire) < target; ++spins) {
+    if (spins < 256) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else
+      std::this_thread::yield();
   }
 }
+
+// Shared schedule of one blocked GEMM. Phases are the (jc, pc) blocks in order. In each phase the
+// participants claim B panels to pack into the phase's B buffer (two buffers alternate), then
+// claim tiles of C (an MC block of rows x a slice of the phase's columns; each tile packs its own
+// A block). There is no barrier between phases: a tile waits only for the same tile of the
+// previous depth block, and packing B waits only until the phase two back (the last reader of
+// that buffer) is done, so a thread that finishes its tiles early moves on to the next phase.
+struct Phase {
+  std::atomic<int64_t> b_claim{0}, b_done{0}, c_claim{0}, c_done{0};
+};
 
 template <class T, class Level>
 void gemm_blocked_impl(const Level& L, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
@@ -187,48 +195,84 @@ void gemm_blocked_impl(const Level& L, bool ta, bool tb, int64_t M, int64_t N, i
   }
   const int64_t mr = L.mr, nr = L.nr;
   const int64_t mpanels = ceil_div(M, mr), npanels = ceil_div(N, nr);
-  // Depth blocks of (nearly) equal size, none tiny.
-  const int64_t kblocks = ceil_div(K, L.kc);
-  const int64_t kc_max = ceil_div(K, kblocks);
+  // Blocks of (nearly) equal size: depth, columns (in NR panels), rows (in MR panels).
+  const int64_t kblocks = ceil_div(K, L.kc), kc_max = ceil_div(K, kblocks);
+  const int64_t nblocks = ceil_div(npanels, std::max<int64_t>(1, L.nc / nr));
+  const int64_t nc_panels = ceil_div(npanels, nblocks), nc_max = nc_panels * nr;
+  const int64_t mblocks = ceil_div(mpanels, std::max<int64_t>(1, L.mc / mr));
+  const int64_t mc_panels = ceil_div(mpanels, mblocks), mc_max = mc_panels * mr;
+  const int64_t phases = nblocks * kblocks;
 
-  int64_t tm, tn;
-  plan_grid(M, N, K, mpanels, npanels, &tm, &tn);
+  const double work = double(M) * double(N) * double(K);
+  const int64_t threads = work < 2.0 * kMinTaskWork ? 1 : ThreadPool::global().threads();
+  // Tiles per phase: each MC row block, split over columns when there are too few row blocks to
+  // keep every thread busy (and balanced) -- but never into slices narrower than 4 NR panels.
+  const int64_t splits = threads == 1 ? 1
+                                      : std::max<int64_t>(1, std::min(ceil_div(4 * threads, mblocks),
+                                                                      std::max<int64_t>(1, nc_panels / 4)));
+  const int64_t tiles = mblocks * splits;
 
-  auto task = [&](int64_t t) {
-    const int64_t ti = t / tn, tj = t % tn;
-    const int64_t m0 = mpanels * ti / tm * mr, m1 = std::min(M, mpanels * (ti + 1) / tm * mr);
-    const int64_t n0 = npanels * tj / tn * nr, n1 = std::min(N, npanels * (tj + 1) / tn * nr);
-    if (m0 >= m1 || n0 >= n1) return;
-    // Blocks of (nearly) equal size in whole micro-panels.
-    const int64_t tmp = ceil_div(m1 - m0, mr), tnp = ceil_div(n1 - n0, nr);
-    const int64_t mc = ceil_div(tmp, ceil_div(tmp, L.mc / mr)) * mr;
-    const int64_t nc = ceil_div(tnp, ceil_div(tnp, L.nc / nr)) * nr;
-    T* bpack = static_cast<T*>(t_pack_b.get(sizeof(T) * kc_max * nc));
-    T* apack = static_cast<T*>(t_pack_a.get(sizeof(T) * kc_max * mc));
+  // Workspace (the calling thread's, allocated before any task runs): two B buffers, then one A
+  // block per participant; every piece 64-byte aligned.
+  const size_t bbytes = (sizeof(T) * static_cast<size_t>(kc_max * nc_max) + 63) & ~size_t(63);
+  const size_t abytes = (sizeof(T) * static_cast<size_t>(kc_max * mc_max) + 63) & ~size_t(63);
+  const int nbuf = phases > 1 ? 2 : 1;
+  char* ws = static_cast<char*>(t_workspace.get(bbytes * nbuf + abytes * static_cast<size_t>(threads)));
+  T* bbuf[2] = {reinterpret_cast<T*>(ws), reinterpret_cast<T*>(ws + bbytes * (nbuf - 1))};
+  std::unique_ptr<Phase[]> sched(new Phase[phases]);
+  // Depth blocks done, per tile of each column block.
+  std::unique_ptr<std::atomic<int64_t>[]> progress(new std::atomic<int64_t>[nblocks * tiles]);
+  for (int64_t i = 0; i < nblocks * tiles; ++i) progress[i].store(0, std::memory_order_relaxed);
 
-    for (int64_t jc = n0; jc < n1; jc += nc) {
-      const int64_t ncur = std::min(nc, n1 - jc);
-      for (int64_t pc = 0; pc < K; pc += kc_max) {
-        const int64_t kc = std::min(kc_max, K - pc);
-        const T beta_k = pc == 0 ? beta : T(1);
-        for (int64_t jr = 0; jr < ncur; jr += nr)
-          L.pack_b(tb, B, ldb, jc + jr, pc, std::min(nr, ncur - jr), kc, bpack + jr * kc);
-        for (int64_t ic = m0; ic < m1; ic += mc) {
-          const int64_t mcur = std::min(mc, m1 - ic);
+  auto participant = [&](int64_t self) {
+    T* apack = reinterpret_cast<T*>(ws + bbytes * nbuf + abytes * static_cast<size_t>(self));
+    int64_t packed_phase = -1, packed_mb = -1;  // the A block in apack
+    for (int64_t ph = 0; ph < phases; ++ph) {
+      Phase& P = sched[ph];
+      const int64_t nb = ph / kblocks, kb = ph % kblocks;
+      const int64_t jp0 = npanels * nb / nblocks, jp1 = npanels * (nb + 1) / nblocks;  // panels of this block
+      const int64_t jc = jp0 * nr, ncur = std::min(N, jp1 * nr) - jc;
+      const int64_t pc = K * kb / kblocks, kc = K * (kb + 1) / kblocks - pc;
+      T* bp = bbuf[ph & 1];
+      // Pack B into the buffer that phase ph - 2 read.
+      if (ph >= 2) wait_for(sched[ph - 2].c_done, tiles);
+      for (int64_t p; (p = P.b_claim.fetch_add(1, std::memory_order_relaxed)) < jp1 - jp0;) {
+        L.pack_b(tb, B, ldb, jc + p * nr, pc, std::min(nr, ncur - p * nr), kc, bp + p * nr * kc);
+        P.b_done.fetch_add(1, std::memory_order_release);
+      }
+      wait_for(P.b_done, jp1 - jp0);
+      const T beta_k = kb == 0 ? beta : T(1);
+      const int64_t npan = jp1 - jp0;
+      for (int64_t t; (t = P.c_claim.fetch_add(1, std::memory_order_relaxed)) < tiles;) {
+        const int64_t mb = t / splits, sp = t % splits;
+        const int64_t ip0 = mpanels * mb / mblocks, ip1 = mpanels * (mb + 1) / mblocks;
+        const int64_t ic = ip0 * mr, mcur = std::min(M, ip1 * mr) - ic;
+        const int64_t q0 = npan * sp / splits, q1 = npan * (sp + 1) / splits;
+        // The previous depth block accumulates into the same part of C: it goes first.
+        std::atomic<int64_t>& done = progress[nb * tiles + t];
+        if (kb > 0) wait_for(done, kb);
+        if (packed_phase != ph || packed_mb != mb) {
           for (int64_t ir = 0; ir < mcur; ir += mr)
             L.pack_a(ta, A, lda, ic + ir, pc, std::min(mr, mcur - ir), kc, apack + ir * kc);
-          for (int64_t jr = 0; jr < ncur; jr += nr) {
-            const int64_t n = std::min(nr, ncur - jr);
-            const T* bp = bpack + jr * kc;
-            T* cc = C + ic * ldc + jc + jr;
-            for (int64_t ir = 0; ir < mcur; ir += mr)
-              L.micro(kc, apack + ir * kc, bp, cc + ir * ldc, ldc, std::min(mr, mcur - ir), n, alpha, beta_k);
-          }
+          packed_phase = ph;
+          packed_mb = mb;
         }
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t jr = q * nr, n = std::min(nr, ncur - jr);
+          const T* b = bp + jr * kc;
+          T* cc = C + ic * ldc + jc + jr;
+          for (int64_t ir = 0; ir < mcur; ir += mr)
+            L.micro(kc, apack + ir * kc, b, cc + ir * ldc, ldc, std::min(mr, mcur - ir), n, alpha, beta_k);
+        }
+        done.store(kb + 1, std::memory_order_release);
+        P.c_done.fetch_add(1, std::memory_order_release);
       }
     }
   };
-  ThreadPool::global().run(tm * tn, task);
+  if (threads == 1)
+    participant(0);
+  else
+    ThreadPool::global().run(threads, participant);
 }
 
 // ---- the unpacked path ----------------------------------------------------------------------------

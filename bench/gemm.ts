@@ -1,0 +1,125 @@
+// GEMM: qkv's matmul against numpy's OpenBLAS, in the same run, size by size.
+//
+//   npm run bench:gemm                                  sizes 256..4096, variants NN NT TN, 2 threads
+//   npm run bench:gemm -- --sizes 512,1024 --threads 2 --variants NN --seconds 1.5
+//
+// For each (size, variant) qkv is timed, then numpy (a long-lived python3 helper, bench/gemm_numpy.py,
+// fed JSON lines), alternately, so both see the same machine. numpy runs with
+// OPENBLAS_NUM_THREADS=<threads> and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (DESIGN.md, "Peers").
+// Variants: NN = a @ b, NT = a @ b^T, TN = a^T @ b; transposes are views in both libraries (no copy).
+// Reported: median GFLOP/s (2 n^3 / time) over several runs.
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import * as readline from 'node:readline';
+import * as qkv from '../src/index';
+
+interface Options {
+  sizes: number[];
+  variants: string[];
+  threads: number;
+  seconds: number;
+  python: string;
+}
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { sizes: [256, 512, 1024, 2048, 4096], variants: ['NN', 'NT', 'TN'], threads: 2, seconds: 1.5, python: 'python3' };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const v = argv[i + 1];
+    if (v === undefined) throw new Error(`${a} needs a value`);
+    if (a === '--sizes') o.sizes = v.split(',').map(Number);
+    else if (a === '--variants') o.variants = v.split(',');
+    else if (a === '--threads') o.threads = Number(v);
+    else if (a === '--seconds') o.seconds = Number(v);
+    else if (a === '--python') o.python = v;
+    else throw new Error(`unknown option ${a} (--sizes, --variants, --threads, --seconds, --python)`);
+    i++;
+  }
+  return o;
+}
+
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+
+class NumpyPeer {
+  private lines: AsyncIterator<string>;
+  private proc;
+
+  constructor(python: string, threads: number) {
+    const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(threads) };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    this.proc = spawn(python, [path.join(__dirname, 'gemm_numpy.py')], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+    this.lines = readline.createInterface({ input: this.proc.stdout })[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<any> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error('gemm_numpy.py exited early (is numpy installed for python3?)');
+    return JSON.parse(r.value);
+  }
+
+  async time(n: number, variant: string, seconds: number): Promise<number[]> {
+    this.proc.stdin.write(JSON.stringify({ n, variant, seconds, min_reps: 5, max_reps: 41 }) + '\n');
+    return (await this.next()).times;
+  }
+
+  close(): void {
+    this.proc.stdin.write(JSON.stringify({ quit: true }) + '\n');
+    this.proc.stdin.end();
+  }
+}
+
+function timeQkv(a: qkv.Tensor, b: qkv.Tensor, variant: string, seconds: number): number[] {
+  const x = variant[0] === 'T' ? a.transpose(0, 1) : a;
+  const y = variant[1] === 'T' ? b.transpose(0, 1) : b;
+  const once = (): number => {
+    const t0 = performance.now();
+    const c = qkv.matmul(x, y);
+    const t = (performance.now() - t0) / 1e3;
+    c.dispose();
+    return t;
+  };
+  once(); // warm-up
+  const first = once();
+  const reps = Math.min(41, Math.max(5, Math.floor(seconds / Math.max(first, 1e-6))));
+  const times: number[] = [];
+  for (let r = 0; r < reps; r++) times.push(once());
+  return times;
+}
+
+async function main(): Promise<void> {
+  const o = parseArgs(process.argv.slice(2));
+  qkv.setThreads(o.threads);
+  const peer = new NumpyPeer(o.python, o.threads);
+  const hello = await peer.next();
+  const ob = hello.blas.openblas;
+  console.log(`qkv: SIMD ${qkv.simd.level()}, ${qkv.threads()} threads`);
+  console.log(
+    `numpy ${hello.numpy}: ` +
+      (ob ? `OpenBLAS core ${ob.core}, ${ob.threads} threads (${ob.config.trim()})` : 'OpenBLAS not identified') +
+      (hello.blas.threadpoolctl ? `; threadpoolctl: ${JSON.stringify(hello.blas.threadpoolctl)}` : '; threadpoolctl not installed'),
+  );
+  console.log(`env for numpy: ${JSON.stringify(hello.env)}\n`);
+  console.log('| size | variant | qkv GFLOP/s | numpy GFLOP/s | qkv / numpy |');
+  console.log('|---:|:---:|---:|---:|---:|');
+  for (const n of o.sizes) {
+    const a = qkv.randn([n, n], { seed: 1 });
+    const b = qkv.randn([n, n], { seed: 2 });
+    const flops = 2 * n * n * n;
+    for (const v of o.variants) {
+      const tq = median(timeQkv(a, b, v, o.seconds));
+      const tn = median(await peer.time(n, v, o.seconds));
+      const gq = flops / tq / 1e9;
+      const gn = flops / tn / 1e9;
+      console.log(`| ${n} | ${v} | ${gq.toFixed(1)} | ${gn.toFixed(1)} | ${(gq / gn).toFixed(2)} |`);
+    }
+    a.dispose();
+    b.dispose();
+  }
+  peer.close();
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

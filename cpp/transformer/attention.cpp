@@ -1,0 +1,194 @@
+#include "transformer/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "autograd/functions.h"
+#include "core/error.h"
+#include "train/fit.h"
+
+namespace qkv::transformer {
+
+namespace {
+
+json::Value integer(int64_t v) { return json::Value::integer(v); }
+
+nn::LinearOptions linear_options(const MultiHeadAttentionOptions& o, uint64_t index) {
+  nn::LinearOptions lo;
+  lo.bias = o.bias;
+  lo.dtype = o.dtype;
+  lo.init.kind = nn::InitKind::XavierUniform;  // as PyTorch's nn.MultiheadAttention (biases zero)
+  lo.seed = nn::derive_seed(o.seed, index);
+  return lo;
+}
+
+// [B, L, n, H, Dh] packed projections -> n contiguous [B, H, L, Dh] tensors.
+std::vector<Tensor> unpack(const Tensor& packed, int64_t n, int64_t H, int64_t Dh) {
+  const int64_t B = packed.size(0), L = packed.size(1);
+  Tensor p = ag::contiguous(ag::permute(ag::reshape(packed, {B, L, n, H, Dh}), {2, 0, 3, 1, 4}));  // [n, B, H, L, Dh]
+  std::vector<Tensor> out;
+  for (int64_t i = 0; i < n; ++i) out.push_back(ag::reshape(ag::slice(p, 0, i, i + 1, 1), {B, H, L, Dh}));
+  return out;
+}
+
+}  // namespace
+
+void check_mask(const AttentionMask& mask, int64_t B, int64_t S, const char* op) {
+  if (mask.key_lengths.empty()) return;
+  if (static_cast<int64_t>(mask.key_lengths.size()) != B)
+    throw_range(std::string(op) + ": keyLengths has " + std::to_string(mask.key_lengths.size()) + " entries for a batch of " +
+                std::to_string(B));
+  for (size_t b = 0; b < mask.key_lengths.size(); ++b)
+    if (mask.key_lengths[b] < 0 || mask.key_lengths[b] > S)
+      throw_range(std::string(op) + ": keyLengths[" + std::to_string(b) + "] = " + std::to_string(mask.key_lengths[b]) +
+                  " is outside [0, " + std::to_string(S) + "]");
+}
+
+Tensor take_rows(const Tensor& x, const std::vector<int64_t>& idx) {
+  const Tensor c = x.contiguous();
+  for (int64_t i : idx)
+    if (i < 0 || i >= c.size(0)) throw Error(ErrorKind::Internal, "take_rows: index out of range");
+  return train::gather_rows(c, idx, 0, static_cast<int64_t>(idx.size()));
+}
+
+MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options) : Module("MultiHeadAttention"), o_(options) {
+  if (o_.dim <= 0 || o_.heads <= 0) throw_range("MultiHeadAttention: dim and heads must be positive");
+  if (o_.dim % o_.heads != 0)
+    throw_range("MultiHeadAttention: dim " + std::to_string(o_.dim) + " is not a multiple of heads " + std::to_string(o_.heads));
+  if (o_.kv_dim == 0) o_.kv_dim = o_.dim;
+  if (o_.kv_dim < 0) throw_range("MultiHeadAttention: kvDim must be positive");
+  if (o_.self_attention && o_.kv_dim != o_.dim) throw_range("MultiHeadAttention: self-attention needs kvDim == dim");
+  if (!(o_.dropout >= 0 && o_.dropout < 1)) throw_range("MultiHeadAttention: dropout must be in [0, 1)");
+  if (!is_float(o_.dtype)) throw_type("MultiHeadAttention: dtype must be float32 or float64");
+  const int64_t D = o_.dim;
+  if (o_.fused && o_.self_attention) {
+    in_proj = register_module("in_proj", std::make_shared<nn::Linear>(D, 3 * D, linear_options(o_, 0)));
+  } else if (o_.fused) {
+    q_proj = register_module("q_proj", std::make_shared<nn::Linear>(D, D, linear_options(o_, 0)));
+    kv_proj = register_module("kv_proj", std::make_shared<nn::Linear>(o_.kv_dim, 2 * D, linear_options(o_, 1)));
+  } else {
+    q_proj = register_module("q_proj", std::make_shared<nn::Linear>(D, D, linear_options(o_, 0)));
+    k_proj = register_module("k_proj", std::make_shared<nn::Linear>(o_.kv_dim, D, linear_options(o_, 1)));
+    v_proj = register_module("v_proj", std::make_shared<nn::Linear>(o_.kv_dim, D, linear_options(o_, 2)));
+  }
+  out_proj = register_module("out_proj", std::make_shared<nn::Linear>(D, D, linear_options(o_, 3)));
+}
+
+Tensor MultiHeadAttention::split_heads(const Tensor& x) const {
+  const int64_t B = x.size(0), L = x.size(1);
+  return ag::contiguous(ag::permute(ag::reshape(x, {B, L, o_.heads, head_dim()}), {0, 2, 1, 3}));
+}
+
+AttentionOutput MultiHeadAttention::attend(const Tensor& x, const Tensor& memory, const AttentionMask& mask, bool need_weights,
+                                           KVCache* cache) {
+  const char* op = "MultiHeadAttention";
+  check_input_dtype(x, op);
+  if (x.dim() != 3 || x.size(2) != o_.dim)
+    throw_range(std::string(op) + ": expected a query input [B, T, " + std::to_string(o_.dim) + "], got " + shape_str(x.shape()));
+  const int64_t B = x.size(0), T = x.size(1), H = o_.heads, Dh = head_dim();
+  const bool cross_cached = !o_.self_attention && cache && !cache->empty();
+  if (o_.self_attention) {
+    if (memory.defined()) throw_range(std::string(op) + ": a self-attention module takes no memory");
+  } else if (!cross_cached) {
+    if (!memory.defined()) throw_range(std::string(op) + ": cross-attention needs a memory [B, S, " + std::to_string(o_.kv_dim) + "]");
+    check_input_dtype(memory, op);
+    if (memory.dim() != 3 || memory.size(0) != B || memory.size(2) != o_.kv_dim)
+      throw_range(std::string(op) + ": expected a memory [" + std::to_string(B) + ", S, " + std::to_string(o_.kv_dim) + "], got " +
+                  shape_str(memory.shape()));
+  }
+
+  Tensor q, k, v;
+  if (in_proj) {
+    auto qkv = unpack(in_proj->forward(x), 3, H, Dh);
+    q = qkv[0], k = qkv[1], v = qkv[2];
+  } else {
+    q = split_heads(q_proj->forward(x));
+    if (o_.self_attention || !cross_cached) {
+      const Tensor& src = o_.self_attention ? x : memory;
+      if (kv_proj) {
+        auto kv = unpack(kv_proj->forward(src), 2, H, Dh);
+        k = kv[0], v = kv[1];
+      } else {
+        k = split_heads(k_proj->forward(src));
+        v = split_heads(v_proj->forward(src));
+      }
+    }
+  }
+  if (cache) {
+    if (o_.self_attention) {
+      if (!cache->empty()) {
+        if (cache->k.size(0) != B) throw_range(std::string(op) + ": the cache holds another batch size");
+        k = ag::concat({cache->k, k}, 2);
+        v = ag::concat({cache->v, v}, 2);
+      }
+      cache->k = k, cache->v = v;
+    } else if (cross_cached) {
+      if (cache->k.size(0) != B) throw_range(std::string(op) + ": the cache holds another batch size");
+      k = cache->k, v = cache->v;
+    } else {
+      cache->k = k, cache->v = v;
+    }
+  }
+  const int64_t S = k.size(2);
+  check_mask(mask, B, S, op);
+
+  ops::AttentionOptions ao;
+  ao.causal = mask.causal;
+  ao.key_lengths = mask.key_lengths;
+  ao.dropout = is_training() ? o_.dropout : 0.0;
+  ao.seed = nn::derive_seed(o_.seed ^ 0x5bd1e995ULL, calls_++);
+  AttentionOutput result;
+  Tensor a = ag::scaled_dot_product_attention(q, k, v, ao);  // [B, H, T, Dh]
+  if (need_weights) result.weights = attention_weights(q, k, mask, 1.0 / std::sqrt(static_cast<double>(Dh)));
+  Tensor merged = ag::reshape(ag::permute(a, {0, 2, 1, 3}), {B, T, o_.dim});
+  result.out = out_proj->forward(merged);
+  return result;
+}
+
+Tensor MultiHeadAttention::forward(const Tensor& x) {
+  if (!o_.self_attention)
+    throw Error(ErrorKind::Unsupported, "MultiHeadAttention.forward: a cross-attention module needs a memory; use attend()");
+  return attend(x, Tensor(), {}, false).out;
+}
+
+json::Value MultiHeadAttention::config() const {
+  json::Value c = json::Value::object();
+  c.set("type", json::Value::string("MultiHeadAttention"));
+  c.set("dim", integer(o_.dim));
+  c.set("heads", integer(o_.heads));
+  c.set("kvDim", integer(o_.kv_dim));
+  c.set("selfAttention", json::Value::boolean(o_.self_attention));
+  c.set("fused", json::Value::boolean(o_.fused));
+  c.set("bias", json::Value::boolean(o_.bias));
+  c.set("dropout", json::Value::number(o_.dropout));
+  c.set("dtype", json::Value::string(dtype_name(o_.dtype)));
+  c.set("seed", json::Value::string(std::to_string(o_.seed)));
+  return c;
+}
+
+Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionMask& mask, double scale) {
+  const int64_t B = q.size(0), T = q.size(2), S = k.size(2);
+  Tensor scores = ag::scale(ag::matmul(q, ag::transpose(k, 2, 3)), scale);  // [B, H, T, S]
+  if (!mask.causal && mask.key_lengths.empty()) return ag::softmax(scores, false);
+  // An additive mask (a large negative number rather than -inf, so that a fully masked row stays
+  // finite) and a row mask that zeroes the rows with no visible key.
+  Tensor add = Tensor::empty({B, 1, T, S}, q.dtype()), rows = Tensor::empty({B, 1, T, 1}, q.dtype());
+  dispatch_float(q.dtype(), [&](auto z) {
+    using F = decltype(z);
+    F* pa = add.template data<F>();
+    F* pr = rows.template data<F>();
+    const F neg = static_cast<F>(-1e30);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t len = mask.key_lengths.empty() ? S : mask.key_lengths[b];
+      for (int64_t i = 0; i < T; ++i) {
+        const int64_t last = mask.causal ? std::min(len, i + S - T + 1) : len;  // keys [0, last) visible
+        for (int64_t j = 0; j < S; ++j) pa[(b * T + i) * S + j] = j < last ? F(0) : neg;
+        pr[b * T + i] = last > 0 ? F(1) : F(0);
+      }
+    }
+    return 0;
+  });
+  return ag::mul(ag::softmax(ag::add(scores, add), false), rows);
+}
+
+}  // namespace qkv::transformer

@@ -1,0 +1,172 @@
+#pragma once
+// Transformer layers (Vaswani et al. 2017; pre-LN as in Xiong et al. 2020) and positional
+// encodings. Child names follow PyTorch's nn.TransformerEncoderLayer / nn.TransformerDecoderLayer
+// (self_attn, multihead_attn, linear1, linear2, norm1..3), so that a state dict maps name for name
+// (PyTorch's fused in_proj_weight is our self_attn.in_proj.weight).
+//
+//   encoder, pre-LN:   x = x + drop(attn(ln1(x)));          x = x + drop(ff(ln2(x)))
+//   encoder, post-LN:  x = ln1(x + drop(attn(x)));          x = ln2(x + drop(ff(x)))
+//   decoder, pre-LN:   x = x + drop(self(ln1(x), causal)); x = x + drop(cross(ln2(x), memory)); x = x + drop(ff(ln3(x)))
+//   decoder, post-LN:  the same with the norms after each residual sum
+//   ff(x) = linear2(drop(act(linear1(x))))
+// Shapes: x [B, T, D], memory [B, S, D]. Padding: `key_lengths` (per batch row) masks the padded
+// keys of self-attention in the encoder and of the memory in cross-attention; the decoder's own
+// padding needs no mask (padded positions come after every real one, which the causal mask hides).
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "nn/factory.h"
+#include "nn/layers.h"
+#include "transformer/attention.h"
+
+namespace qkv::transformer {
+
+struct LayerOptions {
+  int64_t dim = 0, heads = 1, ff_dim = 0;
+  double dropout = 0.1;            // residual and feed-forward dropout
+  double attention_dropout = 0;    // on attention weights
+  nn::ActivationKind activation = nn::ActivationKind::Relu;
+  bool pre_norm = true;
+  double eps = 1e-5;
+  bool fused = true;               // fused Q/K/V (self) and K/V (cross) projections
+  bool bias = true;
+  DType dtype = DType::F32;
+  uint64_t seed = 0;
+};
+// The fields above as config members (writing appends to an object; reading takes defaults for
+// missing fields, Error(Format) for mistyped ones).
+void write_layer_options(json::Value& c, const LayerOptions& o);
+LayerOptions read_layer_options(const nn::ConfigReader& r);
+
+// The position-wise feed-forward block and its dropout, shared by both layers.
+class FeedForwardParts {
+ protected:
+  Tensor feed_forward(const Tensor& x);
+  std::shared_ptr<nn::Linear> linear1, linear2;
+  std::shared_ptr<nn::Dropout> dropout;
+  nn::ActivationKind activation_ = nn::ActivationKind::Relu;
+};
+
+class TransformerEncoderLayer : public nn::Module, FeedForwardParts {
+ public:
+  explicit TransformerEncoderLayer(const LayerOptions& options);
+  // x [B, T, D] -> [B, T, D]. `weights`, when given, receives the self-attention weights [B, H, T, T].
+  Tensor encode(const Tensor& x, const std::vector<int32_t>& key_lengths, Tensor* weights = nullptr);
+  Tensor forward(const Tensor& x) override { return encode(x, {}); }
+  json::Value config() const override;
+  const LayerOptions& options() const { return o_; }
+
+  std::shared_ptr<MultiHeadAttention> self_attn;
+  std::shared_ptr<nn::LayerNorm> norm1, norm2;
+
+ private:
+  LayerOptions o_;
+  std::shared_ptr<nn::Dropout> dropout1, dropout2;
+};
+
+struct DecoderLayerCache {
+  KVCache self, cross;
+};
+
+class TransformerDecoderLayer : public nn::Module, FeedForwardParts {
+ public:
+  explicit TransformerDecoderLayer(const LayerOptions& options);
+  // x [B, T, D], memory [B, S, D] -> [B, T, D]. With a cache, x continues the cached positions (and
+  // memory may be undefined after the first call). `cross_weights` / `self_weights`, when given,
+  // receive the attention weights [B, H, T, S] / [B, H, T, T].
+  Tensor decode(const Tensor& x, const Tensor& memory, const std::vector<int32_t>& memory_lengths,
+                DecoderLayerCache* cache = nullptr, Tensor* cross_weights = nullptr, Tensor* self_weights = nullptr);
+  json::Value config() const override;
+  const LayerOptions& options() const { return o_; }
+
+  std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
+  std::shared_ptr<nn::LayerNorm> norm1, norm2, norm3;
+
+ private:
+  LayerOptions o_;
+  std::shared_ptr<nn::Dropout> dropout1, dropout2, dropout3;
+};
+
+// ---- positional encodings --------------------------------------------------------------------------
+enum class PositionalKind : uint8_t { Sinusoidal, Learned };
+const char* positional_name(PositionalKind k);  // "sinusoidal", "learned"
+PositionalKind positional_from_name(const std::string& name, const char* op);
+
+class PositionalEncoding : public nn::Module {
+ public:
+  using nn::Module::Module;
+  // x [B, T, D] + the encodings of positions offset .. offset + T - 1. RangeError past max_len.
+  virtual Tensor add(const Tensor& x, int64_t offset) = 0;
+  Tensor forward(const Tensor& x) override { return add(x, 0); }
+  int64_t max_len() const { return max_len_; }
+
+ protected:
+  void check(const Tensor& x, int64_t offset, const char* op) const;
+  int64_t max_len_ = 0, dim_ = 0;
+};
+
+// PE[p, 2i] = sin(p / 10000^(2i/D)), PE[p, 2i+1] = cos(p / 10000^(2i/D)): a fixed table, kept as a
+// non-persistent buffer (rebuilt, not saved).
+class SinusoidalPositionalEncoding : public PositionalEncoding {
+ public:
+  SinusoidalPositionalEncoding(int64_t max_len, int64_t dim, DType dtype = DType::F32);
+  Tensor add(const Tensor& x, int64_t offset) override;
+  json::Value config() const override;
+  Tensor table;  // [max_len, D]
+};
+
+// A trained table `weight` [max_len, D], initialised N(0, 1/2) so that its scale matches the
+// sinusoidal table's.
+class LearnedPositionalEmbedding : public PositionalEncoding {
+ public:
+  LearnedPositionalEmbedding(int64_t max_len, int64_t dim, DType dtype = DType::F32, uint64_t seed = 0);
+  Tensor add(const Tensor& x, int64_t offset) override;
+  json::Value config() const override;
+  Tensor weight;
+
+ private:
+  uint64_t seed_;
+};
+
+std::shared_ptr<PositionalEncoding> make_positional(PositionalKind kind, int64_t max_len, int64_t dim, DType dtype, uint64_t seed);
+
+// ---- stacks ----------------------------------------------------------------------------------------
+// N layers ("layers.0", ...) and, with pre-LN, the final LayerNorm ("norm"), as PyTorch's
+// nn.TransformerEncoder / nn.TransformerDecoder.
+class TransformerEncoderStack : public nn::Module {
+ public:
+  TransformerEncoderStack(const LayerOptions& options, int64_t num_layers);
+  // `weights`, when given, receives each layer's self-attention weights.
+  Tensor encode(const Tensor& x, const std::vector<int32_t>& key_lengths, std::vector<Tensor>* weights = nullptr);
+  Tensor forward(const Tensor& x) override { return encode(x, {}); }
+  json::Value config() const override;
+  size_t size() const { return layers_.size(); }
+  TransformerEncoderLayer& layer(size_t i) { return *layers_.at(i); }
+
+  std::shared_ptr<nn::LayerNorm> norm;  // null for post-LN
+
+ private:
+  LayerOptions o_;
+  std::vector<std::shared_ptr<TransformerEncoderLayer>> layers_;
+};
+
+class TransformerDecoderStack : public nn::Module {
+ public:
+  TransformerDecoderStack(const LayerOptions& options, int64_t num_layers);
+  // `caches` (one per layer, or null) for incremental decoding; `cross_weights`, when given,
+  // receives each layer's cross-attention weights [B, H, T, S].
+  Tensor decode(const Tensor& x, const Tensor& memory, const std::vector<int32_t>& memory_lengths,
+                std::vector<DecoderLayerCache>* caches = nullptr, std::vector<Tensor>* cross_weights = nullptr);
+  json::Value config() const override;
+  size_t size() const { return layers_.size(); }
+  TransformerDecoderLayer& layer(size_t i) { return *layers_.at(i); }
+
+  std::shared_ptr<nn::LayerNorm> norm;
+
+ private:
+  LayerOptions o_;
+  std::vector<std::shared_ptr<TransformerDecoderLayer>> layers_;
+};
+
+}  // namespace qkv::transformer

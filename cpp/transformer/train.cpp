@@ -1,0 +1,460 @@
+#include "transformer/train.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "autograd/functions.h"
+#include "core/error.h"
+#include "core/random.h"
+#include "optim/optimizer.h"
+
+namespace qkv::transformer {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr int64_t kIgnore = -100;
+
+class ModeGuard {
+ public:
+  ModeGuard(nn::Module& m, bool training) : m_(m), prev_(m.is_training()) { m_.train(training); }
+  ~ModeGuard() { m_.train(prev_); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
+
+ private:
+  nn::Module& m_;
+  bool prev_;
+};
+
+class GradCleaner {
+ public:
+  explicit GradCleaner(nn::Module& m) : m_(m) {}
+  ~GradCleaner() { m_.zero_grad(); }
+  GradCleaner(const GradCleaner&) = delete;
+  GradCleaner& operator=(const GradCleaner&) = delete;
+
+ private:
+  nn::Module& m_;
+};
+
+std::string num_str(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  return std::to_string(v);
+}
+
+void check_train_options(const TrainOptions& o, const char* op) {
+  if (o.epochs < 1) throw_range(std::string(op) + ": epochs must be a positive integer");
+  if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be a positive integer");
+  if (o.max_steps < 0) throw_range(std::string(op) + ": maxSteps must be >= 0");
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw_range(std::string(op) + ": lr must be a positive number");
+  if (!(o.min_lr >= 0) || o.min_lr > o.lr) throw_range(std::string(op) + ": minLr must be in [0, lr]");
+  if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay)) throw_range(std::string(op) + ": weightDecay must be >= 0");
+  if (!(o.clip_norm >= 0) || !std::isfinite(o.clip_norm)) throw_range(std::string(op) + ": clipNorm must be a finite number >= 0");
+  if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw_range(std::string(op) + ": labelSmoothing must be in [0, 1)");
+  if (!(o.mask_prob > 0 && o.mask_prob < 1)) throw_range(std::string(op) + ": maskProb must be in (0, 1)");
+}
+
+// Batches of sample indices for one epoch (see train.h).
+std::vector<std::vector<int64_t>> make_batches(const std::vector<int64_t>& key, int64_t B, bool bucket, bool shuffle, Rng& rng) {
+  const int64_t N = static_cast<int64_t>(key.size());
+  std::vector<int64_t> perm(static_cast<size_t>(N));
+  std::iota(perm.begin(), perm.end(), 0);
+  if (shuffle)
+    for (int64_t i = N - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(static_cast<uint32_t>(i + 1))]);
+  std::vector<std::vector<int64_t>> batches;
+  const int64_t pool = bucket ? B * 50 : B;
+  for (int64_t p0 = 0; p0 < N; p0 += pool) {
+    const int64_t p1 = std::min(N, p0 + pool);
+    if (bucket) std::stable_sort(perm.begin() + p0, perm.begin() + p1, [&](int64_t a, int64_t b) { return key[a] < key[b]; });
+    for (int64_t a = p0; a < p1; a += B) batches.emplace_back(perm.begin() + a, perm.begin() + std::min(p1, a + B));
+  }
+  if (bucket && shuffle)
+    for (int64_t i = static_cast<int64_t>(batches.size()) - 1; i > 0; --i)
+      std::swap(batches[i], batches[rng.below(static_cast<uint32_t>(i + 1))]);
+  return batches;
+}
+
+// Rows `idx` of s, trimmed to their longest length.
+struct Batch {
+  Tensor ids;
+  std::vector<int32_t> lengths;
+};
+Batch gather(const Sequences& s, const Tensor& contiguous_ids, const std::vector<int64_t>& idx) {
+  Batch b;
+  int32_t L = 1;
+  for (int64_t i : idx) {
+    b.lengths.push_back(s.lengths[i]);
+    L = std::max(L, s.lengths[i]);
+  }
+  const int64_t n = static_cast<int64_t>(idx.size()), W = contiguous_ids.size(1);
+  b.ids = Tensor::empty({n, L}, DType::I32);
+  int32_t* d = b.ids.data<int32_t>();
+  const int32_t* src = contiguous_ids.data<int32_t>();
+  for (int64_t r = 0; r < n; ++r) std::memcpy(d + r * L, src + idx[r] * W, sizeof(int32_t) * static_cast<size_t>(L));
+  return b;
+}
+
+// Weight decay for weight matrices only.
+std::vector<bool> decay_flags(const nn::NamedTensors& params) {
+  std::vector<bool> decay;
+  for (const auto& [name, t] : params) {
+    const bool table = name.find("embed") != std::string::npos || name.rfind("pos.", 0) == 0;
+    decay.push_back(t.dim() >= 2 && !table);
+  }
+  return decay;
+}
+
+std::shared_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainOptions& o, int64_t total_steps, const char* op) {
+  const nn::NamedTensors named = model.named_parameters();
+  std::vector<Tensor> params;
+  for (const auto& p : named) params.push_back(p.second);
+  optim::AdamOptions ao;
+  ao.lr = o.lr;
+  ao.beta1 = o.beta1;
+  ao.beta2 = o.beta2;
+  ao.eps = o.eps;
+  ao.weight_decay = o.weight_decay;
+  auto opt = optim::make_adamw(params, ao, decay_flags(named));
+  optim::Schedule s;
+  s.kind = o.schedule;
+  s.total_steps = total_steps;
+  s.warmup_steps = o.warmup_steps >= 0 ? std::min(o.warmup_steps, total_steps) : std::min<int64_t>(1000, total_steps / 20);
+  s.min_lr = o.min_lr;
+  s.validate(op);
+  opt->set_schedule(s);
+  return opt;
+}
+
+// The shared step loop: `batch_loss(batch indices, &tokens)` returns the recorded loss of a batch.
+template <class LossFn, class EvalFn>
+TrainResult run_loop(nn::Module& model, const std::vector<int64_t>& key, const TrainOptions& o, const char* op, LossFn&& batch_loss,
+                     EvalFn&& eval_fn, bool has_val, const ProgressFn& on_progress, const AbortFn& aborted) {
+  const int64_t N = static_cast<int64_t>(key.size()), B = o.batch_size;
+  const int64_t per_epoch = (N + B - 1) / B;
+  int64_t total = per_epoch * o.epochs;
+  if (o.max_steps > 0) total = std::min(total, o.max_steps);
+  auto opt = make_optimizer(model, o, total, op);
+  const std::vector<Tensor> params = opt->params();
+
+  TrainResult result;
+  ModeGuard mode(model, true);
+  GradCleaner cleaner(model);
+  model.zero_grad();
+  Rng rng(o.seed);
+  const auto t0 = Clock::now();
+  TrainProgress p;
+  p.total_steps = total;
+  for (int64_t epoch = 1; epoch <= o.epochs && result.steps < total; ++epoch) {
+    const auto batches = make_batches(key, B, o.bucket, o.shuffle, rng);
+    double epoch_loss = 0;
+    int64_t epoch_tokens = 0;
+    for (size_t bi = 0; bi < batches.size() && result.steps < total; ++bi) {
+      const int64_t step = result.steps + 1;
+      if (aborted && aborted())
+        throw Error(ErrorKind::Aborted, std::string(op) + ": aborted before step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ")");
+      int64_t tokens = 0;
+      Tensor loss = batch_loss(batches[bi], &tokens);
+      const double lv = loss.item();
+      if (!std::isfinite(lv))
+        throw Error(ErrorKind::NaN, std::string(op) + ": the loss is " + num_str(lv) + " at step " + std::to_string(step) + " (epoch " +
+                                        std::to_string(epoch) + ")");
+      backward(loss, Tensor(), false);
+      loss = Tensor();
+      const double norm = o.clip_norm > 0 ? optim::clip_grad_norm(params, o.clip_norm) : optim::grad_norm(params);
+      if (!std::isfinite(norm))
+        throw Error(ErrorKind::NaN, std::string(op) + ": the gradient norm is " + num_str(norm) + " at step " + std::to_string(step) +
+                                        " (epoch " + std::to_string(epoch) + ")");
+      const double lr = opt->step();
+      model.zero_grad();
+      ++result.steps;
+      result.tokens += tokens;
+      epoch_loss += lv * static_cast<double>(tokens);
+      epoch_tokens += tokens;
+
+      p.step = result.steps;
+      p.epoch = epoch;
+      p.loss = lv;
+      p.lr = lr;
+      p.grad_norm = norm;
+      p.seconds = seconds_since(t0);
+      p.tokens_per_sec = static_cast<double>(result.tokens) / std::max(p.seconds, 1e-9);
+      p.epoch_loss = epoch_loss / static_cast<double>(std::max<int64_t>(epoch_tokens, 1));
+      p.epoch_end = bi + 1 == batches.size() || result.steps == total;
+      p.val_loss = p.val_accuracy = kNaN;
+      if (p.epoch_end) {
+        result.epoch_loss.push_back(p.epoch_loss);
+        if (has_val) {
+          EvalResult ev = eval_fn();
+          p.val_loss = ev.loss;
+          p.val_accuracy = ev.accuracy;
+        }
+        result.val_loss.push_back(p.val_loss);
+        result.val_accuracy.push_back(p.val_accuracy);
+        p.seconds = seconds_since(t0);
+      }
+      if (on_progress) on_progress(p);
+    }
+  }
+  result.seconds = seconds_since(t0);
+  result.tokens_per_sec = static_cast<double>(result.tokens) / std::max(result.seconds, 1e-9);
+  return result;
+}
+
+// Token accuracy of logits [M, V] against targets [M] (ignoring `ignore`); adds to correct/count.
+void count_correct(const Tensor& logits, const Tensor& targets, int64_t ignore, double& correct, int64_t& count) {
+  Tensor pred = ops::argmax(logits, -1, false).contiguous();
+  const Tensor t = targets.contiguous();
+  const int32_t *pp = pred.data<int32_t>(), *pt = t.data<int32_t>();
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (pt[i] == ignore) continue;
+    ++count;
+    correct += pp[i] == pt[i];
+  }
+}
+
+// Shifted teacher-forcing pair of a target batch: in = [:, :-1], out = [:, 1:].
+std::pair<Tensor, Tensor> shift(const Tensor& tgt) {
+  const int64_t T = tgt.size(1);
+  return {tgt.slice(1, 0, T - 1).contiguous(), tgt.slice(1, 1, T).contiguous()};
+}
+
+int64_t target_tokens(const std::vector<int32_t>& lengths) {
+  int64_t n = 0;
+  for (int32_t l : lengths) n += l - 1;
+  return n;
+}
+
+// MLM inputs and targets for a batch (see TrainOptions::mask_prob).
+std::pair<Tensor, Tensor> mlm_batch(const TransformerEncoder& model, const Batch& b, double prob, Rng& rng) {
+  const auto& mo = model.options();
+  const int64_t n = b.ids.size(0), L = b.ids.size(1);
+  Tensor in = b.ids.clone(), tgt = Tensor::full({n, L}, DType::I32, static_cast<double>(kIgnore));
+  int32_t* pi = in.data<int32_t>();
+  int32_t* pt = tgt.data<int32_t>();
+  const uint32_t ordinary = static_cast<uint32_t>(mo.vocab_size - mo.num_specials);
+  int64_t chosen = 0, first_real = -1;
+  for (int64_t r = 0; r < n; ++r)
+    for (int64_t i = 0; i < b.lengths[r]; ++i) {
+      const int64_t at = r * L + i;
+      if (pi[at] < mo.num_specials) continue;
+      if (first_real < 0) first_real = at;
+      if (rng.uniform() >= prob) continue;
+      ++chosen;
+      pt[at] = pi[at];
+      const double u = rng.uniform();
+      if (u < 0.8) pi[at] = mo.mask_id;
+      else if (u < 0.9) pi[at] = static_cast<int32_t>(mo.num_specials + rng.below(ordinary));
+    }
+  if (chosen == 0 && first_real >= 0) {  // every batch predicts at least one token
+    pt[first_real] = pi[first_real];
+    pi[first_real] = mo.mask_id;
+  }
+  return {in, tgt};
+}
+
+}  // namespace
+
+void check_sequences(const Sequences& s, const char* op, const char* what) {
+  if (!s.ids.defined() || s.ids.dtype() != DType::I32 || s.ids.dim() != 2)
+    throw_type(std::string(op) + ": " + what + " must be int32 ids [N, L]");
+  if (s.ids.size(0) == 0 || s.ids.size(1) == 0) throw_range(std::string(op) + ": " + what + " is empty");
+  if (static_cast<int64_t>(s.lengths.size()) != s.ids.size(0))
+    throw_range(std::string(op) + ": " + what + " has " + std::to_string(s.ids.size(0)) + " rows and " + std::to_string(s.lengths.size()) + " lengths");
+  for (size_t i = 0; i < s.lengths.size(); ++i)
+    if (s.lengths[i] < 1 || s.lengths[i] > s.ids.size(1))
+      throw_range(std::string(op) + ": " + what + " length " + std::to_string(s.lengths[i]) + " of row " + std::to_string(i) +
+                  " is outside [1, " + std::to_string(s.ids.size(1)) + "]");
+}
+
+// ---- Seq2Seq ----------------------------------------------------------------------------------------
+
+EvalResult evaluate_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, int64_t batch_size, const AbortFn& aborted) {
+  const char* op = "Seq2Seq.evaluate";
+  check_sequences(src, op, "sources");
+  check_sequences(tgt, op, "targets");
+  if (src.size() != tgt.size()) throw_range(std::string(op) + ": sources and targets differ in number");
+  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
+  NoGradGuard no_grad;
+  ModeGuard mode(model, false);
+  const Tensor S = src.ids.contiguous(), T = tgt.ids.contiguous();
+  double loss_sum = 0, correct = 0;
+  int64_t count = 0;
+  const int64_t N = src.size();
+  for (int64_t a = 0; a < N; a += batch_size) {
+    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
+    std::iota(idx.begin(), idx.end(), a);
+    Batch bs = gather(src, S, idx), bt = gather(tgt, T, idx);
+    auto [tin, tout] = shift(bt.ids);
+    Tensor logits = model.decode(tin, model.encode(bs.ids, bs.lengths), bs.lengths);
+    const int64_t M = tout.numel(), V = logits.size(-1);
+    Tensor flat = logits.reshape({M, V});
+    const int64_t tokens = target_tokens(bt.lengths);
+    loss_sum += ops::cross_entropy(flat, tout.reshape({M}), model.options().pad_id, 0).item() * static_cast<double>(tokens);
+    count_correct(flat, tout.reshape({M}), model.options().pad_id, correct, count);
+  }
+  EvalResult r;
+  r.tokens = count;
+  r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
+  r.accuracy = count ? correct / static_cast<double>(count) : kNaN;
+  return r;
+}
+
+TrainResult fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, const Sequences* val_src, const Sequences* val_tgt,
+                        const TrainOptions& o, const ProgressFn& on_progress, const AbortFn& aborted) {
+  const char* op = "Seq2Seq.fit";
+  check_train_options(o, op);
+  check_sequences(src, op, "sources");
+  check_sequences(tgt, op, "targets");
+  if (src.size() != tgt.size()) throw_range(std::string(op) + ": " + std::to_string(src.size()) + " sources for " + std::to_string(tgt.size()) + " targets");
+  for (int32_t l : tgt.lengths)
+    if (l < 2) throw_range(std::string(op) + ": a target needs at least <bos> and <eos>");
+  check_ids(src.ids, src.lengths, model.options().src_vocab, op, "sources");
+  check_ids(tgt.ids, tgt.lengths, model.options().tgt_vocab, op, "targets");
+  const bool has_val = val_src && val_tgt && val_src->size() > 0;
+  if (has_val) {
+    check_sequences(*val_src, op, "validation sources");
+    check_sequences(*val_tgt, op, "validation targets");
+    if (val_src->size() != val_tgt->size()) throw_range(std::string(op) + ": validation sources and targets differ in number");
+  }
+  const Tensor S = src.ids.contiguous(), T = tgt.ids.contiguous();
+  std::vector<int64_t> key(static_cast<size_t>(src.size()));
+  for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<int64_t>(src.lengths[i]) * 4096 + tgt.lengths[i];
+  const double smoothing = o.label_smoothing;
+  auto batch_loss = [&](const std::vector<int64_t>& idx, int64_t* tokens) {
+    Batch bs = gather(src, S, idx), bt = gather(tgt, T, idx);
+    auto [tin, tout] = shift(bt.ids);
+    *tokens = target_tokens(bt.lengths);
+    return model.loss(bs.ids, bs.lengths, tin, tout, smoothing);
+  };
+  auto eval_fn = [&]() { return evaluate_seq2seq(model, *val_src, *val_tgt, std::max<int64_t>(o.batch_size, 128), aborted); };
+  return run_loop(model, key, o, op, batch_loss, eval_fn, has_val, on_progress, aborted);
+}
+
+// ---- TransformerEncoder -------------------------------------------------------------------------------
+
+EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, int64_t batch_size, double mask_prob,
+                            uint64_t seed, const AbortFn& aborted) {
+  const char* op = "TransformerEncoder.evaluate";
+  check_sequences(data, op, "inputs");
+  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
+  const bool classify = labels.defined();
+  NoGradGuard no_grad;
+  ModeGuard mode(model, false);
+  const Tensor X = data.ids.contiguous();
+  const Tensor Y = classify ? labels.contiguous() : Tensor();
+  Rng rng(seed);
+  double loss_sum = 0, correct = 0;
+  int64_t count = 0;
+  const int64_t N = data.size();
+  for (int64_t a = 0; a < N; a += batch_size) {
+    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
+    std::iota(idx.begin(), idx.end(), a);
+    Batch b = gather(data, X, idx);
+    Tensor logits, targets;
+    if (classify) {
+      logits = model.classify(b.ids, b.lengths);
+      targets = Y.slice(0, a, a + static_cast<int64_t>(idx.size())).contiguous();
+    } else {
+      auto [in, tgt] = mlm_batch(model, b, mask_prob, rng);
+      logits = model.mlm_logits(model.hidden(in, b.lengths));
+      targets = tgt;
+    }
+    const int64_t V = logits.size(-1), M = logits.numel() / V;
+    Tensor flat = logits.reshape({M, V}), t = targets.reshape({M});
+    const int64_t before = count;
+    count_correct(flat, t, kIgnore, correct, count);
+    if (count > before) loss_sum += ops::cross_entropy(flat, t, kIgnore, 0).item() * static_cast<double>(count - before);
+  }
+  EvalResult r;
+  r.tokens = count;
+  r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
+  r.accuracy = count ? correct / static_cast<double>(count) : kNaN;
+  return r;
+}
+
+TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val, const Tensor* val_labels,
+                        const TrainOptions& o, const ProgressFn& on_progress, const AbortFn& aborted) {
+  const char* op = "TransformerEncoder.fit";
+  check_train_options(o, op);
+  check_sequences(data, op, "inputs");
+  check_ids(data.ids, data.lengths, model.options().vocab_size, op, "inputs");
+  const bool classify = labels.defined();
+  auto check_labels = [&](const Tensor& y, int64_t n, const char* what) {
+    if (y.dtype() != DType::I32 || y.dim() != 1 || y.size(0) != n)
+      throw_range(std::string(op) + ": " + what + " must be int32 [" + std::to_string(n) + "]");
+    const Tensor c = y.contiguous();
+    for (int64_t i = 0; i < n; ++i)
+      if (c.data<int32_t>()[i] < 0 || c.data<int32_t>()[i] >= model.options().num_classes)
+        throw_range(std::string(op) + ": label " + std::to_string(c.data<int32_t>()[i]) + " is outside [0, " +
+                    std::to_string(model.options().num_classes) + ")");
+  };
+  if (classify) {
+    if (!model.classifier) throw Error(ErrorKind::Unsupported, std::string(op) + ": labels need a model with numClasses > 0");
+    check_labels(labels, data.size(), "labels");
+  } else if (!model.mlm_bias.defined()) {
+    throw Error(ErrorKind::Unsupported, std::string(op) + ": without labels fit trains the masked-language-model head, which this model lacks");
+  }
+  const bool has_val = val && val->size() > 0;
+  if (has_val) {
+    check_sequences(*val, op, "validation inputs");
+    if (classify) {
+      if (!val_labels || !val_labels->defined()) throw_type(std::string(op) + ": the validation set needs labels");
+      check_labels(*val_labels, val->size(), "validation labels");
+    }
+  }
+  const Tensor X = data.ids.contiguous();
+  const Tensor Y = classify ? labels.contiguous() : Tensor();
+  std::vector<int64_t> key(data.lengths.begin(), data.lengths.end());
+  Rng mask_rng(nn::derive_seed(o.seed, 1));
+  auto batch_loss = [&](const std::vector<int64_t>& idx, int64_t* tokens) {
+    Batch b = gather(data, X, idx);
+    *tokens = 0;
+    for (int32_t l : b.lengths) *tokens += l;
+    if (classify) {
+      std::vector<int32_t> y;
+      for (int64_t i : idx) y.push_back(Y.data<int32_t>()[i]);
+      Tensor t = Tensor::from_data(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
+      return ag::cross_entropy(model.classify(b.ids, b.lengths), t, kIgnore, o.label_smoothing);
+    }
+    auto [in, tgt] = mlm_batch(model, b, o.mask_prob, mask_rng);
+    Tensor logits = model.mlm_logits(model.hidden(in, b.lengths));
+    const int64_t V = logits.size(-1), M = logits.numel() / V;
+    return ag::cross_entropy(ag::reshape(logits, {M, V}), tgt.reshape({M}), kIgnore, o.label_smoothing);
+  };
+  auto eval_fn = [&]() {
+    return evaluate_encoder(model, *val, classify ? *val_labels : Tensor(), std::max<int64_t>(o.batch_size, 128), o.mask_prob,
+                            nn::derive_seed(o.seed, 2), aborted);
+  };
+  return run_loop(model, key, o, op, batch_loss, eval_fn, has_val, on_progress, aborted);
+}
+
+Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size, const AbortFn& aborted) {
+  const char* op = "TransformerEncoder.encode";
+  check_sequences(data, op, "inputs");
+  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
+  NoGradGuard no_grad;
+  ModeGuard mode(model, false);
+  const Tensor X = data.ids.contiguous();
+  const int64_t N = data.size();
+  std::vector<Tensor> parts;
+  for (int64_t a = 0; a < N; a += batch_size) {
+    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
+    std::iota(idx.begin(), idx.end(), a);
+    Batch b = gather(data, X, idx);
+    parts.push_back(TransformerEncoder::pool(model.hidden(b.ids, b.lengths), b.lengths, pooling).contiguous());
+  }
+  return parts.size() == 1 ? parts[0] : ops::concat(parts, 0);
+}
+
+}  // namespace qkv::transformer

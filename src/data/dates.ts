@@ -1,0 +1,177 @@
+// Seeded synthetic tasks for sequence-to-sequence models: date normalisation across many surface
+// forms ("the 3rd of march 1999", "3/3/99", "March 3, 1999" → "1999-03-03") and sequence reversal.
+//
+// Conventions, so that every input has exactly one answer: dates run from 1950-01-01 to
+// 2049-12-31; a two-digit year yy means 19yy for yy ≥ 50 and 20yy otherwise; slashes are US order
+// (month/day/year) unless the year comes first; dots and spaces put the day first (day.month.year);
+// a weekday, when present, is the right one.
+
+/** A small seeded generator (mulberry32). */
+export class SeededRandom {
+  private s: number;
+  constructor(seed: number) {
+    if (!Number.isInteger(seed) || seed < 0) throw new TypeError('SeededRandom: seed must be a non-negative integer');
+    this.s = seed >>> 0 ^ 0x9e3779b9;
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** An integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)];
+  }
+}
+
+export interface CalendarDate {
+  year: number;
+  month: number; // 1..12
+  day: number; // 1..31
+}
+
+export interface DatePair {
+  source: string;
+  target: string;
+  /** The surface form's name (one of DATE_FORMS). */
+  form: string;
+}
+
+const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december'];
+const WEEKDAYS = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'];
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+const yy = (y: number) => pad2(y % 100);
+
+function ordinal(n: number): string {
+  const t = n % 100;
+  if (t >= 11 && t <= 13) return `${n}th`;
+  return `${n}${['th', 'st', 'nd', 'rd'][n % 10] ?? 'th'}`;
+}
+
+type Casing = 'lower' | 'title' | 'upper';
+function cased(word: string, c: Casing): string {
+  if (c === 'upper') return word.toUpperCase();
+  if (c === 'title') return word[0].toUpperCase() + word.slice(1);
+  return word;
+}
+
+/** "1999-03-03". */
+export function isoDate(d: CalendarDate): string {
+  return `${d.year}-${pad2(d.month)}-${pad2(d.day)}`;
+}
+
+function weekday(d: CalendarDate): number {
+  return new Date(Date.UTC(d.year, d.month - 1, d.day)).getUTCDay();
+}
+
+// Each form renders a date; `c` is the casing of month and weekday names.
+const FORMS: Record<string, (d: CalendarDate, c: Casing, r: SeededRandom) => string> = {
+  iso: (d) => isoDate(d),
+  usShort: (d) => `${d.month}/${d.day}/${yy(d.year)}`,
+  usPadded: (d) => `${pad2(d.month)}/${pad2(d.day)}/${d.year}`,
+  usLong: (d) => `${d.month}/${d.day}/${d.year}`,
+  dots: (d, _c, r) => (r.int(2) ? `${d.day}.${d.month}.${d.year}` : `${pad2(d.day)}.${pad2(d.month)}.${d.year}`),
+  dotsShort: (d) => `${pad2(d.day)}.${pad2(d.month)}.${yy(d.year)}`,
+  yearSlash: (d) => `${d.year}/${pad2(d.month)}/${pad2(d.day)}`,
+  yearDots: (d) => `${d.year}.${pad2(d.month)}.${pad2(d.day)}`,
+  compact: (d) => `${d.year}${pad2(d.month)}${pad2(d.day)}`,
+  monthDayYear: (d, c) => `${cased(MONTHS[d.month - 1], c)} ${d.day}, ${d.year}`,
+  monthDayYearNoComma: (d, c) => `${cased(MONTHS[d.month - 1], c)} ${d.day} ${d.year}`,
+  monthOrdinalYear: (d, c) => `${cased(MONTHS[d.month - 1], c)} ${ordinal(d.day)}, ${d.year}`,
+  monthTheOrdinal: (d, c) => `${cased(MONTHS[d.month - 1], c)} the ${ordinal(d.day)}, ${d.year}`,
+  dayMonthYear: (d, c) => `${d.day} ${cased(MONTHS[d.month - 1], c)} ${d.year}`,
+  ordinalOfMonth: (d, c) => `the ${ordinal(d.day)} of ${cased(MONTHS[d.month - 1], c)} ${d.year}`,
+  ordinalOfMonthComma: (d, c) => `${ordinal(d.day)} of ${cased(MONTHS[d.month - 1], c)}, ${d.year}`,
+  ordinalMonthShortYear: (d, c) => `${ordinal(d.day)} ${cased(MONTHS[d.month - 1], c)} ${yy(d.year)}`,
+  abbrDayYear: (d, c) => `${cased(MONTHS[d.month - 1].slice(0, 3), c)} ${d.day}, ${d.year}`,
+  dayAbbrYear: (d, c) => `${d.day} ${cased(MONTHS[d.month - 1].slice(0, 3), c)} ${d.year}`,
+  dashAbbr: (d, c) => `${pad2(d.day)}-${cased(MONTHS[d.month - 1].slice(0, 3), c)}-${d.year}`,
+  dashAbbrShort: (d, c) => `${d.day}-${cased(MONTHS[d.month - 1].slice(0, 3), c)}-${yy(d.year)}`,
+  weekdayLong: (d, c) => `${cased(WEEKDAYS[weekday(d)], c)}, ${cased(MONTHS[d.month - 1], c)} ${d.day}, ${d.year}`,
+  weekdayShort: (d, c) => `${cased(WEEKDAYS[weekday(d)].slice(0, 3), c)} ${d.day} ${cased(MONTHS[d.month - 1].slice(0, 3), c)} ${d.year}`,
+};
+
+/** The names of the surface forms. */
+export const DATE_FORMS: readonly string[] = Object.freeze(Object.keys(FORMS));
+
+const FIRST_DAY = Date.UTC(1950, 0, 1) / 86_400_000;
+const LAST_DAY = Date.UTC(2049, 11, 31) / 86_400_000;
+
+/** A uniformly random date in 1950..2049. */
+export function randomDate(r: SeededRandom): CalendarDate {
+  const t = new Date((FIRST_DAY + r.int(LAST_DAY - FIRST_DAY + 1)) * 86_400_000);
+  return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() };
+}
+
+/** Renders `date` in a named form; casing of names is drawn from `r` (lower by default). */
+export function formatDate(date: CalendarDate, form: string, r?: SeededRandom): string {
+  const f = FORMS[form];
+  if (!f) throw new TypeError(`formatDate: unknown form '${form}' (one of ${DATE_FORMS.join(', ')})`);
+  const rr = r ?? new SeededRandom(0);
+  const casing: Casing = r ? (['lower', 'title', 'upper', 'title', 'lower'] as const)[r.int(5)] : 'lower';
+  return f(date, casing, rr);
+}
+
+export interface DateOptions {
+  seed?: number;
+  /** Forms to draw from (default: all of DATE_FORMS, uniformly). */
+  forms?: readonly string[];
+  /** Sources to leave out (e.g. a training set's, for a held-out set). */
+  exclude?: Iterable<string>;
+  /** No source twice (default true). */
+  unique?: boolean;
+}
+
+/** `count` (source, target) pairs of the date-normalisation task, reproducible from the seed. */
+export function generateDates(count: number, options: DateOptions = {}): DatePair[] {
+  if (!Number.isInteger(count) || count < 0) throw new RangeError('generateDates: count must be a non-negative integer');
+  const forms = options.forms ?? DATE_FORMS;
+  for (const f of forms) if (!FORMS[f]) throw new TypeError(`generateDates: unknown form '${f}'`);
+  if (forms.length === 0) throw new RangeError('generateDates: no forms');
+  const r = new SeededRandom(options.seed ?? 0);
+  const seen = new Set<string>(options.exclude ?? []);
+  const unique = options.unique ?? true;
+  const out: DatePair[] = [];
+  let tries = 0;
+  while (out.length < count) {
+    if (++tries > count * 100 + 1000) throw new RangeError('generateDates: cannot find that many distinct inputs');
+    const d = randomDate(r);
+    const form = r.pick(forms);
+    const source = formatDate(d, form, r);
+    if (seen.has(source)) continue;
+    if (unique || options.exclude) seen.add(source);
+    out.push({ source, target: isoDate(d), form });
+  }
+  return out;
+}
+
+export interface ReversalOptions {
+  seed?: number;
+  alphabet?: string;
+  minLength?: number;
+  maxLength?: number;
+}
+
+/** Random strings over `alphabet` (default a–l) and their reversals. */
+export function reversalPairs(count: number, options: ReversalOptions = {}): { source: string; target: string }[] {
+  const alphabet = Array.from(options.alphabet ?? 'abcdefghijkl');
+  const lo = options.minLength ?? 4, hi = options.maxLength ?? 10;
+  if (!Number.isInteger(count) || count < 0) throw new RangeError('reversalPairs: count must be a non-negative integer');
+  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new RangeError('reversalPairs: need 1 <= minLength <= maxLength');
+  if (alphabet.length < 2) throw new RangeError('reversalPairs: the alphabet needs at least two symbols');
+  const r = new SeededRandom(options.seed ?? 0);
+  const out: { source: string; target: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const n = lo + r.int(hi - lo + 1);
+    const s = Array.from({ length: n }, () => r.pick(alphabet));
+    out.push({ source: s.join(''), target: [...s].reverse().join('') });
+  }
+  return out;
+}

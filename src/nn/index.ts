@@ -1,0 +1,48 @@
+// qkv.nn: modules of the core with typed classes, checkpoints and the native training loop.
+import { Module, wrapModule, type LoadResult } from './module';
+import { nnBinding } from './native-nn';
+
+export {
+  Module,
+  GenericModule,
+  type Dataset,
+  type LossName,
+  type LossOptions,
+  type FitOptions,
+  type FitProgress,
+  type FitResult,
+  type EvaluateOptions,
+  type EvaluateResult,
+  type SaveOptions,
+  type LoadOptions,
+  type LoadResult,
+} from './module';
+export {
+  Linear,
+  Embedding,
+  LayerNorm,
+  Dropout,
+  ReLU,
+  GELU,
+  Tanh,
+  Sequential,
+  MLP,
+  type Init,
+  type InitName,
+  type FloatDType,
+  type ActivationName,
+  type LinearOptions,
+  type EmbeddingOptions,
+  type LayerNormOptions,
+  type MLPOptions,
+} from './layers';
+
+/**
+ * Rebuilds a module from a checkpoint written by `module.save` (its `qkv.config` says which) and
+ * loads its tensors. The result is an instance of the matching class (`nn.MLP`, `nn.Linear`, ...).
+ */
+export async function load(path: string): Promise<{ module: Module } & LoadResult> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('nn.load: path must be a non-empty string');
+  const r = await nnBinding.nnLoadModule(path);
+  return { module: wrapModule(r.module), metadata: r.metadata };
+}

@@ -1,0 +1,247 @@
+// Optimizers, learning-rate schedules and gradient clipping over native parameters
+// (cpp/optim). The update rules follow PyTorch 1.13 operation for operation.
+import { Tensor, describe, handle } from '../tensor';
+import { nnBinding, type NativeOptimizer, type NativeSchedule } from '../nn/native-nn';
+
+// ---- schedules -------------------------------------------------------------------------------------
+
+/**
+ * A learning-rate schedule: a plain object the core reads (`kind`, `warmupSteps`, `totalSteps`,
+ * `minLr`) with `lrAt(step, baseLr)` to inspect it. Step `s` counts optimizer steps from 0.
+ */
+export interface Schedule extends NativeSchedule {
+  /** The learning rate of step `step` (0-based) for the base rate `baseLr`. */
+  lrAt(step: number, baseLr: number): number;
+}
+
+export interface WarmupOptions {
+  /** Steps of linear warm-up: step s (0-based) uses baseLr * (s + 1) / warmupSteps. */
+  warmupSteps?: number;
+  /** Step at which the decay reaches `minLr` (warm-up included); the rate stays there afterwards. */
+  totalSteps: number;
+  /** The floor of the decay (an absolute rate). Default 0. */
+  minLr?: number;
+}
+
+function makeSchedule(kind: NativeSchedule['kind'], o: Partial<WarmupOptions>, op: string): Schedule {
+  if (typeof o !== 'object' || o === null) throw new TypeError(`${op}: options must be an object`);
+  const fields: NativeSchedule = { kind, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.totalSteps ?? 0, minLr: o.minLr ?? 0 };
+  for (const key of ['warmupSteps', 'totalSteps'] as const)
+    if (!Number.isInteger(fields[key]) || fields[key] < 0) throw new RangeError(`${op}: ${key} must be an integer >= 0, got ${fields[key]}`);
+  if (typeof fields.minLr !== 'number' || !(fields.minLr >= 0)) throw new RangeError(`${op}: minLr must be a number >= 0`);
+  if (kind !== 'constant' && fields.totalSteps < fields.warmupSteps)
+    throw new RangeError(`${op}: totalSteps (${fields.totalSteps}) must be >= warmupSteps (${fields.warmupSteps})`);
+  const s: Schedule = {
+    ...fields,
+    lrAt(step: number, baseLr: number): number {
+      return nnBinding.scheduleLr(fields, baseLr, step);
+    },
+  };
+  return Object.freeze(s);
+}
+
+/** Learning-rate schedules for {@link Optimizer} options and `fit({ schedule })`. */
+export const schedule = {
+  /** The base rate at every step. */
+  constant(): Schedule {
+    return makeSchedule('constant', {}, 'schedule.constant');
+  },
+  /** Linear warm-up, then a half cosine from the base rate down to `minLr` at `totalSteps`. */
+  warmupCosine(options: WarmupOptions): Schedule {
+    return makeSchedule('warmupCosine', options, 'schedule.warmupCosine');
+  },
+  /** Linear warm-up, then a linear decay from the base rate down to `minLr` at `totalSteps`. */
+  warmupLinear(options: WarmupOptions): Schedule {
+    return makeSchedule('warmupLinear', options, 'schedule.warmupLinear');
+  },
+};
+
+function checkSchedule(s: unknown, op: string): NativeSchedule {
+  if (typeof s !== 'object' || s === null || typeof (s as NativeSchedule).kind !== 'string')
+    throw new TypeError(`${op}: schedule must come from qkv.optim.schedule, got ${describe(s)}`);
+  const { kind, warmupSteps, totalSteps, minLr } = s as NativeSchedule;
+  return { kind, warmupSteps, totalSteps, minLr };
+}
+
+// ---- parameters ------------------------------------------------------------------------------------
+
+/** What an optimizer can be built over: a module (its parameters that require gradients), `namedParameters()`, or plain tensors. */
+export type ParamSource = Tensor[] | [string, Tensor][] | { namedParameters(): [string, Tensor][] };
+
+function namedParams(source: ParamSource, op: string): [string, Tensor][] {
+  // From a module: its trainable parameters (a frozen one, requiresGrad = false, is left out).
+  if (source && typeof (source as { namedParameters?: unknown }).namedParameters === 'function')
+    return (source as { namedParameters(): [string, Tensor][] }).namedParameters().filter(([, p]) => p.requiresGrad);
+  if (!Array.isArray(source)) throw new TypeError(`${op}: params must be a module, an array of Tensors or of [name, Tensor] pairs, got ${describe(source)}`);
+  return source.map((p, i): [string, Tensor] => {
+    if (p instanceof Tensor) return [String(i), p];
+    if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[1] instanceof Tensor) return [p[0], p[1]];
+    throw new TypeError(`${op}: params[${i}] must be a Tensor or a [name, Tensor] pair, got ${describe(p)}`);
+  });
+}
+
+/** Decides whether weight decay applies to a parameter (name as in `namedParameters()`, or its index). */
+export type DecayFilter = (name: string, param: Tensor) => boolean;
+
+/** The default filter of AdamW: matrices decay; vectors (biases, norm weights) and scalars do not. */
+export const decayMatricesOnly: DecayFilter = (_name, p) => p.ndim >= 2;
+
+export interface OptimizerOptions {
+  lr?: number;
+  weightDecay?: number;
+  /** Which parameters weight decay applies to. */
+  decay?: DecayFilter;
+  /** The learning-rate schedule (constant by default). */
+  schedule?: Schedule;
+}
+
+/** The state of one parameter: its update count and its buffers (copies), e.g. `exp_avg`. */
+export interface ParamOptimState {
+  step: number;
+  buffers: Record<string, Tensor>;
+}
+
+/**
+ * Updates parameters in place from their accumulated gradients. `step()` and `zeroGrad()` are
+ * synchronous (they are meant for hand-written loops over small models); `model.fit` runs the
+ * whole loop natively instead.
+ */
+export abstract class Optimizer {
+  /** @internal */
+  readonly _o: NativeOptimizer;
+  /** The parameters' names in the optimizer's order (indices as strings for plain tensors). */
+  readonly paramNames: readonly string[];
+
+  /** @internal */
+  protected constructor(type: string, params: ParamSource, options: OptimizerOptions & Record<string, unknown>, defaultDecay: DecayFilter) {
+    const op = `optim.${type}`;
+    if (typeof options !== 'object' || options === null) throw new TypeError(`${op}: options must be an object`);
+    const named = namedParams(params, op);
+    const filter = options.decay ?? defaultDecay;
+    if (typeof filter !== 'function') throw new TypeError(`${op}: decay must be a function (name, param) => boolean`);
+    const decay = named.map(([name, p]) => Boolean(filter(name, p)));
+    const native: Record<string, unknown> = { ...options };
+    delete native.decay;
+    if (options.schedule !== undefined) native.schedule = checkSchedule(options.schedule, op);
+    this._o = nnBinding.optimCreate(type, named.map(([name, p]) => handle(p, op, `parameter '${name}'`)), decay, native);
+    this.paramNames = Object.freeze(named.map(([n]) => n));
+  }
+
+  /** 'SGD', 'Adam' or 'AdamW'. */
+  get type(): string {
+    return nnBinding.optimInfo(this._o).type;
+  }
+  /** Applies one update to every parameter that has a gradient; returns the learning rate used. */
+  step(): number {
+    return nnBinding.optimStep(this._o);
+  }
+  /** Clears the parameters' gradients. */
+  zeroGrad(): void {
+    nnBinding.optimZeroGrad(this._o);
+  }
+  /** The base learning rate (the schedule scales it). */
+  get lr(): number {
+    return nnBinding.optimInfo(this._o).lr;
+  }
+  set lr(value: number) {
+    if (typeof value !== 'number') throw new TypeError('lr: must be a number');
+    nnBinding.optimSetLr(this._o, value);
+  }
+  /** The learning rate the next step will use. */
+  get currentLr(): number {
+    return nnBinding.optimInfo(this._o).currentLr;
+  }
+  /** Steps taken (the schedule's position). */
+  get stepCount(): number {
+    return nnBinding.optimInfo(this._o).stepCount;
+  }
+  get weightDecay(): number {
+    return nnBinding.optimInfo(this._o).weightDecay;
+  }
+  /** Whether weight decay applies to each parameter, in order. */
+  get decayMask(): boolean[] {
+    return nnBinding.optimInfo(this._o).decay;
+  }
+  get schedule(): Schedule {
+    const s = nnBinding.optimInfo(this._o).schedule;
+    return makeSchedule(s.kind, s, 'schedule');
+  }
+  set schedule(value: Schedule) {
+    nnBinding.optimSetSchedule(this._o, checkSchedule(value, 'schedule'));
+  }
+  /** All hyperparameters as saved in checkpoints. */
+  get hyperparameters(): Record<string, unknown> {
+    return JSON.parse(nnBinding.optimInfo(this._o).hyperparameters) as Record<string, unknown>;
+  }
+  /** The state of parameter `index` (copies of its buffers). */
+  state(index: number): ParamOptimState {
+    if (!Number.isInteger(index)) throw new TypeError('state: index must be an integer');
+    const s = nnBinding.optimState(this._o, index);
+    const buffers: Record<string, Tensor> = {};
+    for (const [k, v] of Object.entries(s.buffers)) buffers[k] = new Tensor(v);
+    return { step: s.step, buffers };
+  }
+}
+
+export interface SGDOptions extends OptimizerOptions {
+  momentum?: number;
+  dampening?: number;
+  nesterov?: boolean;
+}
+
+/** Stochastic gradient descent with optional momentum (Nesterov's too) and L2 weight decay. */
+export class SGD extends Optimizer {
+  constructor(params: ParamSource, options: SGDOptions = {}) {
+    super('SGD', params, options as OptimizerOptions & Record<string, unknown>, () => true);
+  }
+}
+
+export interface AdamOptions extends OptimizerOptions {
+  /** Default [0.9, 0.999]. */
+  betas?: [number, number];
+  /** Default 1e-8. */
+  eps?: number;
+}
+
+/** Adam; `weightDecay` (default 0) is an L2 penalty added to the gradient, on every parameter by default. */
+export class Adam extends Optimizer {
+  constructor(params: ParamSource, options: AdamOptions = {}) {
+    super('Adam', params, options as OptimizerOptions & Record<string, unknown>, () => true);
+  }
+}
+
+/**
+ * Adam with decoupled weight decay (default 0.01): parameters shrink by `lr * weightDecay` each step.
+ * By default only matrices decay; biases and norm weights (1-D parameters) do not (see `decay`).
+ */
+export class AdamW extends Optimizer {
+  constructor(params: ParamSource, options: AdamOptions = {}) {
+    super('AdamW', params, options as OptimizerOptions & Record<string, unknown>, decayMatricesOnly);
+  }
+}
+
+// ---- clipping --------------------------------------------------------------------------------------
+
+function gradTensors(params: ParamSource, op: string) {
+  return namedParams(params, op).map(([name, p]) => handle(p, op, `parameter '${name}'`));
+}
+
+/**
+ * Scales the gradients of `params` so that their global L2 norm is at most `maxNorm` (as PyTorch's
+ * `clip_grad_norm_`), and returns the norm before clipping.
+ */
+export function clipGradNorm(params: ParamSource, maxNorm: number): number {
+  if (typeof maxNorm !== 'number') throw new TypeError('clipGradNorm: maxNorm must be a number');
+  return nnBinding.clipGradNorm(gradTensors(params, 'clipGradNorm'), maxNorm);
+}
+
+/** The global L2 norm of the gradients of `params` (missing gradients count as zero). */
+export function gradNorm(params: ParamSource): number {
+  return nnBinding.gradNorm(gradTensors(params, 'gradNorm'));
+}
+
+/** @internal Throws unless `o` is an Optimizer. */
+export function checkOptimizer(o: unknown, op: string): Optimizer {
+  if (!(o instanceof Optimizer)) throw new TypeError(`${op}: optimizer must be a qkv.optim optimizer, got ${describe(o)}`);
+  return o;
+}

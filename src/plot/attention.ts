@@ -1,0 +1,151 @@
+// Attention maps as SVG heat maps: one cell per (row token, column token), labelled, with a colour
+// bar. Self-contained SVG 1.1 (no scripts, no external fonts), so any browser or converter shows it.
+import fs from 'node:fs';
+import path from 'node:path';
+import { Tensor } from '../tensor';
+
+export interface AttentionPlotOptions {
+  /** Row labels (the queries: output tokens for cross-attention). */
+  rows?: readonly string[];
+  /** Column labels (the keys: input tokens). */
+  cols?: readonly string[];
+  /** Where to write the SVG (written atomically); the SVG text is returned either way. */
+  path?: string;
+  title?: string;
+  /** Cell size in pixels (default 22). */
+  cellSize?: number;
+  /** The value of the brightest colour (default: the largest weight). */
+  vmax?: number;
+  /** 'viridis' (default) or 'blues'. */
+  colormap?: 'viridis' | 'blues';
+  /** Print each weight in its cell (default: when cells are at least 28 px). */
+  showValues?: boolean;
+}
+
+type RGB = [number, number, number];
+const VIRIDIS: RGB[] = [
+  [68, 1, 84], [72, 40, 120], [62, 74, 137], [49, 104, 142], [38, 130, 142],
+  [31, 158, 137], [53, 183, 121], [109, 205, 89], [180, 222, 44], [253, 231, 37],
+];
+const BLUES: RGB[] = [[247, 251, 255], [198, 219, 239], [107, 174, 214], [33, 113, 181], [8, 48, 107]];
+
+function colour(t: number, map: RGB[]): string {
+  const x = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (map.length - 1);
+  const i = Math.min(map.length - 2, Math.floor(x)), f = x - i;
+  const c = map[i].map((v, k) => Math.round(v + (map[i + 1][k] - v) * f));
+  return `rgb(${c[0]},${c[1]},${c[2]})`;
+}
+
+function luminance(t: number, map: RGB[]): number {
+  const m = /rgb\((\d+),(\d+),(\d+)\)/.exec(colour(t, map))!;
+  return (0.299 * Number(m[1]) + 0.587 * Number(m[2]) + 0.114 * Number(m[3])) / 255;
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}
+
+/** A label as shown: a space becomes ␣ and control characters their escapes, so that every token is visible. */
+function shown(s: string): string {
+  if (s === ' ') return '␣';
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Rough text width in pixels for an 11 px sans-serif font. */
+const textWidth = (s: string, px = 11) => Array.from(s).length * px * 0.62;
+
+function matrix(weights: unknown, op: string): number[][] {
+  if (weights instanceof Tensor) {
+    const shape = weights.shape;
+    if (shape.length !== 2) throw new RangeError(`${op}: a weights tensor must be 2-D [rows, cols], got [${shape.join(', ')}]`);
+    const v = weights.toTypedArray();
+    return Array.from({ length: shape[0] }, (_, r) => Array.from(v.subarray(r * shape[1], (r + 1) * shape[1])));
+  }
+  if (!Array.isArray(weights) || weights.length === 0 || !weights.every((r) => Array.isArray(r) || ArrayBuffer.isView(r)))
+    throw new TypeError(`${op}: weights must be a 2-D Tensor or a non-empty array of rows`);
+  const rows = (weights as ArrayLike<number>[]).map((r) => Array.from(r));
+  const n = rows[0].length;
+  if (n === 0 || rows.some((r) => r.length !== n)) throw new RangeError(`${op}: every row needs the same, non-zero number of columns`);
+  if (rows.some((r) => r.some((x) => typeof x !== 'number'))) throw new TypeError(`${op}: weights must be numbers`);
+  return rows;
+}
+
+/**
+ * An SVG heat map of attention weights (rows × cols: queries × keys), with token labels and a
+ * colour bar. Returns the SVG text and, with `path`, writes it there.
+ */
+export function attention(weights: Tensor | readonly (readonly number[] | Float32Array | Float64Array)[], options: AttentionPlotOptions = {}): string {
+  const op = 'plot.attention';
+  const w = matrix(weights, op);
+  const R = w.length, C = w[0].length;
+  const rowLabels = options.rows ?? Array.from({ length: R }, (_, i) => String(i));
+  const colLabels = options.cols ?? Array.from({ length: C }, (_, i) => String(i));
+  if (rowLabels.length !== R) throw new RangeError(`${op}: ${rowLabels.length} row labels for ${R} rows`);
+  if (colLabels.length !== C) throw new RangeError(`${op}: ${colLabels.length} column labels for ${C} columns`);
+  const cell = options.cellSize ?? 22;
+  if (!(cell >= 4 && cell <= 200)) throw new RangeError(`${op}: cellSize must be in [4, 200]`);
+  const map = options.colormap === 'blues' ? BLUES : VIRIDIS;
+  if (options.colormap !== undefined && options.colormap !== 'blues' && options.colormap !== 'viridis')
+    throw new TypeError(`${op}: colormap must be 'viridis' or 'blues'`);
+  let max = 0;
+  for (const r of w) for (const x of r) if (Number.isFinite(x) && x > max) max = x;
+  const vmax = options.vmax ?? (max > 0 ? max : 1);
+  if (!(vmax > 0)) throw new RangeError(`${op}: vmax must be positive`);
+  const showValues = options.showValues ?? cell >= 28;
+
+  const rowText = rowLabels.map((s) => shown(String(s)));
+  const colText = colLabels.map((s) => shown(String(s)));
+  const left = Math.ceil(Math.max(...rowText.map((s) => textWidth(s))) + 12);
+  const colSpan = Math.max(...colText.map((s) => textWidth(s)));
+  const titleH = options.title ? 24 : 8;
+  const top = Math.ceil(titleH + colSpan * 0.75 + 14); // column labels at -45°
+  const gridW = C * cell, gridH = R * cell;
+  const barX = left + gridW + 16, barW = 12;
+  const width = Math.ceil(barX + barW + 44), height = Math.ceil(top + gridH + 12);
+
+  const out: string[] = [];
+  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`);
+  out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
+  if (options.title) out.push(`<text x="${left}" y="16" font-size="13" font-weight="bold">${esc(options.title)}</text>`);
+  out.push(`<g id="cells">`);
+  for (let r = 0; r < R; r++)
+    for (let c = 0; c < C; c++) {
+      const t = w[r][c] / vmax;
+      const x = left + c * cell, y = top + r * cell;
+      out.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${colour(t, map)}"><title>${esc(`${rowText[r]} → ${colText[c]}: ${w[r][c].toFixed(4)}`)}</title></rect>`);
+      if (showValues) {
+        const fg = luminance(t, map) > 0.5 ? 'black' : 'white';
+        out.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 3.5}" text-anchor="middle" font-size="9" fill="${fg}">${w[r][c].toFixed(2).replace(/^0/, '')}</text>`);
+      }
+    }
+  out.push(`</g>`);
+  out.push(`<rect x="${left}" y="${top}" width="${gridW}" height="${gridH}" fill="none" stroke="#444" stroke-width="0.5"/>`);
+  out.push(`<g id="row-labels" text-anchor="end">`);
+  rowText.forEach((s, r) => out.push(`<text x="${left - 6}" y="${top + r * cell + cell / 2 + 4}">${esc(s)}</text>`));
+  out.push(`</g><g id="col-labels">`);
+  colText.forEach((s, c) => {
+    const x = left + c * cell + cell / 2, y = top - 6;
+    out.push(`<text x="${x}" y="${y}" transform="rotate(-45 ${x} ${y})">${esc(s)}</text>`);
+  });
+  out.push(`</g><g id="colorbar">`);
+  const steps = 32;
+  for (let i = 0; i < steps; i++) {
+    const y = top + (gridH * i) / steps;
+    out.push(`<rect x="${barX}" y="${y.toFixed(2)}" width="${barW}" height="${(gridH / steps + 0.5).toFixed(2)}" fill="${colour(1 - i / steps, map)}"/>`);
+  }
+  out.push(`<rect x="${barX}" y="${top}" width="${barW}" height="${gridH}" fill="none" stroke="#444" stroke-width="0.5"/>`);
+  out.push(`<text x="${barX + barW + 4}" y="${top + 8}">${vmax.toFixed(2)}</text>`);
+  out.push(`<text x="${barX + barW + 4}" y="${top + gridH}">0</text>`);
+  out.push(`</g></svg>`);
+  const svg = out.join('\n') + '\n';
+
+  if (options.path !== undefined) {
+    if (typeof options.path !== 'string') throw new TypeError(`${op}: path must be a string`);
+    const dir = path.dirname(options.path);
+    const tmp = path.join(dir, `.${path.basename(options.path)}.${process.pid}.tmp`);
+    fs.writeFileSync(tmp, svg);
+    fs.renameSync(tmp, options.path);
+  }
+  return svg;
+}

@@ -1,0 +1,1 @@
+export { attention, type AttentionPlotOptions } from './attention';

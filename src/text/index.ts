@@ -1,0 +1,18 @@
+export {
+  SPECIAL_TOKENS,
+  PAD_ID,
+  BOS_ID,
+  EOS_ID,
+  UNK_ID,
+  MASK_ID,
+  Vocabulary,
+  CharVocab,
+  WordVocab,
+  vocabFromJSON,
+  padBatch,
+  type EncodeOptions,
+  type DecodeOptions,
+  type TokenBatch,
+  type BuildOptions,
+  type VocabJSON,
+} from './vocab';

@@ -1,0 +1,213 @@
+// TransformerEncoder: token ids → contextual vectors, pooled into sentence embeddings; trained by
+// masked language modelling or, with labels, as a classifier. Training, encoding and
+// classification run natively on a worker thread.
+import { QkvError } from '../errors';
+import { Tensor, handle } from '../tensor';
+import { vocabFromJSON, type Vocabulary, type TokenBatch } from '../text/vocab';
+import { NativeModuleBase, checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
+import { tb, type NativeModule } from './native';
+import { nativeTrainOptions, progressCallback, trainResult, type TrainOptions, type TrainResult } from './training';
+
+export type Pooling = 'cls' | 'mean';
+
+export interface TransformerEncoderOptions extends LayerConfig {
+  vocab: Vocabulary;
+  /** Encoder layers (default 2). */
+  layers?: number;
+  /** Longest input in tokens, <bos> and <eos> included (default 128). Longer inputs are cut. */
+  maxLength?: number;
+  positional?: Positional;
+  /** A masked-language-model head tied to the token embedding (default true). */
+  mlmHead?: boolean;
+  /** > 0: a linear classifier on the pooled vector, trained by fit(texts, { labels }). */
+  numClasses?: number;
+  /** The pooling the classifier reads (default 'cls', the <bos> position). */
+  classPooling?: Pooling;
+}
+
+export interface EncoderFitOptions extends TrainOptions {
+  /** One class id per text: trains the classifier; without, fit trains the masked-language-model head. */
+  labels?: readonly number[] | Int32Array;
+  validation?: { texts: readonly string[]; labels?: readonly number[] | Int32Array };
+  /** MLM: the share of tokens chosen for prediction (default 0.15; 80% <mask>, 10% random, 10% kept). */
+  maskProb?: number;
+}
+
+const FROM_NATIVE = Symbol('fromNative');
+type Internal = { [FROM_NATIVE]: { module: NativeModule; vocab: Vocabulary } };
+
+function textArray(texts: unknown, op: string): string[] {
+  if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string'))
+    throw new TypeError(`${op}: texts must be a non-empty array of strings`);
+  return texts as string[];
+}
+
+function labelArray(labels: unknown, n: number, op: string): Int32Array {
+  const a = lengthsArg(labels, op, 'labels');
+  if (!a || a.length !== n) throw new RangeError(`${op}: one label per text is needed (${n})`);
+  return a;
+}
+
+/**
+ * A bidirectional transformer encoder. Inputs are encoded as <bos> tokens <eos>; the <bos>
+ * position is the 'cls' vector.
+ */
+export class TransformerEncoder extends NativeModuleBase {
+  readonly vocab: Vocabulary;
+  readonly maxLength: number;
+
+  constructor(options: TransformerEncoderOptions) {
+    const op = 'TransformerEncoder';
+    const internal = (options as unknown as Internal)?.[FROM_NATIVE];
+    if (internal) {
+      super(internal.module);
+      this.vocab = internal.vocab;
+      this.maxLength = Number(this.config.maxLength);
+      return;
+    }
+    if (!options || typeof options !== 'object' || !options.vocab) throw new TypeError(`${op}: needs { vocab, ... }`);
+    const maxLength = checkInt(options.maxLength ?? 128, op, 'maxLength', 3);
+    const positional = options.positional ?? 'sinusoidal';
+    if (positional !== 'sinusoidal' && positional !== 'learned') throw new TypeError(`${op}: positional must be 'sinusoidal' or 'learned'`);
+    const classPooling = options.classPooling ?? 'cls';
+    if (classPooling !== 'cls' && classPooling !== 'mean') throw new TypeError(`${op}: classPooling must be 'cls' or 'mean'`);
+    super(
+      tb.tfCreate(
+        JSON.stringify({
+          type: 'TransformerEncoder',
+          vocabSize: options.vocab.size,
+          maxLength,
+          layers: checkInt(options.layers ?? 2, op, 'layers', 1),
+          ...layerConfig(options, op, { dim: 128, heads: 4 }),
+          positional,
+          padId: 0,
+          maskId: 4,
+          numSpecials: 5,
+          mlmHead: options.mlmHead ?? true,
+          numClasses: checkInt(options.numClasses ?? 0, op, 'numClasses', 0),
+          classPooling,
+        }),
+      ),
+    );
+    this.vocab = options.vocab;
+    this.maxLength = maxLength;
+  }
+
+  static async load(path: string): Promise<TransformerEncoder> {
+    if (typeof path !== 'string') throw new TypeError('TransformerEncoder.load: path must be a string');
+    const { module, metadata } = await tb.nnLoadModule(path);
+    if (tb.nnType(module) !== 'TransformerEncoder' || !metadata['vocab']) {
+      tb.nnDispose(module);
+      throw new QkvError(`TransformerEncoder.load: ${path} does not hold a TransformerEncoder with its vocabulary`, 'ERR_FORMAT');
+    }
+    const internal: Internal = { [FROM_NATIVE]: { module, vocab: vocabFromJSON(metadata['vocab']) } };
+    return new TransformerEncoder(internal as unknown as TransformerEncoderOptions);
+  }
+
+  save(path: string): Promise<void> {
+    if (typeof path !== 'string') throw new TypeError('TransformerEncoder.save: path must be a string');
+    return this.enqueue((m) => tb.nnSave(m, path, null, { vocab: JSON.stringify(this.vocab.toJSON()) }));
+  }
+
+  /** Ids of texts: <bos> tokens <eos>, cut to maxLength. */
+  batch(texts: readonly string[]): TokenBatch {
+    return this.vocab.batch(texts, { bos: true, eos: true, maxLength: this.maxLength });
+  }
+
+  /**
+   * Trains natively on a worker thread: masked language modelling, or the classifier when labels
+   * are given (AdamW, warm-up then cosine decay, clipping). Rejects with ERR_ABORTED / ERR_NAN.
+   */
+  fit(texts: readonly string[], options: EncoderFitOptions = {}): Promise<TrainResult> {
+    const op = 'TransformerEncoder.fit';
+    const list = textArray(texts, op);
+    const { native, signal, onProgress } = nativeTrainOptions(options as EncoderFitOptions & Record<string, unknown>, op, ['maskProb']);
+    const data = this.batch(list);
+    const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
+    let val: TokenBatch | null = null, valLabels: Int32Array | null = null;
+    if (options.validation !== undefined) {
+      const vt = textArray(options.validation?.texts, `${op}: validation`);
+      val = this.batch(vt);
+      if (options.validation.labels !== undefined) valLabels = labelArray(options.validation.labels, vt.length, `${op}: validation`);
+    }
+    return this.enqueue(async (m) =>
+      trainResult(await runJob(op, signal, () => tb.tfEncoderFit(m, data, labels, val, valLabels, native, progressCallback(onProgress)))),
+    );
+  }
+
+  /**
+   * Sentence embeddings [N, D] (float): the 'cls' (<bos>) vector or the mean over the real tokens
+   * (padding never counts, so a text's vector does not depend on its batch). `normalize` scales each
+   * to unit length.
+   */
+  encode(texts: string | readonly string[], options: { pooling?: Pooling; batchSize?: number; normalize?: boolean; signal?: AbortSignal } = {}): Promise<Tensor> {
+    const op = 'TransformerEncoder.encode';
+    const list = textArray(typeof texts === 'string' ? [texts] : texts, op);
+    const pooling = options.pooling ?? 'mean';
+    if (pooling !== 'cls' && pooling !== 'mean') throw new TypeError(`${op}: pooling must be 'cls' or 'mean'`);
+    const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
+    const signal = checkSignal(options.signal, op);
+    const data = this.batch(list);
+    return this.enqueue(async (m) => {
+      const t = new Tensor(await runJob(op, signal, () => tb.tfEncode(m, data, pooling, batchSize)));
+      if (!options.normalize) return t;
+      const [n, d] = t.shape;
+      const v = t.toTypedArray() as Float32Array | Float64Array;
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let j = 0; j < d; j++) s += v[i * d + j] ** 2;
+        const k = s > 0 ? 1 / Math.sqrt(s) : 0;
+        for (let j = 0; j < d; j++) v[i * d + j] *= k;
+      }
+      t.dispose();
+      return Tensor.from(v, [n, d]);
+    });
+  }
+
+  /** Class probabilities of texts (a model with numClasses > 0). */
+  classify(texts: readonly string[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<{ label: number; probabilities: number[] }[]> {
+    const op = 'TransformerEncoder.classify';
+    const data = this.batch(textArray(texts, op));
+    const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
+    const signal = checkSignal(options.signal, op);
+    return this.enqueue(async (m) => {
+      const t = new Tensor(await runJob(op, signal, () => tb.tfClassify(m, data, batchSize)));
+      const [n, c] = t.shape;
+      const v = t.toTypedArray();
+      t.dispose();
+      const out: { label: number; probabilities: number[] }[] = [];
+      for (let i = 0; i < n; i++) {
+        const row = Array.from(v.subarray(i * c, (i + 1) * c));
+        const mx = Math.max(...row);
+        const e = row.map((x) => Math.exp(x - mx));
+        const z = e.reduce((a, b) => a + b, 0);
+        const p = e.map((x) => x / z);
+        out.push({ label: p.indexOf(Math.max(...p)), probabilities: p });
+      }
+      return out;
+    });
+  }
+
+  /** Loss and accuracy: of the classes with labels, else of masked tokens (masks from `seed`). */
+  evaluate(texts: readonly string[], options: { labels?: readonly number[] | Int32Array; batchSize?: number; maskProb?: number; seed?: number; signal?: AbortSignal } = {}):
+    Promise<{ loss: number; accuracy: number; tokens: number }> {
+    const op = 'TransformerEncoder.evaluate';
+    const list = textArray(texts, op);
+    const data = this.batch(list);
+    const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
+    const signal = checkSignal(options.signal, op);
+    const native = { batchSize: checkInt(options.batchSize ?? 128, op, 'batchSize', 1), maskProb: options.maskProb ?? 0.15, seed: options.seed ?? 0 };
+    return this.enqueue(async (m) => {
+      const r = await runJob(op, signal, () => tb.tfEvaluate(m, data, labels, native));
+      return { loss: r.loss ?? NaN, accuracy: r.accuracy ?? NaN, tokens: r.tokens };
+    });
+  }
+
+  /** Contextual vectors [B, L, D] of ids [B, L] (int32) with lengths: synchronous, recorded by the autograd. */
+  hidden(ids: Tensor, lengths: readonly number[] | Int32Array): Tensor {
+    const op = 'TransformerEncoder.hidden';
+    const lens = lengthsArg(lengths, op, 'lengths');
+    if (!lens) throw new TypeError(`${op}: lengths are required`);
+    return new Tensor(tb.tfEncoderHidden(this._handle, handle(ids, op, 'ids'), lens));
+  }
+}

@@ -1,0 +1,288 @@
+// Seq2Seq: the encoder–decoder transformer (Vaswani et al. 2017). Training (teacher forcing),
+// greedy and beam-search decoding and evaluation run natively on a worker thread; the weights,
+// the config and the vocabularies live in one safetensors file.
+import { QkvError } from '../errors';
+import { Tensor, handle } from '../tensor';
+import { padBatch, vocabFromJSON, EOS_ID, type Vocabulary } from '../text/vocab';
+import { NativeModuleBase, checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
+import { tb, type NativeModule } from './native';
+import { nativeTrainOptions, progressCallback, trainResult, type TrainOptions, type TrainResult } from './training';
+
+export interface Seq2SeqOptions extends LayerConfig {
+  /** One vocabulary for both sides (embeddings then shared unless shareEmbeddings is false). */
+  vocab?: Vocabulary;
+  sourceVocab?: Vocabulary;
+  targetVocab?: Vocabulary;
+  /** Encoder layers (default 2). */
+  encoderLayers?: number;
+  /** Decoder layers (default 2). */
+  decoderLayers?: number;
+  /** Longest source or target in tokens, specials included (default 128). Longer sources are cut. */
+  maxLength?: number;
+  positional?: Positional;
+  /** Output projection tied to the target embedding (default true). */
+  tieOutput?: boolean;
+  /** One embedding table for both sides (default: when one vocabulary serves both). */
+  shareEmbeddings?: boolean;
+}
+
+/** A training pair: { source, target } or [source, target]. */
+export type TextPair = { source: string; target: string } | readonly [string, string];
+
+export interface TranslateOptions {
+  /** 1 = greedy (default). */
+  beamSize?: number;
+  /** Beam scores are sum(log p) / length^lengthPenalty (default 1). */
+  lengthPenalty?: number;
+  /** Most tokens generated, <eos> included (default: the model's maxLength). */
+  maxLength?: number;
+  /** Inputs decoded together (default 64). */
+  batchSize?: number;
+  /** Return the cross-attention weights of each output (true: last layer, mean over heads). */
+  attention?: boolean | { layer?: number; head?: number | 'mean' };
+  signal?: AbortSignal;
+}
+
+export interface CrossAttention {
+  /** rows = targetTokens, cols = sourceTokens; each row sums to 1. */
+  weights: number[][];
+  sourceTokens: string[];
+  targetTokens: string[];
+  /** Every layer and head: [layers, heads, rows, cols]. */
+  all: Tensor;
+}
+
+export interface Translation {
+  input: string;
+  text: string;
+  tokens: string[];
+  ids: number[];
+  /** Length-normalised for beams; the log-probability for greedy decoding. */
+  score: number;
+  logProb: number;
+  /** Ended with <eos> (false: stopped at maxLength). */
+  finished: boolean;
+  attention?: CrossAttention;
+}
+
+export interface Seq2SeqFitOptions extends TrainOptions {
+  /** Pairs for the teacher-forced validation loss and token accuracy at each epoch end. */
+  validation?: readonly TextPair[];
+}
+
+const FROM_NATIVE = Symbol('fromNative');
+type Internal = { [FROM_NATIVE]: { module: NativeModule; sourceVocab: Vocabulary; targetVocab: Vocabulary } };
+
+function pairArray(pairs: unknown, op: string): { sources: string[]; targets: string[] } {
+  if (!Array.isArray(pairs) || pairs.length === 0) throw new TypeError(`${op}: pairs must be a non-empty array of { source, target } or [source, target]`);
+  const sources: string[] = [], targets: string[] = [];
+  for (const p of pairs) {
+    const [s, t] = Array.isArray(p) ? p : [(p as { source: unknown })?.source, (p as { target: unknown })?.target];
+    if (typeof s !== 'string' || typeof t !== 'string') throw new TypeError(`${op}: each pair needs a source and a target string`);
+    sources.push(s);
+    targets.push(t);
+  }
+  return { sources, targets };
+}
+
+/**
+ * An encoder–decoder transformer for sequence-to-sequence tasks (normalisation, transliteration,
+ * translation): `await model.fit(pairs)`, then `await model.translate(texts)`.
+ */
+export class Seq2Seq extends NativeModuleBase {
+  readonly sourceVocab: Vocabulary;
+  readonly targetVocab: Vocabulary;
+  /** Longest sequence in tokens. */
+  readonly maxLength: number;
+
+  constructor(options: Seq2SeqOptions) {
+    const op = 'Seq2Seq';
+    const internal = (options as unknown as Internal)?.[FROM_NATIVE];
+    if (internal) {
+      super(internal.module);
+      this.sourceVocab = internal.sourceVocab;
+      this.targetVocab = internal.targetVocab;
+      this.maxLength = Number(this.config.maxLength);
+      return;
+    }
+    if (!options || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
+    const sourceVocab = options.sourceVocab ?? options.vocab;
+    const targetVocab = options.targetVocab ?? options.vocab;
+    if (!sourceVocab || !targetVocab) throw new TypeError(`${op}: needs a vocab (or sourceVocab and targetVocab)`);
+    const maxLength = checkInt(options.maxLength ?? 128, op, 'maxLength', 2);
+    const positional = options.positional ?? 'sinusoidal';
+    if (positional !== 'sinusoidal' && positional !== 'learned') throw new TypeError(`${op}: positional must be 'sinusoidal' or 'learned'`);
+    const share = options.shareEmbeddings ?? sourceVocab === targetVocab;
+    if (share && sourceVocab.size !== targetVocab.size) throw new RangeError(`${op}: shared embeddings need vocabularies of one size`);
+    super(
+      tb.tfCreate(
+        JSON.stringify({
+          type: 'Seq2Seq',
+          srcVocab: sourceVocab.size,
+          tgtVocab: targetVocab.size,
+          maxLength,
+          encoderLayers: checkInt(options.encoderLayers ?? 2, op, 'encoderLayers', 1),
+          decoderLayers: checkInt(options.decoderLayers ?? 2, op, 'decoderLayers', 1),
+          ...layerConfig(options, op, { dim: 128, heads: 4 }),
+          positional,
+          shareEmbeddings: share,
+          tieOutput: options.tieOutput ?? true,
+          padId: 0,
+          bosId: 1,
+          eosId: 2,
+        }),
+      ),
+    );
+    this.sourceVocab = sourceVocab;
+    this.targetVocab = targetVocab;
+    this.maxLength = maxLength;
+  }
+
+  /** Loads a model saved with save(): weights, config and vocabularies. */
+  static async load(path: string): Promise<Seq2Seq> {
+    if (typeof path !== 'string') throw new TypeError('Seq2Seq.load: path must be a string');
+    const { module, metadata } = await tb.nnLoadModule(path);
+    if (tb.nnType(module) !== 'Seq2Seq' || !metadata['vocab.source'] || !metadata['vocab.target']) {
+      tb.nnDispose(module);
+      throw new QkvError(`Seq2Seq.load: ${path} does not hold a Seq2Seq with its vocabularies`, 'ERR_FORMAT');
+    }
+    const internal: Internal = {
+      [FROM_NATIVE]: { module, sourceVocab: vocabFromJSON(metadata['vocab.source']), targetVocab: vocabFromJSON(metadata['vocab.target']) },
+    };
+    return new Seq2Seq(internal as unknown as Seq2SeqOptions);
+  }
+
+  /** Writes the weights, the config and both vocabularies to one safetensors file (atomically). */
+  save(path: string): Promise<void> {
+    if (typeof path !== 'string') throw new TypeError('Seq2Seq.save: path must be a string');
+    return this.enqueue((m) =>
+      tb.nnSave(m, path, null, {
+        'vocab.source': JSON.stringify(this.sourceVocab.toJSON()),
+        'vocab.target': JSON.stringify(this.targetVocab.toJSON()),
+      }),
+    );
+  }
+
+  /** Source ids: the tokens and <eos>, cut to maxLength. */
+  encodeSources(texts: readonly string[]) {
+    return padBatch(texts.map((t) => this.sourceVocab.encode(t, { eos: true, maxLength: this.maxLength })), 'Seq2Seq');
+  }
+
+  /** Target ids: <bos>, the tokens, <eos>. RangeError for a target longer than maxLength. */
+  encodeTargets(texts: readonly string[]) {
+    return padBatch(
+      texts.map((t) => {
+        const ids = this.targetVocab.encode(t, { bos: true, eos: true });
+        if (ids.length > this.maxLength + 1)
+          throw new RangeError(`Seq2Seq: the target ${JSON.stringify(t.slice(0, 40))} has ${ids.length - 1} tokens with <eos>, over maxLength ${this.maxLength}`);
+        return ids;
+      }),
+      'Seq2Seq',
+    );
+  }
+
+  /**
+   * Trains with teacher forcing (cross-entropy of each next target token), natively on a worker
+   * thread: AdamW, warm-up then cosine decay, gradient clipping. Each call runs its own schedule.
+   * Rejects with QkvError ERR_ABORTED when the signal fires, ERR_NAN when the loss diverges.
+   */
+  fit(pairs: readonly TextPair[], options: Seq2SeqFitOptions = {}): Promise<TrainResult> {
+    const op = 'Seq2Seq.fit';
+    const { sources, targets } = pairArray(pairs, op);
+    const { native, signal, onProgress } = nativeTrainOptions(options as Seq2SeqFitOptions & Record<string, unknown>, op);
+    const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
+    let vs = null, vt = null;
+    if (options.validation !== undefined) {
+      const v = pairArray(options.validation, `${op}: validation`);
+      vs = this.encodeSources(v.sources);
+      vt = this.encodeTargets(v.targets);
+    }
+    return this.enqueue(async (m) =>
+      trainResult(await runJob(op, signal, () => tb.tfSeq2SeqFit(m, src, tgt, vs, vt, native, progressCallback(onProgress)))),
+    );
+  }
+
+  /** Teacher-forced mean loss and token accuracy over pairs (eval mode). */
+  evaluate(pairs: readonly TextPair[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<{ loss: number; accuracy: number; tokens: number }> {
+    const op = 'Seq2Seq.evaluate';
+    const { sources, targets } = pairArray(pairs, op);
+    const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
+    const signal = checkSignal(options.signal, op);
+    const batchSize = checkInt(options.batchSize ?? 128, op, 'batchSize', 1);
+    return this.enqueue(async (m) => {
+      const r = await runJob(op, signal, () => tb.tfEvaluate(m, src, tgt, { batchSize }));
+      return { loss: r.loss ?? NaN, accuracy: r.accuracy ?? NaN, tokens: r.tokens };
+    });
+  }
+
+  /** Decodes one input (greedy by default, or beam search), natively on a worker thread. */
+  translate(input: string, options?: TranslateOptions): Promise<Translation>;
+  translate(inputs: readonly string[], options?: TranslateOptions): Promise<Translation[]>;
+  translate(inputs: string | readonly string[], options: TranslateOptions = {}): Promise<Translation | Translation[]> {
+    const op = 'Seq2Seq.translate';
+    const single = typeof inputs === 'string';
+    const list = single ? [inputs] : inputs;
+    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string'))
+      throw new TypeError(`${op}: inputs must be a string or a non-empty array of strings`);
+    const signal = checkSignal(options.signal, op);
+    const att = options.attention;
+    const attLayer = typeof att === 'object' && att.layer !== undefined ? checkInt(att.layer, op, 'attention.layer') : -1;
+    const attHead = typeof att === 'object' && att.head !== undefined && att.head !== 'mean' ? checkInt(att.head, op, 'attention.head') : -1;
+    const native = {
+      beamSize: checkInt(options.beamSize ?? 1, op, 'beamSize', 1),
+      lengthPenalty: options.lengthPenalty ?? 1,
+      maxLength: checkInt(options.maxLength ?? this.maxLength, op, 'maxLength', 1),
+      batchSize: checkInt(options.batchSize ?? 64, op, 'batchSize', 1),
+      attention: !!att,
+    };
+    if (typeof native.lengthPenalty !== 'number' || !Number.isFinite(native.lengthPenalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
+    const src = this.encodeSources(list);
+    return this.enqueue(async (m) => {
+      const hyps = await runJob(op, signal, () => tb.tfTranslate(m, src, native));
+      const out = hyps.map((h, i): Translation => {
+        const ids = Array.from(h.ids);
+        const t: Translation = {
+          input: list[i],
+          text: this.targetVocab.decode(ids),
+          tokens: ids.map((id) => this.targetVocab.token(id)),
+          ids,
+          score: h.score,
+          logProb: h.logProb,
+          finished: h.finished,
+        };
+        if (h.attention) t.attention = this.crossAttention(new Tensor(h.attention), src.ids.subarray(i * src.cols, i * src.cols + src.lengths[i]), t, attLayer, attHead);
+        return t;
+      });
+      return single ? out[0] : out;
+    });
+  }
+
+  private crossAttention(all: Tensor, srcIds: Int32Array, t: Translation, layer: number, head: number): CrossAttention {
+    const [L, H, T, S] = all.shape;
+    const l = layer < 0 ? L - 1 : layer;
+    if (l >= L) throw new RangeError(`Seq2Seq.translate: attention.layer ${layer} is outside [0, ${L})`);
+    if (head >= H) throw new RangeError(`Seq2Seq.translate: attention.head ${head} is outside [0, ${H})`);
+    const data = all.toTypedArray();
+    const weights: number[][] = [];
+    for (let r = 0; r < T; r++) {
+      const row = new Array<number>(S).fill(0);
+      for (let h = head < 0 ? 0 : head; h < (head < 0 ? H : head + 1); h++)
+        for (let c = 0; c < S; c++) row[c] += data[((l * H + h) * T + r) * S + c];
+      weights.push(head < 0 ? row.map((x) => x / H) : row);
+    }
+    const targetTokens = t.finished ? [...t.tokens, this.targetVocab.token(EOS_ID)] : [...t.tokens];
+    return { weights, sourceTokens: Array.from(srcIds, (id) => this.sourceVocab.token(id)), targetTokens, all };
+  }
+
+  /**
+   * Teacher-forced logits [B, T, V] for source ids [B, S] (int32, with lengths) and target inputs
+   * [B, T] (starting with <bos>): synchronous and recorded by the autograd, for custom losses and
+   * tests. Uses the current mode (train() / eval()).
+   */
+  logits(sourceIds: Tensor, sourceLengths: readonly number[] | Int32Array, targetIds: Tensor): Tensor {
+    const op = 'Seq2Seq.logits';
+    const lens = lengthsArg(sourceLengths, op, 'sourceLengths');
+    if (!lens) throw new TypeError(`${op}: sourceLengths are required`);
+    return new Tensor(tb.tfSeq2SeqLogits(this._handle, handle(sourceIds, op, 'sourceIds'), lens, handle(targetIds, op, 'targetIds')));
+  }
+}

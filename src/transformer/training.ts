@@ -1,0 +1,94 @@
+// Training options, progress and results shared by TransformerEncoder.fit and Seq2Seq.fit.
+import { checkInt, checkSignal } from './base';
+import type { NativeProgress, NativeTrainResult } from './native';
+
+export interface TrainProgress {
+  /** Optimizer steps taken so far (1-based after a step). */
+  step: number;
+  totalSteps: number;
+  epoch: number;
+  /** Mean loss of this step's batch. */
+  loss: number;
+  /** Learning rate of this step. */
+  lr: number;
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+  /** Tokens per second so far (target tokens for Seq2Seq, input tokens for encoders). */
+  tokensPerSec: number;
+  epochEnd: boolean;
+  /** Token-weighted mean loss of the epoch so far. */
+  epochLoss: number;
+  seconds: number;
+  /** At epoch ends, with a validation set: loss and accuracy (tokens, or classes). */
+  valLoss?: number;
+  valAccuracy?: number;
+}
+
+export interface TrainOptions {
+  epochs?: number;
+  batchSize?: number;
+  /** Stop after this many steps (the schedule spans them). */
+  maxSteps?: number;
+  /** Peak learning rate of AdamW (default 1e-3). */
+  lr?: number;
+  /** Floor of the decay (default 0). */
+  minLr?: number;
+  /** Decoupled weight decay on weight matrices (default 0.01). */
+  weightDecay?: number;
+  beta1?: number;
+  beta2?: number;
+  /** Linear warm-up steps (default 5% of the steps, at most 1000). */
+  warmupSteps?: number;
+  schedule?: 'warmupCosine' | 'warmupLinear' | 'constant';
+  /** Gradient clipping by global norm (default 1; 0 turns it off). */
+  clipNorm?: number;
+  labelSmoothing?: number;
+  /** Length-sorted pools of batches, to pad less (default true). */
+  bucket?: boolean;
+  shuffle?: boolean;
+  seed?: number;
+  signal?: AbortSignal;
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainResult {
+  steps: number;
+  tokens: number;
+  seconds: number;
+  tokensPerSec: number;
+  epochs: { epoch: number; loss: number; valLoss?: number; valAccuracy?: number }[];
+}
+
+const KEYS = ['epochs', 'batchSize', 'maxSteps', 'lr', 'minLr', 'weightDecay', 'beta1', 'beta2', 'warmupSteps', 'schedule', 'clipNorm',
+  'labelSmoothing', 'bucket', 'shuffle', 'seed'] as const;
+
+/** The native options object, with the JS-only fields checked. */
+export function nativeTrainOptions(o: TrainOptions & Record<string, unknown>, op: string, extra: readonly string[] = []) {
+  if (o === null || typeof o !== 'object') throw new TypeError(`${op}: options must be an object`);
+  const out: Record<string, unknown> = {};
+  for (const k of [...KEYS, ...extra]) if (o[k] !== undefined) out[k] = o[k];
+  if (o.epochs !== undefined) checkInt(o.epochs, op, 'epochs', 1);
+  if (o.batchSize !== undefined) checkInt(o.batchSize, op, 'batchSize', 1);
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
+  return { native: out, signal: checkSignal(o.signal, op), onProgress: o.onProgress };
+}
+
+export function progressCallback(cb: ((p: TrainProgress) => void) | undefined): ((p: NativeProgress) => void) | null {
+  if (!cb) return null;
+  return (p) => cb({ ...p, epochEnd: p.epochEnd !== 0 });
+}
+
+export function trainResult(r: NativeTrainResult): TrainResult {
+  return {
+    steps: r.steps,
+    tokens: r.tokens,
+    seconds: r.seconds,
+    tokensPerSec: r.tokensPerSec,
+    epochs: r.epochLoss.map((loss, i) => {
+      const e: TrainResult['epochs'][number] = { epoch: i + 1, loss };
+      if (r.valLoss[i] !== null && r.valLoss[i] !== undefined) e.valLoss = r.valLoss[i]!;
+      if (r.valAccuracy[i] !== null && r.valAccuracy[i] !== undefined) e.valAccuracy = r.valAccuracy[i]!;
+      return e;
+    }),
+  };
+}

@@ -1,0 +1,278 @@
+// Seq2Seq end to end: date normalisation trained in the suite (≥ 98% exact match on 1,000 held-out
+// inputs), sequence reversal whose cross-attention shows the alignment, decoding checked against
+// teacher forcing and brute force, save/load, abort, NaN, ordering and disposal, and a float64
+// gradient check of the whole model.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as qkv from '../src/index';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-seq2seq-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+/** Teacher-forced log-probabilities [rows, T, V] of target inputs (each starting with <bos>). */
+function teacherForced(model: qkv.Seq2Seq, source: string, targetIn: number[][]): Float64Array[][] {
+  const src = model.encodeSources(Array(targetIn.length).fill(source));
+  const T = targetIn[0].length;
+  const ids = qkv.Tensor.from(Int32Array.from(targetIn.flat()), [targetIn.length, T]);
+  const lp = qkv.noGrad(() => qkv.logSoftmax(model.logits(qkv.Tensor.from(src.ids, [src.rows, src.cols]), src.lengths, ids)));
+  const v = Float64Array.from(lp.toTypedArray());
+  const V = lp.shape[2];
+  return targetIn.map((_, r) => Array.from({ length: T }, (_, t) => v.subarray((r * T + t) * V, (r * T + t + 1) * V)));
+}
+
+describe('Seq2Seq: date normalisation', () => {
+  const train = qkv.data.generateDates(15_000, { seed: 1 });
+  const heldOut = qkv.data.generateDates(1000, { seed: 2, exclude: train.map((p) => p.source) });
+  const vocab = qkv.CharVocab.build([...train.map((p) => p.source), ...train.map((p) => p.target)]);
+  let model: qkv.Seq2Seq;
+  const progress: qkv.TransformerTrainProgress[] = [];
+  let fitResult: qkv.TransformerTrainResult;
+
+  beforeAll(async () => {
+    model = new qkv.Seq2Seq({ vocab, dim: 64, heads: 4, ffDim: 256, encoderLayers: 2, decoderLayers: 2, dropout: 0, maxLength: 48, seed: 1 });
+    fitResult = await model.fit(train, {
+      epochs: 4,
+      batchSize: 64,
+      lr: 3e-3,
+      seed: 1,
+      validation: heldOut.slice(0, 200),
+      onProgress: (p) => progress.push(p),
+    });
+  }, 600_000);
+
+  it('reaches at least 98% exact match on 1,000 held-out inputs', async () => {
+    const t0 = performance.now();
+    const out = await model.translate(heldOut.map((p) => p.source));
+    const exact = out.filter((o, i) => o.text === heldOut[i].target).length / heldOut.length;
+    console.log(`dates: ${model.parameterCount} parameters, trained ${fitResult.steps} steps in ${fitResult.seconds.toFixed(1)} s ` +
+      `(${fitResult.tokensPerSec.toFixed(0)} target tokens/s); exact match ${(exact * 100).toFixed(1)}% on ${heldOut.length} held-out; ` +
+      `greedy decoding ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(exact).toBeGreaterThanOrEqual(0.98);
+    expect(out.every((o) => o.finished)).toBe(true);
+  });
+
+  it('reported progress: every step in order, epoch ends with validation loss and token accuracy', () => {
+    expect(progress.length).toBeGreaterThan(10); // coalesced, but steady
+    for (let i = 1; i < progress.length; i++) expect(progress[i].step).toBeGreaterThan(progress[i - 1].step);
+    const ends = progress.filter((p) => p.epochEnd);
+    expect(ends.map((p) => p.epoch)).toEqual([1, 2, 3, 4]);
+    expect(ends.at(-1)!.step).toBe(ends.at(-1)!.totalSteps);
+    expect(ends.at(-1)!.valAccuracy!).toBeGreaterThan(0.98);
+    expect(fitResult.epochs.map((e) => e.epoch)).toEqual([1, 2, 3, 4]);
+    expect(fitResult.epochs[3].loss).toBeLessThan(fitResult.epochs[0].loss / 10);
+    // warm-up then decay
+    const lrs = progress.map((p) => p.lr);
+    expect(Math.max(...lrs)).toBeCloseTo(3e-3, 4);
+    expect(lrs.at(-1)!).toBeLessThan(1e-4);
+  });
+
+  it('beam search normalises dates too, and its scores are the teacher-forced log-probabilities', async () => {
+    const some = heldOut.slice(0, 100);
+    const beams = await model.translate(some.map((p) => p.source), { beamSize: 4, lengthPenalty: 0.6 });
+    expect(beams.filter((o, i) => o.text === some[i].target).length).toBeGreaterThanOrEqual(97);
+    for (const b of beams.slice(0, 5)) {
+      const [lp] = teacherForced(model, b.input, [[qkv.BOS_ID, ...b.ids]]);
+      const want = [...b.ids, qkv.EOS_ID].reduce((s, id, t) => s + lp[t][id], 0);
+      expect(b.logProb).toBeCloseTo(want, 3);
+      expect(b.score).toBeCloseTo(want / (b.ids.length + 1) ** 0.6, 3);
+    }
+  });
+
+  it('greedy decoding with the key/value cache picks the teacher-forced argmax at every step', async () => {
+    const outs = await model.translate(heldOut.slice(0, 12).map((p) => p.source));
+    for (const o of outs) {
+      const [lp] = teacherForced(model, o.input, [[qkv.BOS_ID, ...o.ids]]);
+      const argmax = lp.map((row) => row.indexOf(Math.max(...row)));
+      expect(argmax).toEqual([...o.ids, qkv.EOS_ID]);
+      expect(o.logProb).toBeCloseTo(argmax.reduce((s, id, t) => s + lp[t][id], 0), 3);
+    }
+  });
+
+  it('returns the cross-attention weights on request, labelled, rows summing to one; plots them', async () => {
+    const o = await model.translate('the 3rd of march 1999', { attention: true });
+    expect(o.text).toBe('1999-03-03');
+    const a = o.attention!;
+    expect(a.targetTokens).toEqual([...'1999-03-03', '<eos>']);
+    expect(a.sourceTokens).toEqual([...'the 3rd of march 1999', '<eos>']);
+    expect(a.all.shape).toEqual([2, 4, 11, 22]);
+    expect(a.weights.length).toBe(11);
+    for (const row of a.weights) {
+      expect(row.length).toBe(22);
+      expect(row.reduce((s, x) => s + x, 0)).toBeCloseTo(1, 5);
+    }
+    const head0 = await model.translate('the 3rd of march 1999', { attention: { layer: 0, head: 1 } });
+    const all = head0.attention!.all.toTypedArray();
+    expect(head0.attention!.weights[2][5]).toBeCloseTo(all[((0 * 4 + 1) * 11 + 2) * 22 + 5], 6);
+    const svg = qkv.plot.attention(a.weights, { rows: a.targetTokens, cols: a.sourceTokens, path: path.join(tmp, 'date.svg') });
+    expect(svg).toContain('&lt;eos&gt;');
+    expect(fs.readFileSync(path.join(tmp, 'date.svg'), 'utf8')).toBe(svg);
+  });
+
+  it('saves and loads: the same translations, the vocabularies and the config come back', async () => {
+    const file = path.join(tmp, 'dates.safetensors');
+    await model.save(file);
+    const back = await qkv.Seq2Seq.load(file);
+    expect(back.config).toEqual(model.config);
+    expect(back.sourceVocab.tokens).toEqual(vocab.tokens);
+    expect(back.parameterCount).toBe(model.parameterCount);
+    const inputs = heldOut.slice(0, 30).map((p) => p.source);
+    const [a, b] = [await model.translate(inputs, { beamSize: 2 }), await back.translate(inputs, { beamSize: 2 })];
+    expect(b.map((o) => [o.text, o.score])).toEqual(a.map((o) => [o.text, o.score]));
+    back.dispose();
+    const enc = new qkv.TransformerEncoder({ vocab, dim: 8, heads: 2, layers: 1 });
+    await enc.save(path.join(tmp, 'enc.safetensors'));
+    await expect(qkv.Seq2Seq.load(path.join(tmp, 'enc.safetensors'))).rejects.toMatchObject({ code: 'ERR_FORMAT' });
+    await expect(qkv.Seq2Seq.load(path.join(tmp, 'missing.safetensors'))).rejects.toMatchObject({ code: 'ERR_IO' });
+  });
+
+  it('checks its arguments', async () => {
+    expect(() => model.fit([])).toThrow(TypeError);
+    expect(() => model.fit([['a', 'x'.repeat(60)]])).toThrow(/over maxLength 48/);
+    expect(() => model.translate([])).toThrow(TypeError);
+    expect(() => model.translate('x', { beamSize: 0 })).toThrow(RangeError);
+    await expect(model.translate('x', { maxLength: 49 })).rejects.toThrow(RangeError);
+    expect(() => model.translate('x', { signal: {} as AbortSignal })).toThrow(TypeError);
+  });
+});
+
+describe('Seq2Seq: sequence reversal', () => {
+  it('learns to reverse, and the cross-attention argmax of most rows points at the mirrored input position', async () => {
+    const pairs = qkv.data.reversalPairs(4000, { seed: 1 });
+    const test = qkv.data.reversalPairs(200, { seed: 2 });
+    const vocab = qkv.CharVocab.build(pairs.map((p) => p.source));
+    const model = new qkv.Seq2Seq({ vocab, dim: 64, heads: 1, encoderLayers: 1, decoderLayers: 1, dropout: 0, maxLength: 16, positional: 'learned', seed: 3 });
+    await model.fit(pairs, { epochs: 100, maxSteps: 600, batchSize: 64, lr: 3e-3, seed: 1 });
+    const out = await model.translate(test.map((p) => p.source), { attention: true });
+    let exact = 0, aligned = 0, rows = 0;
+    out.forEach((o, i) => {
+      const n = test[i].source.length;
+      if (o.text === test[i].target) exact++;
+      const w = o.attention!.weights;
+      for (let r = 0; r < Math.min(n, w.length); r++) {
+        rows++;
+        if (w[r].indexOf(Math.max(...w[r])) === n - 1 - r) aligned++;
+      }
+    });
+    console.log(`reversal: exact ${(exact / test.length).toFixed(3)}, attention argmax at the mirrored position for ${(aligned / rows).toFixed(3)} of ${rows} rows`);
+    expect(exact / test.length).toBeGreaterThan(0.85);
+    expect(aligned / rows).toBeGreaterThan(0.8);
+    model.dispose();
+  }, 300_000);
+});
+
+describe('Seq2Seq: decoding, jobs and gradients', () => {
+  // A tiny vocabulary: 5 specials + 'a', 'b'.
+  const vocab = new qkv.CharVocab(['<pad>', '<bos>', '<eos>', '<unk>', '<mask>', 'a', 'b']);
+
+  it('beam search (lengthPenalty 0, beams covering every prefix) finds the exact most likely output', async () => {
+    for (const seed of [1, 2, 3]) {
+      const model = new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, dropout: 0, maxLength: 8, seed });
+      const V = vocab.size, L = 3;
+      // Log-probabilities of every prefix of length <= 2, from one teacher-forced pass over [bos, a, b].
+      const prefixes: number[][] = [];
+      for (let a = 0; a < V; a++) for (let b = 0; b < V; b++) prefixes.push([qkv.BOS_ID, a, b]);
+      const lp = teacherForced(model, 'ab', prefixes);
+      let best = -Infinity, bestSeq: number[] = [];
+      for (let a = 0; a < V; a++)
+        for (let b = 0; b < V; b++)
+          for (let c = 0; c < V; c++) {
+            const row = lp[a * V + b];
+            const seqs: [number[], number][] = [
+              [[a], row[0][a]],
+              [[a, b], row[0][a] + row[1][b]],
+              [[a, b, c], row[0][a] + row[1][b] + row[2][c]],
+            ];
+            for (const [s, score] of seqs) {
+              const done = s.at(-1) === qkv.EOS_ID, full = s.length === L;
+              if (s.slice(0, -1).includes(qkv.EOS_ID) || !(done || full)) continue;
+              if (score > best + 1e-9) (best = score), (bestSeq = done ? s.slice(0, -1) : s);
+            }
+          }
+      const o = await model.translate('ab', { beamSize: V * V, maxLength: L, lengthPenalty: 0 });
+      expect(o.ids).toEqual(bestSeq);
+      expect(o.logProb).toBeCloseTo(best, 4);
+      model.dispose();
+    }
+  });
+
+  it('greedy equals beam search of width 1, batch by batch; unfinished outputs stop at maxLength', async () => {
+    const model = new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 2, dropout: 0, maxLength: 12, seed: 5 });
+    const inputs = ['a', 'ab', 'bbba', 'abab', 'b'];
+    const g = await model.translate(inputs, { batchSize: 2 });
+    const g1 = await model.translate(inputs, { batchSize: 5 });
+    expect(g1.map((o) => o.ids)).toEqual(g.map((o) => o.ids));
+    for (const o of g) {
+      expect(o.finished ? o.ids.length < 12 : o.ids.length === 12).toBe(true);
+      const [lp] = teacherForced(model, o.input, [[qkv.BOS_ID, ...(o.finished ? o.ids : o.ids.slice(0, -1))]]);
+      const want = o.finished ? [...o.ids, qkv.EOS_ID] : o.ids;
+      expect(want.map((_, t) => lp[t].indexOf(Math.max(...lp[t])))).toEqual(want);
+    }
+    model.dispose();
+  });
+
+  it('fit: AbortSignal rejects with ERR_ABORTED and leaves the model usable; a diverging run rejects with ERR_NAN', async () => {
+    const pairs = qkv.data.reversalPairs(2000, { seed: 3, alphabet: 'ab' });
+    const model = new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, maxLength: 16, seed: 1 });
+    const ac = new AbortController();
+    let steps = 0;
+    const run = model.fit(pairs, { epochs: 50, batchSize: 8, signal: ac.signal, onProgress: (p) => { steps = p.step; ac.abort(); } });
+    await expect(run).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect(steps).toBeGreaterThan(0);
+    expect(steps).toBeLessThan(200);
+    await expect(model.fit(pairs, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    expect((await model.translate('ab')).input).toBe('ab');
+    await expect(model.fit(pairs, { lr: 1e30, maxSteps: 20, clipNorm: 0, warmupSteps: 0 })).rejects.toMatchObject({ code: 'ERR_NAN' });
+    model.dispose();
+  });
+
+  it('calls on one model run in order; dispose() waits for them, then later calls reject', async () => {
+    const pairs = qkv.data.reversalPairs(500, { seed: 4, alphabet: 'ab' });
+    const model = new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, maxLength: 16, seed: 2 });
+    const order: string[] = [];
+    const fit = model.fit(pairs, { epochs: 2, batchSize: 16 }).then(() => order.push('fit'));
+    const tr = model.translate('abba').then(() => order.push('translate'));
+    const sv = model.save(path.join(tmp, 'order.safetensors')).then(() => order.push('save'));
+    model.dispose();
+    expect(model.disposed).toBe(true);
+    await Promise.all([fit, tr, sv]);
+    expect(order).toEqual(['fit', 'translate', 'save']);
+    await expect(model.translate('ab')).rejects.toMatchObject({ code: 'ERR_DISPOSED' });
+    expect(() => model.parameterCount).toThrow(expect.objectContaining({ code: 'ERR_DISPOSED' }));
+  });
+
+  it('gradient check (float64) of the whole model: tied output, shared embeddings, learned positions, post-LN', () => {
+    const model = new qkv.Seq2Seq({
+      vocab, dim: 8, heads: 2, ffDim: 12, encoderLayers: 1, decoderLayers: 1, dropout: 0, maxLength: 8, dtype: 'float64',
+      positional: 'learned', norm: 'post', seed: 7,
+    });
+    const names = model.namedParameters().map(([n]) => n);
+    expect(names.filter((n) => n.includes('embed'))).toEqual(['src_embed.weight']); // shared, listed once
+    expect(names).toContain('output_bias');
+    const src = qkv.Tensor.from(Int32Array.from([5, 6, 5, 2, 6, 2, 0, 0]), [2, 4]);
+    const tgtIn = qkv.Tensor.from(Int32Array.from([1, 6, 5, 1, 5, 6]), [2, 3]);
+    const R = qkv.randn([2, 3, vocab.size], { seed: 3, dtype: 'float64' });
+    const loss = () => qkv.sum(qkv.mul(model.logits(src, [4, 2], tgtIn), R));
+    model.zeroGrad();
+    loss().backward();
+    const eps = 1e-6;
+    let checked = 0;
+    for (const [name, p] of model.namedParameters()) {
+      const g = Float64Array.from(p.grad!.toTypedArray()), base = Float64Array.from(p.toTypedArray());
+      for (const i of [0, Math.floor(base.length / 2), base.length - 1]) {
+        const at = (v: number) => {
+          const d = Float64Array.from(base);
+          d[i] = v;
+          model.loadStateDict([[name, qkv.Tensor.from(d, p.shape)]]);
+          return qkv.noGrad(() => loss().item());
+        };
+        const num = (at(base[i] + eps) - at(base[i] - eps)) / (2 * eps);
+        at(base[i]);
+        expect(Math.abs(num - g[i]) / Math.max(1, Math.abs(num)), `${name}[${i}]`).toBeLessThan(1e-6);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(60);
+  });
+});
