@@ -2,9 +2,7 @@
 // return { promise, abort } and run on their own thread. Each job marks its module (and optimizer)
 // busy on the main thread before it starts and releases them on the main thread when it settles,
 // so that sync calls from JavaScript meanwhile get ERR_BUSY instead of racing.
-#include <atomic>
 #include <cmath>
-#include <mutex>
 
 #include "binding.h"
 #include "progress_job.h"

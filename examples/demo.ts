@@ -1,5 +1,8 @@
 // `npm start`: a tour of qkv on bundled data. Each model issue adds its part.
 import * as qkv from '../src/index';
+import { seq2seqDemo } from './seq2seq-demo';
+import { trainingDemo } from './training-demo';
+import { word2vecDemo } from './word2vec-demo';
 
 async function tensorDemo(): Promise<void> {
   console.log(`qkv tensor core: SIMD ${qkv.simd.level()} (processor supports ${qkv.simd.supported()}), ${qkv.threads()} threads, CUDA ${qkv.cuda.available() ? 'available' : 'not available: ' + qkv.cuda.info().reason}`);
@@ -24,8 +27,17 @@ async function tensorDemo(): Promise<void> {
   for (const t of [a, b, c, q, k, v, weights]) t.dispose();
 }
 
+const section = (title: string) => console.log(`\n=== ${title} ${'='.repeat(Math.max(0, 70 - title.length))}`);
+
 async function main(): Promise<void> {
+  section('tensors, attention in miniature, work off the event loop');
   await tensorDemo();
+  section('word2vec on the Brown corpus');
+  await word2vecDemo();
+  section('an MLP trained with fit() on MNIST digits');
+  await trainingDemo();
+  section('a transformer encoder-decoder that normalises dates');
+  await seq2seqDemo();
 }
 
 main().catch((err) => {

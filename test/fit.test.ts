@@ -177,6 +177,8 @@ describe('fit', () => {
     expect(await errorOf(model.fit(d, { batchSize: 0 }))).toBeInstanceOf(RangeError);
     expect(await errorOf(model.fit(d, { loss: 'hinge' as 'mse' }))).toBeInstanceOf(TypeError);
     expect(await errorOf(model.fit(d, { optimizer: {} as qkv.optim.Optimizer }))).toBeInstanceOf(TypeError);
+    const other = new qkv.optim.SGD(new qkv.nn.Linear(4, 2, { seed: 2 }));
+    expect(await errorOf(model.fit(d, { optimizer: other }))).toMatchObject({ message: expect.stringMatching(/optimizer parameter 0 \(shape \[2, 4\]\) is not a parameter of the Linear/) });
     expect(await errorOf(model.fit(null as unknown as qkv.nn.Dataset))).toBeInstanceOf(TypeError);
     expect(await errorOf(model.predict(qkv.zeros([0, 4])))).toBeInstanceOf(RangeError);
     expect(model.busy).toBe(false);

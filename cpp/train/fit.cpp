@@ -1,5 +1,6 @@
 #include "train/fit.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -145,6 +146,14 @@ FitResult fit(nn::Module& model, optim::Optimizer& opt, const Dataset& train, co
   const int64_t micro_per_epoch = (N + B - 1) / B, steps_per_epoch = (micro_per_epoch + K - 1) / K;
   const int64_t eval_batch = o.eval_batch_size > 0 ? o.eval_batch_size : std::max<int64_t>(B, 256);
   const std::vector<Tensor> params = opt.params();
+  {
+    std::vector<const AutogradMeta*> own;
+    for (const auto& [name, t] : model.named_parameters()) own.push_back(t.autograd().get());
+    for (size_t i = 0; i < params.size(); ++i)
+      if (std::find(own.begin(), own.end(), params[i].autograd().get()) == own.end())
+        throw_range("fit: optimizer parameter " + std::to_string(i) + " (shape " + shape_str(params[i].shape()) +
+                    ") is not a parameter of the " + model.type());
+  }
 
   FitResult result;
   ModeGuard mode(model, true);

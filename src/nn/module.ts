@@ -212,7 +212,7 @@ export abstract class Module {
    * a job (fit, predict, ...) is using the module.
    */
   forward(x: Tensor): Tensor {
-    return new Tensor(nnBinding.nnForward(this._m, handle(x, `${this.type}.forward`, 'input')));
+    return new Tensor(nnBinding.nnForward(this._m, x instanceof Tensor ? x._h : handle(x, `${this.type}.forward`, 'input')));
   }
 
   /** Parameters with dotted names ('0.weight', 'fc1.bias'), depth-first in registration order. */

@@ -7,7 +7,7 @@ import type { NativeFeedJob } from './native';
  * (numbers, or an `Int32Array`/`Uint32Array`...; an id `42` becomes the word `'42'`).
  * Tokens must not contain whitespace (word2vec's file formats could not store them either).
  */
-export type Sentence = string | readonly (string | number)[] | ArrayLike<number>;
+export type Word2VecSentence = string | readonly (string | number)[] | ArrayLike<number>;
 
 /**
  * What `Word2Vec.train` learns from:
@@ -18,12 +18,12 @@ export type Sentence = string | readonly (string | number)[] | ArrayLike<number>
  *   `[Symbol.asyncIterator]` method starts a fresh pass each time), as gensim requires; a one-shot
  *   generator object is rejected with a `TypeError`.
  */
-export type Word2VecInput = string | Iterable<Sentence> | AsyncIterable<Sentence>;
+export type Word2VecInput = string | Iterable<Word2VecSentence> | AsyncIterable<Word2VecSentence>;
 
 const BATCH_WORDS = 65536;  // words per batch handed to the native side
 const BATCH_CHARS = 1 << 20;
 
-type AnyIterable = Iterable<Sentence> | AsyncIterable<Sentence>;
+type AnyIterable = Iterable<Word2VecSentence> | AsyncIterable<Word2VecSentence>;
 
 export function describeValue(v: unknown): string {
   if (v === null) return 'null';
@@ -122,10 +122,10 @@ export async function feedPasses(
       chars = 0;
       return job.push(text);
     };
-    const iterable = input as AsyncIterable<Sentence> & Iterable<Sentence>;
+    const iterable = input as AsyncIterable<Word2VecSentence> & Iterable<Word2VecSentence>;
     const isAsync = typeof iterable[Symbol.asyncIterator] === 'function';
     let stopped = false;
-    const each = async (s: Sentence): Promise<boolean> => {
+    const each = async (s: Word2VecSentence): Promise<boolean> => {
       const { text, words: w } = sentenceText(s, n++, op);
       if (w === 0) return true;
       parts.push(text);

@@ -5,7 +5,7 @@ import { QkvError } from '../errors';
 import { checkInput, describeValue, feedPasses, type Word2VecInput } from './input';
 import { w2vBinding as B, type NativeFeedJob, type NativeModel, type NativeTrainResult } from './native';
 
-export type Architecture = 'skipgram' | 'cbow';
+export type Word2VecArchitecture = 'skipgram' | 'cbow';
 export type Word2VecFormat = 'word2vec-text' | 'word2vec-binary' | 'qkv';
 
 /** Progress of a training run, reported about every 100 ms and once at the end. */
@@ -43,7 +43,7 @@ export interface Word2VecModelOptions {
 /** Settings of one training run. */
 export interface Word2VecTrainOptions {
   /** Default 'skipgram'. */
-  architecture?: Architecture;
+  architecture?: Word2VecArchitecture;
   /** Maximum distance between the current and a predicted word; each position draws a window from 1 to this. Default 5. */
   window?: number;
   /** Subsampling threshold of frequent words (gensim's `sample`); 0 turns it off. Default 1e-3. */
@@ -75,23 +75,23 @@ export interface Word2VecTrainOptions {
 
 export type Word2VecOptions = Word2VecModelOptions & Word2VecTrainOptions;
 
-export interface VocabEntry {
+export interface Word2VecVocabEntry {
   word: string;
   /** Occurrences in the corpus the vocabulary was built from (0 for models loaded from word2vec files, which store no counts). */
   count: number;
 }
 
-export interface Similar {
+export interface SimilarWord {
   word: string;
   similarity: number;
 }
 
 /** A word (a number stands for the word of that token id, e.g. 42 → '42') . */
-export type Word = string | number;
+export type Word2VecWord = string | number;
 
-export interface SimilarityQuery {
-  positive?: readonly Word[];
-  negative?: readonly Word[];
+export interface Word2VecQuery {
+  positive?: readonly Word2VecWord[];
+  negative?: readonly Word2VecWord[];
 }
 
 export interface MostSimilarOptions {
@@ -101,7 +101,7 @@ export interface MostSimilarOptions {
   restrictVocab?: number;
 }
 
-export interface TrainResult {
+export interface Word2VecTrainResult {
   /** Corpus words processed, all epochs. */
   words: number;
   /** Words left after dropping unknown and subsampled words. */
@@ -126,7 +126,7 @@ export interface WordPairsResult {
   pairs: number;
 }
 
-export interface AnalogySection {
+export interface AnalogySectionResult {
   section: string;
   correct: number;
   incorrect: number;
@@ -136,14 +136,14 @@ export interface AnalogySection {
 export interface AnalogiesResult {
   /** Correct answers / questions answered (all four words known). */
   accuracy: number;
-  sections: AnalogySection[];
+  sections: AnalogySectionResult[];
   /** Questions answered. */
   covered: number;
   /** Questions read. */
   total: number;
 }
 
-export interface EvaluateOptions {
+export interface Word2VecEvaluateOptions {
   /** Only the first (most frequent) this many words count as known. Default 300000 (gensim's). */
   restrictVocab?: number;
   /** Compare words lower-cased (ASCII); the most frequent spelling wins. Default true. */
@@ -247,9 +247,9 @@ async function runTraining(
 export class Word2Vec {
   #h: NativeModel | null;
   #queue: Promise<unknown> = Promise.resolve();
-  #vocab: readonly VocabEntry[] | undefined;
+  #vocab: readonly Word2VecVocabEntry[] | undefined;
   #info: ReturnType<typeof B.w2vInfo> | undefined;
-  #last: TrainResult | undefined;
+  #last: Word2VecTrainResult | undefined;
 
   private constructor(handle: NativeModel) {
     this.#h = handle;
@@ -348,7 +348,7 @@ export class Word2Vec {
   }
 
   /** The words with their counts, in index order (most frequent first). */
-  get vocab(): readonly VocabEntry[] {
+  get vocab(): readonly Word2VecVocabEntry[] {
     if (!this.#vocab) {
       const h = this.#handle('Word2Vec.vocab');
       const words = B.w2vWords(h);
@@ -359,7 +359,7 @@ export class Word2Vec {
   }
 
   /** Statistics of the last training run on this object. */
-  get lastTraining(): TrainResult | undefined {
+  get lastTraining(): Word2VecTrainResult | undefined {
     return this.#last;
   }
 
@@ -367,17 +367,17 @@ export class Word2Vec {
     return this.#h === null;
   }
 
-  has(word: Word): boolean {
+  has(word: Word2VecWord): boolean {
     return this.#index(word, 'Word2Vec.has') >= 0;
   }
 
   /** Index of a word (its rank by frequency), or -1. */
-  indexOf(word: Word): number {
+  indexOf(word: Word2VecWord): number {
     return this.#index(word, 'Word2Vec.indexOf');
   }
 
   /** A copy of the word's vector, or undefined for an unknown word. */
-  vector(word: Word): Float32Array | undefined {
+  vector(word: Word2VecWord): Float32Array | undefined {
     const op = 'Word2Vec.vector';
     const i = this.#index(word, op);
     return i < 0 ? undefined : B.w2vVector(this.#handle(op), i);
@@ -388,7 +388,7 @@ export class Word2Vec {
    * vectors minus `negative` ones (3CosAdd, gensim's most_similar). Query words are excluded.
    * Unknown words throw RangeError.
    */
-  mostSimilar(query: Word | Float32Array | SimilarityQuery, options: MostSimilarOptions = {}): Similar[] {
+  mostSimilar(query: Word2VecWord | Float32Array | Word2VecQuery, options: MostSimilarOptions = {}): SimilarWord[] {
     const op = 'Word2Vec.mostSimilar';
     const { topN, restrict } = this.#queryOptions(options, op);
     const h = this.#handle(op);
@@ -402,7 +402,7 @@ export class Word2Vec {
    * per word × 100 dims (0.3 ms for 15,000 words, 4 ms for 100,000, 50 ms for a million here), and
    * that much should not block the event loop.
    */
-  mostSimilarAsync(query: Word | Float32Array | SimilarityQuery, options: MostSimilarOptions = {}): Promise<Similar[]> {
+  mostSimilarAsync(query: Word2VecWord | Float32Array | Word2VecQuery, options: MostSimilarOptions = {}): Promise<SimilarWord[]> {
     const op = 'Word2Vec.mostSimilarAsync';
     try {
       const { topN, restrict } = this.#queryOptions(options, op);
@@ -419,7 +419,7 @@ export class Word2Vec {
   }
 
   /** Like mostSimilar, with Levy & Goldberg's multiplicative combination (3CosMul, gensim's most_similar_cosmul). */
-  mostSimilarCosmul(query: Word | SimilarityQuery, options: MostSimilarOptions = {}): Similar[] {
+  mostSimilarCosmul(query: Word2VecWord | Word2VecQuery, options: MostSimilarOptions = {}): SimilarWord[] {
     const op = 'Word2Vec.mostSimilarCosmul';
     const { topN, restrict } = this.#queryOptions(options, op);
     const { pos, neg } = this.#query(query, op);
@@ -427,13 +427,13 @@ export class Word2Vec {
   }
 
   /** Cosine similarity of two words. */
-  similarity(a: Word, b: Word): number {
+  similarity(a: Word2VecWord, b: Word2VecWord): number {
     const op = 'Word2Vec.similarity';
     return B.w2vSimilarity(this.#handle(op), this.#known(a, op), this.#known(b, op));
   }
 
   /** The word that fits least: the one furthest from the mean of the words' unit vectors. Unknown words are ignored. */
-  doesntMatch(words: readonly Word[]): string {
+  doesntMatch(words: readonly Word2VecWord[]): string {
     const op = 'Word2Vec.doesntMatch';
     if (!Array.isArray(words)) throw new TypeError(`${op}: words must be an array, got ${describeValue(words)}`);
     const idx = words.map((w) => this.#index(w, op)).filter((i) => i >= 0);
@@ -446,9 +446,9 @@ export class Word2Vec {
    * topN, the best topN as { word, similarity }.
    * `analogy('man', 'king', 'woman')` → 'queen' on a good model.
    */
-  analogy(a: Word, b: Word, c: Word): string;
-  analogy(a: Word, b: Word, c: Word, options: MostSimilarOptions): Similar[];
-  analogy(a: Word, b: Word, c: Word, options?: MostSimilarOptions): string | Similar[] {
+  analogy(a: Word2VecWord, b: Word2VecWord, c: Word2VecWord): string;
+  analogy(a: Word2VecWord, b: Word2VecWord, c: Word2VecWord, options: MostSimilarOptions): SimilarWord[];
+  analogy(a: Word2VecWord, b: Word2VecWord, c: Word2VecWord, options?: MostSimilarOptions): string | SimilarWord[] {
     const op = 'Word2Vec.analogy';
     const r = this.mostSimilar({ positive: [b, c], negative: [a] }, { topN: options?.topN ?? 1, restrictVocab: options?.restrictVocab });
     if (options) return r;
@@ -461,7 +461,7 @@ export class Word2Vec {
    * (WordSim-353 as gensim ships it: `word1<TAB>word2<TAB>score`, `#` comments) or [word1, word2, score] pairs.
    * Pairs with an unknown word are skipped and counted in `oov`. gensim's evaluate_word_pairs rules.
    */
-  evaluateWordPairs(pathOrPairs: string | readonly (readonly [string, string, number])[], options: EvaluateOptions = {}): Promise<WordPairsResult> {
+  evaluateWordPairs(pathOrPairs: string | readonly (readonly [string, string, number])[], options: Word2VecEvaluateOptions = {}): Promise<WordPairsResult> {
     const op = 'Word2Vec.evaluateWordPairs';
     const { restrict, ci } = this.#evalOptions(options, op);
     if (typeof pathOrPairs !== 'string' && !Array.isArray(pathOrPairs))
@@ -478,7 +478,7 @@ export class Word2Vec {
    * [a, b, c, d] (or [a, b, c, d, section]) questions. A question counts when all four words are
    * among the first `restrictVocab`; it is right when d is the best word other than a, b, c.
    */
-  evaluateAnalogies(pathOrQuestions: string | readonly (readonly string[])[], options: EvaluateOptions = {}): Promise<AnalogiesResult> {
+  evaluateAnalogies(pathOrQuestions: string | readonly (readonly string[])[], options: Word2VecEvaluateOptions = {}): Promise<AnalogiesResult> {
     const op = 'Word2Vec.evaluateAnalogies';
     const { restrict, ci } = this.#evalOptions(options, op);
     if (typeof pathOrQuestions !== 'string' && !Array.isArray(pathOrQuestions))
@@ -508,7 +508,7 @@ export class Word2Vec {
    * model must have been trained here or loaded from a 'qkv' file. Settings default to the last
    * run's; dim, negative, hs, minCount and maxVocabSize cannot change.
    */
-  train(input: Word2VecInput, options?: Word2VecTrainOptions): Promise<TrainResult> {
+  train(input: Word2VecInput, options?: Word2VecTrainOptions): Promise<Word2VecTrainResult> {
     const op = 'Word2Vec.train';
     return this.#enqueue(async () => {
       const r = await runTraining(this.#handle(op), input, options, op);
@@ -536,7 +536,7 @@ export class Word2Vec {
     };
   }
 
-  #evalOptions(options: EvaluateOptions, op: string): { restrict: number; ci: boolean } {
+  #evalOptions(options: Word2VecEvaluateOptions, op: string): { restrict: number; ci: boolean } {
     if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
     if (options.caseInsensitive !== undefined && typeof options.caseInsensitive !== 'boolean')
       throw new TypeError(`${op}: caseInsensitive must be a boolean`);
@@ -547,7 +547,7 @@ export class Word2Vec {
     if (typeof query === 'string' || typeof query === 'number') return { pos: [this.#known(query, op)], neg: [] };
     if (query === null || typeof query !== 'object' || Array.isArray(query))
       throw new TypeError(`${op}: the query must be a word, a Float32Array or { positive, negative }, got ${describeValue(query)}`);
-    const q = query as SimilarityQuery;
+    const q = query as Word2VecQuery;
     const list = (v: unknown, name: string): number[] => {
       if (v === undefined) return [];
       if (!Array.isArray(v)) throw new TypeError(`${op}: ${name} must be an array of words`);
@@ -560,7 +560,7 @@ export class Word2Vec {
   }
 }
 
-function stats(r: NativeTrainResult): TrainResult {
+function stats(r: NativeTrainResult): Word2VecTrainResult {
   return {
     words: r.words,
     effectiveWords: r.effectiveWords,
