@@ -173,3 +173,23 @@ describe('autograd', () => {
     expect(Array.from(pred)).toEqual(Array.from(ys));
   });
 });
+
+describe('vectorised backward kernels (float32, every SIMD level)', () => {
+  const initial = qkv.simd.level();
+  for (const level of qkv.simd.available())
+    it(`gelu' on ${level} matches the float64 derivative`, () => {
+      qkv.simd.use(level);
+      try {
+        const xs = randomRef([70001], 60, 4).data;
+        for (const approximate of ['none', 'tanh'] as const) {
+          const x = qkv.Tensor.from(Float32Array.from(xs), [xs.length], { requiresGrad: true });
+          qkv.sum(qkv.gelu(x, { approximate })).backward();
+          const x64 = qkv.Tensor.from(Float64Array.from(xs), [xs.length], { requiresGrad: true });
+          qkv.sum(qkv.gelu(x64, { approximate })).backward();
+          expectClose(x.grad!.toTypedArray(), x64.grad!.toTypedArray(), 1e-5, 2e-7, `gelu' ${approximate}`);
+        }
+      } finally {
+        qkv.simd.use(initial);
+      }
+    });
+});

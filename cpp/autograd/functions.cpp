@@ -243,9 +243,8 @@ static OpKind unary_kind(UnaryOp op) {
 Tensor unary(UnaryOp op, const Tensor& x_in) {
   Tensor out = ops::unary(op, x_in);
   if (!needs_grad({&x_in})) return out;
-  Tensor x = x_in.detach(), y = out.detach();
+  Tensor x = x_in.contiguous().detach(), y = out.detach();
   record(out, unary_kind(op), {x_in}, [op, x, y](const Tensor& g) {
-    constexpr double kSqrt2OverPi = 0.7978845608028654, kInvSqrt2Pi = 0.3989422804014327;
     Tensor d;
     switch (op) {
       case UnaryOp::Neg: d = ops::unary(UnaryOp::Neg, g); break;
@@ -256,16 +255,21 @@ Tensor unary(UnaryOp op, const Tensor& x_in) {
       case UnaryOp::Abs: d = zip(g, x, [](double gv, double v) { return v > 0 ? gv : v < 0 ? -gv : 0.0; }); break;
       case UnaryOp::Relu: d = zip(g, x, [](double gv, double v) { return v > 0 ? gv : 0.0; }); break;
       case UnaryOp::GeluErf:
-        d = zip(g, x, [=](double gv, double v) {
-          return gv * (0.5 * std::erfc(-v * 0.7071067811865476) + v * kInvSqrt2Pi * std::exp(-0.5 * v * v));
+      case UnaryOp::GeluTanh: {
+        Tensor gc = g.contiguous();
+        d = Tensor::empty(x.shape(), x.dtype());
+        dispatch_float(x.dtype(), [&](auto z) {
+          using T = decltype(z);
+          const auto& k = cpu::kernels_of<T>();
+          const T *px = x.template data<T>(), *pg = gc.template data<T>();
+          T* pd = d.template data<T>();
+          parallel_for(0, x.numel(), 16384, [&](int64_t lo, int64_t hi) {
+            k.gelu_backward(hi - lo, px + lo, pg + lo, pd + lo, op == UnaryOp::GeluTanh);
+          });
+          return 0;
         });
         break;
-      case UnaryOp::GeluTanh:
-        d = zip(g, x, [=](double gv, double v) {
-          double u = kSqrt2OverPi * (v + 0.044715 * v * v * v), t = std::tanh(u);
-          return gv * (0.5 * (1 + t) + 0.5 * v * (1 - t * t) * kSqrt2OverPi * (1 + 3 * 0.044715 * v * v));
-        });
-        break;
+      }
     }
     return Grads{d};
   });
@@ -370,17 +374,22 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
         }
       });
       if (gg || gb) {
-        std::vector<double> acc_g(C, 0.0), acc_b(C, 0.0);
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t j = 0; j < C; ++j) {
-            double gv = pg[r * C + j];
-            acc_g[j] += gv * (px[r * C + j] - pm[r]) * pr[r];
-            acc_b[j] += gv;
+        // Column sums over rows, split by columns so that each sum keeps its row order.
+        parallel_for(0, C, std::max<int64_t>(16, C / 16), [&](int64_t lo, int64_t hi) {
+          std::vector<double> acc_g(hi - lo, 0.0), acc_b(hi - lo, 0.0);
+          for (int64_t r = 0; r < R; ++r) {
+            const T *gr = pg + r * C, *xr = px + r * C;
+            const double m = pm[r], s = pr[r];
+            for (int64_t j = lo; j < hi; ++j) {
+              acc_g[j - lo] += gr[j] * (xr[j] - m) * s;
+              acc_b[j - lo] += gr[j];
+            }
           }
-        for (int64_t j = 0; j < C; ++j) {
-          pdg[j] = static_cast<T>(acc_g[j]);
-          pdb[j] = static_cast<T>(acc_b[j]);
-        }
+          for (int64_t j = lo; j < hi; ++j) {
+            pdg[j] = static_cast<T>(acc_g[j - lo]);
+            pdb[j] = static_cast<T>(acc_b[j - lo]);
+          }
+        });
       }
       return 0;
     });

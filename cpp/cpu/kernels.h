@@ -25,6 +25,8 @@ template <class T> struct KernelsFor {
   void (*sum_rows)(int64_t rows, int64_t cols, const T* x, T* out);
   // Largest of x[0..n) (-inf for n == 0).
   T (*row_max)(int64_t n, const T* x);
+  // out[i] = g[i] * gelu'(x[i]) (the erf form, or the tanh form when `tanh_form`).
+  void (*gelu_backward)(int64_t n, const T* x, const T* g, T* out, bool tanh_form);
   // out[i] = exp(x[i] - shift); returns the sum of out. (The attention kernel's online softmax.)
   T (*exp_shift_sum)(int64_t n, const T* x, T shift, T* out);
 };
