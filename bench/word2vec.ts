@@ -169,7 +169,8 @@ async function main(): Promise<void> {
     'about ±0.01–0.02 from run to run (CBOW on a corpus this small is undertrained and scores low in both). gensim\'s',
     '`corpus_file` mode decays the learning rate per worker over that worker\'s share of the corpus, so with 2 workers it trains',
     'at a higher rate than the schedule says; on this small corpus that scores higher than its own iterable mode (last column),',
-    'most visibly with hierarchical softmax. qkv decays over all words of all epochs, as word2vec.c and gensim\'s iterable mode do.',
+    'most visibly with hierarchical softmax. qkv decays over all words of all epochs, as word2vec.c and gensim\'s iterable mode do',
+    '(its CBOW update is the reference word2vec.c loop\'s: with hierarchical softmax and one thread both give the same vectors up to rounding).',
     '',
   ].join('\n');
   console.log('\n' + section);
@@ -179,7 +180,7 @@ async function main(): Promise<void> {
     const start = text.indexOf('\n## word2vec');
     if (start >= 0) {
       const next = text.indexOf('\n## ', start + 1);
-      text = text.slice(0, start + 1) + section + (next >= 0 ? text.slice(next + 1) : '');
+      text = text.slice(0, start + 1) + section + (next >= 0 ? '\n' + text.slice(next + 1) : '');
     } else {
       text = text.trimEnd() + '\n\n' + section;
     }

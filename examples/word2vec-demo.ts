@@ -39,7 +39,7 @@ export async function word2vecDemo(): Promise<void> {
     const near = model.mostSimilar(word, { topN: 6 }).map((s) => `${s.word} ${s.similarity.toFixed(2)}`);
     console.log(`  ${word.padEnd(7)} → ${near.join(', ')}`);
   }
-  for (const [a, b, c] of [['he', 'his', 'she'], ['monday', 'tuesday', 'friday']]) {
+  for (const [a, b, c] of [['he', 'his', 'she'], ['boy', 'girl', 'man'], ['go', 'went', 'come']]) {
     const best = model.analogy(a, b, c, { topN: 3 }).map((s) => s.word);
     console.log(`  ${a} is to ${b} as ${c} is to ${best[0]}   (then ${best.slice(1).join(', ')})`);
   }

@@ -91,7 +91,7 @@ describe('qkv format', () => {
     expect(buf.readFloatLE(8 + n)).toBe(m.vector('a')![0]);
   });
 
-  it('writes atomically: no temporary files left, and a failed write keeps the old file', async () => {
+  it('writes atomically: the same bytes again, no temporary files left, nothing left by a failed write', async () => {
     const m = await Word2Vec.train([['x', 'y', 'z', 'x']], { dim: 4, minCount: 1, epochs: 1, threads: 1 });
     const p = join(dir, 'atomic.bin');
     await m.save(p, { format: 'word2vec-binary' });

@@ -3,7 +3,8 @@
 // level. kernels_impl.inc is their single source; kernels_{scalar,avx2,avx512}.cpp compile it with
 // different target flags, each in its own namespace, so that no inline function is shared between
 // differently-flagged objects. The plain per-pair loops in reference.cpp are what these are checked
-// against (test/word2vec_kernels.test.ts via the binding's kernel check).
+// against (w2vKernelCheck in binding/word2vec_binding.cpp, run by test/word2vec_quality.test.ts at every
+// SIMD level on awkward sizes).
 //
 // Row layout: every row is `stride` floats, stride a multiple of 16 (64 bytes), rows 64-byte
 // aligned, and the padding columns beyond `dim` hold zeros (they stay zero under every update).
