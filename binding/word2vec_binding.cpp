@@ -16,7 +16,7 @@
 #include "word2vec/evaluate.h"
 #include "word2vec/format_qkv.h"
 #include "word2vec/format_word2vec.h"
-#include "word2vec/json.h"
+#include "io/json.h"
 #include "word2vec/kernels.h"
 #include "word2vec/model.h"
 #include "word2vec/scan.h"
@@ -86,10 +86,16 @@ int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const 
   return static_cast<int64_t>(d);
 }
 
+static std::string number_text(double v) {  // shortest round-trip form, as JSON writes it
+  std::string s;
+  json::write_number(s, v);
+  return s;
+}
+
 double opt_real(const Napi::Object& o, const char* key, double fallback, const char* op, double lo, double hi) {
   double d = opt_number(o, key, fallback, op);
   if (!(d >= lo && d <= hi))
-    throw_range(std::string(op) + ": option " + key + " must be in [" + w2v::json_number(lo) + ", " + w2v::json_number(hi) +
+    throw_range(std::string(op) + ": option " + key + " must be in [" + number_text(lo) + ", " + number_text(hi) +
                 "], got " + std::to_string(d));
   return d;
 }

@@ -165,4 +165,41 @@ bool FileReader::read_at(uint64_t offset, void* dst, size_t n) {
   return true;
 }
 
+// ---- SequentialReader ---------------------------------------------------------------------------
+
+SequentialReader::SequentialReader(const std::string& path, const char* op)
+    : file_(path, op), path_(path), op_(op), buf_(size_t(1) << 16) {}
+
+bool SequentialReader::fill() {
+  if (pos_ < len_) return true;
+  start_ += len_;
+  len_ = pos_ = 0;
+  if (start_ >= file_.size()) return false;
+  const uint64_t left = file_.size() - start_;
+  const size_t n = left < buf_.size() ? static_cast<size_t>(left) : buf_.size();
+  if (!file_.read_at(start_, buf_.data(), n))
+    throw Error(ErrorKind::Format, op_ + ": " + path_ + ": the file ended at byte " + std::to_string(start_) +
+                                       " while being read (it changed meanwhile?)");
+  len_ = n;
+  return true;
+}
+
+void SequentialReader::read(void* dst, size_t n, const std::string& what) {
+  char* d = static_cast<char*>(dst);
+  while (n > 0) {
+    if (!fill())
+      throw Error(ErrorKind::Format, op_ + ": " + path_ + ": " + what + ": unexpected end of file at byte " + std::to_string(tell()));
+    const size_t take = len_ - pos_ < n ? len_ - pos_ : n;
+    std::memcpy(d, buf_.data() + pos_, take);
+    pos_ += take;
+    d += take;
+    n -= take;
+  }
+}
+
+void SequentialReader::seek(int64_t pos) {
+  start_ = pos < 0 ? 0 : static_cast<uint64_t>(pos);
+  len_ = pos_ = 0;
+}
+
 }  // namespace qkv::io

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace qkv::io {
 
@@ -48,6 +49,29 @@ class FileReader {
   std::string path_, op_;
   int fd_ = -1;
   uint64_t size_ = 0;
+};
+
+// Buffered sequential reads (text and word2vec formats) over a FileReader: a byte at a time or exact
+// runs, with tell/seek. Running out of bytes in read() is Error(Format, "<op>: <path>: <what>:
+// unexpected end of file at byte N"); get() and peek() return -1 at the end.
+class SequentialReader {
+ public:
+  SequentialReader(const std::string& path, const char* op);
+  int64_t size() const { return static_cast<int64_t>(file_.size()); }
+  int64_t tell() const { return static_cast<int64_t>(start_ + pos_); }
+  const std::string& path() const { return path_; }
+  int get() { return fill() ? static_cast<unsigned char>(buf_[pos_++]) : -1; }
+  int peek() { return fill() ? static_cast<unsigned char>(buf_[pos_]) : -1; }
+  void read(void* dst, size_t n, const std::string& what);
+  void seek(int64_t pos);
+
+ private:
+  bool fill();
+  FileReader file_;
+  std::string path_, op_;
+  std::vector<char> buf_;
+  uint64_t start_ = 0;  // file offset of buf_[0]
+  size_t len_ = 0, pos_ = 0;
 };
 
 // "<strerror text>" for errno values, thread-safe.

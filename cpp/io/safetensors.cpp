@@ -416,9 +416,11 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors, con
   f.commit();
 }
 
-SafetensorsHeader parse_safetensors_header(std::string_view header_json, uint64_t data_size, const std::string& where, const char* op) {
+SafetensorsHeader parse_safetensors_header(std::string_view header_json, uint64_t data_size, const std::string& where, const char* op,
+                                           const SafetensorsHeaderCheck& check) {
   const Where w{op, where};
   const json::Value root = json::parse(header_json, std::string(op) + ": " + where + ": header");
+  if (check) check(root);
   if (!root.is_object()) w.fail("the header must be a JSON object, got " + a_type(root));
   SafetensorsHeader h;
   h.data_size = data_size;
@@ -444,24 +446,24 @@ SafetensorsHeader parse_safetensors_header(std::string_view header_json, uint64_
 
 namespace {
 
-SafetensorsHeader read_header(FileReader& f, const std::string& path, const Where& w) {
+SafetensorsHeader read_header(FileReader& f, const std::string& path, const Where& w, const SafetensorsHeaderCheck& check = {}) {
   check_file_size(f.size(), w);
   unsigned char len8[8];
   if (!f.read_at(0, len8, 8)) w.fail("the file ended while reading the header length (it changed while being read?)");
   const uint64_t n = header_length(len8, f.size(), w);
   std::string header(static_cast<size_t>(n), '\0');
   if (!f.read_at(8, header.data(), header.size())) w.fail("the file ended while reading the header (it changed while being read?)");
-  SafetensorsHeader h = parse_safetensors_header(header, f.size() - 8 - n, path, w.op);
+  SafetensorsHeader h = parse_safetensors_header(header, f.size() - 8 - n, path, w.op, check);
   h.data_start = 8 + n;
   return h;
 }
 
 }  // namespace
 
-SafetensorsHeader read_safetensors_header(const std::string& path, const char* op) {
+SafetensorsHeader read_safetensors_header(const std::string& path, const char* op, const SafetensorsHeaderCheck& check) {
   const Where w{op, path};
   FileReader f(path, op);
-  return read_header(f, path, w);
+  return read_header(f, path, w, check);
 }
 
 Safetensors read_safetensors(const std::string& path, const char* op) {

@@ -22,6 +22,7 @@
 // safetensors dtypes (F8_*, C64, ...) are rejected as unsupported.
 // Tensors come back in header order; metadata keys sorted (std::map).
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "core/tensor.h"
+#include "io/json.h"
 
 namespace qkv::io {
 
@@ -51,6 +53,10 @@ struct SafetensorsHeader {
   uint64_t data_size = 0;
 };
 
+// Optional: sees the parsed header JSON before any validation, so that a caller with its own format
+// on top of safetensors (word2vec's 'qkv') can report its own, more specific errors first.
+using SafetensorsHeaderCheck = std::function<void(const json::Value& root)>;
+
 struct Safetensors {
   NamedTensors tensors;  // header order
   Metadata metadata;
@@ -70,9 +76,10 @@ Safetensors read_safetensors(const std::string& path, const char* op = "readSafe
 Safetensors parse_safetensors(const void* data, size_t size, const std::string& where = "<buffer>",
                               const char* op = "readSafetensors");
 // The validated header alone (names, dtypes, shapes), without reading tensor data.
-SafetensorsHeader read_safetensors_header(const std::string& path, const char* op = "readSafetensors");
+SafetensorsHeader read_safetensors_header(const std::string& path, const char* op = "readSafetensors",
+                                          const SafetensorsHeaderCheck& check = {});
 // Validates header JSON against a data section of `data_size` bytes.
 SafetensorsHeader parse_safetensors_header(std::string_view header_json, uint64_t data_size, const std::string& where,
-                                           const char* op = "readSafetensors");
+                                           const char* op = "readSafetensors", const SafetensorsHeaderCheck& check = {});
 
 }  // namespace qkv::io

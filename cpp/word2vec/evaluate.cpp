@@ -7,7 +7,7 @@
 
 #include "core/error.h"
 #include "cpu/gemm.h"
-#include "word2vec/atomic_file.h"
+#include "io/atomic_file.h"
 #include "word2vec/similarity.h"
 
 namespace qkv::w2v {
@@ -76,7 +76,7 @@ std::vector<std::string> split_ws(const std::string& line) {
   return out;
 }
 
-bool read_line(FileReader& r, std::string& line) {
+bool read_line(io::SequentialReader& r, std::string& line) {
   line.clear();
   int c = r.get();
   if (c == -1) return false;
@@ -112,7 +112,7 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
 double spearman(const std::vector<double>& x, const std::vector<double>& y) { return pearson(ranks(x), ranks(y)); }
 
 std::vector<WordPair> read_word_pairs(const std::string& path) {
-  FileReader r(path);
+  io::SequentialReader r(path, "Word2Vec.evaluateWordPairs");
   std::vector<WordPair> out;
   std::string line;
   int64_t lineno = 0;
@@ -163,7 +163,7 @@ PairsResult evaluate_word_pairs(Model& m, const std::vector<WordPair>& pairs, in
 }
 
 void read_analogies(const std::string& path, std::vector<Question>* out, std::vector<std::string>* names) {
-  FileReader r(path);
+  io::SequentialReader r(path, "Word2Vec.evaluateAnalogies");
   std::string line;
   int64_t lineno = 0;
   while (read_line(r, line)) {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "word2vec/atomic_file.h"
+#include "io/atomic_file.h"
 
 namespace qkv::w2v {
 
@@ -22,8 +22,12 @@ const char* format_name(FileFormat f) {
 
 namespace {
 
+constexpr const char* kLoadOp = "Word2Vec.load";
+
+using io::SequentialReader;
+
 [[noreturn]] void bad(const std::string& path, const std::string& what) {
-  throw Error(ErrorKind::Format, "'" + path + "': " + what);
+  throw Error(ErrorKind::Format, std::string(kLoadOp) + ": " + path + ": " + what);
 }
 
 void put_float(std::string& out, float v) {
@@ -33,7 +37,7 @@ void put_float(std::string& out, float v) {
 }
 
 // "<V> <D>\n": returns the position after the newline.
-void read_header(FileReader& r, int64_t* V, int64_t* D) {
+void read_header(SequentialReader& r, int64_t* V, int64_t* D) {
   std::string line;
   for (int c; (c = r.get()) != -1 && c != '\n';) {
     line += static_cast<char>(c);
@@ -66,7 +70,7 @@ bool is_number_char(int c) {
 // Decides text vs binary from the first record: in text, the rest of the line after "<word> "
 // is made (almost, >= 90%) only of number characters and spaces. D little-endian
 // floats practically never look like that.
-FileFormat sniff_record(FileReader& r, int64_t D) {
+FileFormat sniff_record(SequentialReader& r, int64_t D) {
   const int64_t start = r.tell();
   int c;
   while ((c = r.get()) != -1 && c == '\n') {}
@@ -114,7 +118,7 @@ void compact(Model& m, int64_t kept) {
   m.wv = std::move(w);
 }
 
-std::unique_ptr<Model> load_text(FileReader& r, int64_t V, int64_t D) {
+std::unique_ptr<Model> load_text(SequentialReader& r, int64_t V, int64_t D) {
   if (V > 0 && (r.size() - r.tell()) / V < 2 * D)
     bad(r.path(), "header declares " + std::to_string(V) + " vectors of " + std::to_string(D) +
                       " numbers but the file is too short to hold them");
@@ -170,7 +174,7 @@ std::unique_ptr<Model> load_text(FileReader& r, int64_t V, int64_t D) {
   return m;
 }
 
-std::unique_ptr<Model> load_binary(FileReader& r, int64_t V, int64_t D) {
+std::unique_ptr<Model> load_binary(SequentialReader& r, int64_t V, int64_t D) {
   if (V > 0 && (r.size() - r.tell()) / V < 4 * D + 2)
     bad(r.path(), "header declares " + std::to_string(V) + " vectors of " + std::to_string(D) +
                       " floats but the file is too short to hold them (truncated?)");
@@ -191,7 +195,7 @@ std::unique_ptr<Model> load_binary(FileReader& r, int64_t V, int64_t D) {
     }
     check_word(r.path(), word, i);
     float* row = m->wv.row(kept);
-    r.read(row, sizeof(float) * static_cast<size_t>(D), ("vector " + std::to_string(i + 1) + " ('" + word + "') is truncated").c_str());
+    r.read(row, sizeof(float) * static_cast<size_t>(D), ("vector " + std::to_string(i + 1) + " ('" + word + "') is truncated"));
     if (m->vocab.add(word, 0)) ++kept;
     else std::memset(row, 0, sizeof(float) * m->wv.stride());
   }
@@ -205,7 +209,7 @@ std::unique_ptr<Model> load_binary(FileReader& r, int64_t V, int64_t D) {
 }  // namespace
 
 FileFormat detect_format(const std::string& path) {
-  FileReader r(path);
+  SequentialReader r(path, kLoadOp);
   unsigned char head[9] = {0};
   int64_t n = r.size() < 9 ? r.size() : 9;
   if (n > 0) r.read(head, static_cast<size_t>(n), "header");
@@ -221,7 +225,7 @@ FileFormat detect_format(const std::string& path) {
 }
 
 std::unique_ptr<Model> load_word2vec(const std::string& path, FileFormat format) {
-  FileReader r(path);
+  SequentialReader r(path, kLoadOp);
   int64_t V = 0, D = 0;
   read_header(r, &V, &D);
   if (V > (int64_t(1) << 31) - 1) bad(path, "bad header: more than 2^31 - 1 vectors");
@@ -232,7 +236,7 @@ std::unique_ptr<Model> load_word2vec(const std::string& path, FileFormat format)
 void save_word2vec(const Model& m, const std::string& path, bool binary) {
   const int64_t V = m.vocab.size();
   const int D = m.wv.dim();
-  AtomicFile f(path);
+  io::AtomicWriter f(path, "Word2Vec.save");
   std::string buf = std::to_string(V) + " " + std::to_string(D) + "\n";
   for (int64_t i = 0; i < V; ++i) {
     buf += m.vocab.word(static_cast<int32_t>(i));
@@ -248,11 +252,11 @@ void save_word2vec(const Model& m, const std::string& path, bool binary) {
     }
     buf += '\n';
     if (buf.size() > (1 << 20)) {
-      f.write(buf);
+      f.write(buf.data(), buf.size());
       buf.clear();
     }
   }
-  f.write(buf);
+  f.write(buf.data(), buf.size());
   f.commit();
 }
 
