@@ -5,6 +5,7 @@
 #
 #   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp python3 bench/seq2seq_torch.py data.json
 import json
+import os
 import math
 import random
 import sys
@@ -13,7 +14,7 @@ import time
 import torch
 import torch.nn as nn
 
-torch.set_num_threads(2)
+torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "2")))
 torch.manual_seed(0)
 
 if sys.argv[1] == "--gemmcheck":  # the peer's fp32 GEMM rate, to see that OpenBLAS is in use

@@ -17,6 +17,7 @@
 #include "optim/optimizer.h"
 #include "progress_job.h"
 #include "transformer/decode.h"
+#include "transformer/fused.h"
 #include "transformer/train.h"
 
 namespace qkv::binding {
@@ -320,6 +321,27 @@ Napi::Value tf_seq2seq_logits(const Napi::CallbackInfo& info) {
   });
 }
 
+// tfDropout(y, p, seed) and tfAddDropout(x, y, p, seed): the layers' fused dropout (recorded), for tests.
+Napi::Value tf_dropout(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "dropout";
+    const int64_t seed = arg_int(info, 2, op, "seed");
+    if (seed < 0) throw_type("dropout: seed must be a non-negative integer");
+    return TensorHandle::wrap(info.Env(), transformer::dropout(TensorHandle::unwrap(info, 0, op, "input"), arg_number(info, 1, op, "p"),
+                                                               static_cast<uint64_t>(seed)));
+  });
+}
+
+Napi::Value tf_add_dropout(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "addDropout";
+    const int64_t seed = arg_int(info, 3, op, "seed");
+    if (seed < 0) throw_type("addDropout: seed must be a non-negative integer");
+    return TensorHandle::wrap(info.Env(), transformer::add_dropout(TensorHandle::unwrap(info, 0, op, "x"), TensorHandle::unwrap(info, 1, op, "y"),
+                                                                   arg_number(info, 2, op, "p"), static_cast<uint64_t>(seed)));
+  });
+}
+
 // ---- jobs ---------------------------------------------------------------------------------------------
 
 // tfSeq2SeqFit(model, src, tgt, valSrc | null, valTgt | null, options, onProgress | null) -> { promise, abort }
@@ -532,6 +554,8 @@ void init_transformer(Napi::Env env, Napi::Object exports) {
       {"tfPositional", tf_positional},
       {"tfEncoderHidden", tf_encoder_hidden},
       {"tfSeq2SeqLogits", tf_seq2seq_logits},
+      {"tfDropout", tf_dropout},
+      {"tfAddDropout", tf_add_dropout},
       {"tfSeq2SeqFit", tf_seq2seq_fit},
       {"tfEncoderFit", tf_encoder_fit},
       {"tfTranslate", tf_translate},

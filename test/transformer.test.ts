@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as qkv from '../src/index';
 import type { Tensor } from '../src/index';
+import { tb } from '../src/transformer/native';
 
 // ---- helpers --------------------------------------------------------------------------------------
 
@@ -419,5 +420,54 @@ describe('PositionalEncoding', () => {
     qkv.sum(pe.forward(qkv.zeros([2, 3, 4], { dtype: 'float64' }), 2)).backward();
     const g = f64(pe.namedParameters()[0][1].grad!);
     for (let p = 0; p < 8; p++) for (let d = 0; d < 4; d++) expect(g[p * 4 + d]).toBe(p >= 2 && p < 5 ? 2 : 0);
+  });
+});
+
+describe('fused residual dropout (the layers\' dropout)', () => {
+  // Internal functions of the binding, exercised directly.
+  const wrap = (h: unknown) => new qkv.Tensor(h as never);
+
+  it('keeps each element with probability 1 - p, scaled by exactly 1 / (1 - p), the same for a seed on any thread count', () => {
+    const n = 200_003, p = 0.1;
+    const y = qkv.Tensor.from(Float64Array.from({ length: n }, (_, i) => 1 + (i % 7)));
+    const out = wrap(tb.tfDropout(y._h, p, 42)).toTypedArray();
+    const scale = 1 / (1 - Math.round(p * 2 ** 32) / 2 ** 32);
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      if (out[i] !== 0) {
+        kept++;
+        expect(out[i]).toBe((1 + (i % 7)) * scale);
+      }
+    }
+    expect(Math.abs(kept / n - (1 - p))).toBeLessThan(0.004);
+    const before = qkv.threads();
+    qkv.setThreads(1);
+    const single = wrap(tb.tfDropout(y._h, p, 42)).toTypedArray();
+    qkv.setThreads(before);
+    expect(Array.from(single)).toEqual(Array.from(out));
+    for (const level of qkv.simd.available()) {
+      const prev = qkv.simd.level();
+      qkv.simd.use(level);
+      const got = wrap(tb.tfDropout(y._h, p, 42)).toTypedArray();
+      qkv.simd.use(prev);
+      expect(Array.from(got), `SIMD level ${level}`).toEqual(Array.from(out));
+    }
+    expect(Array.from(wrap(tb.tfDropout(y._h, p, 43)).toTypedArray())).not.toEqual(Array.from(out));
+    expect(wrap(tb.tfDropout(y._h, 0, 42)).toTypedArray()).toEqual(y.toTypedArray());
+    expect(() => tb.tfDropout(y._h, 1, 1)).toThrow(RangeError);
+  });
+
+  it('x + dropout(y): the gradient is 1 for x and the regenerated mask for y', () => {
+    const x = qkv.randn([3, 1000], { seed: 1, dtype: 'float64', requiresGrad: true });
+    const y = qkv.randn([3, 1000], { seed: 2, dtype: 'float64', requiresGrad: true });
+    const out = wrap(tb.tfAddDropout(x._h, y._h, 0.3, 7));
+    const drop = wrap(tb.tfDropout(qkv.noGrad(() => y.detach())._h, 0.3, 7)).toTypedArray();
+    const xv = x.toTypedArray(), yv = y.toTypedArray(), ov = out.toTypedArray();
+    for (let i = 0; i < ov.length; i++) expect(ov[i]).toBeCloseTo(xv[i] + drop[i], 12);
+    const w = qkv.randn([3, 1000], { seed: 3, dtype: 'float64' });
+    qkv.sum(qkv.mul(out, w)).backward();
+    expect(Array.from(x.grad!.toTypedArray())).toEqual(Array.from(w.toTypedArray()));
+    const gy = y.grad!.toTypedArray(), wv = w.toTypedArray();
+    for (let i = 0; i < gy.length; i++) expect(gy[i]).toBeCloseTo(drop[i] === 0 ? 0 : (wv[i] * drop[i]) / yv[i], 9);
   });
 });

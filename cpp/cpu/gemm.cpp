@@ -158,8 +158,11 @@ void scale_c(int64_t M, int64_t N, T beta, T* C, int64_t ldc) {
   }
 }
 
-// Below this many multiply-adds a problem runs on the calling thread alone; a task is given at
-// least this much work.
+// Below this many multiply-adds a problem runs on the calling thread alone. A pool call costs at
+// least one wake-up of a sleeping worker, measured at ~50 us on the 2-vCPU development VM (the
+// caller waits for every worker to check in): about what 160^3 multiply-adds take on one core.
+constexpr double kMinParallelWork = 160.0 * 160.0 * 160.0;
+// The unpacked path hands each pool task at least this much work.
 constexpr double kMinTaskWork = 96.0 * 96.0 * 96.0;
 
 // Waits until `counter` reaches `target`. Only ever waits for work that running threads have
@@ -204,7 +207,7 @@ void gemm_blocked_impl(const Level& L, bool ta, bool tb, int64_t M, int64_t N, i
   const int64_t phases = nblocks * kblocks;
 
   const double work = double(M) * double(N) * double(K);
-  const int64_t threads = work < 2.0 * kMinTaskWork ? 1 : ThreadPool::global().threads();
+  const int64_t threads = work < kMinParallelWork ? 1 : ThreadPool::global().threads();
   // Tiles per phase: each MC row block, split over columns when there are too few row blocks to
   // keep every thread busy (and balanced) -- but never into slices narrower than 4 NR panels.
   const int64_t splits = threads == 1 ? 1
@@ -329,7 +332,7 @@ void gemm_small_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha,
   };
   const int64_t items = M * chunks;
   const double work = double(M) * double(N) * double(K);
-  if (work < 4.0 * kMinTaskWork || items < 2) {
+  if (work < kMinParallelWork || items < 2) {
     item(0, items);
     return;
   }

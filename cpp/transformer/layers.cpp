@@ -4,6 +4,7 @@
 
 #include "autograd/functions.h"
 #include "core/error.h"
+#include "transformer/fused.h"
 
 namespace qkv::transformer {
 
@@ -95,8 +96,17 @@ LayerOptions read_layer_options(const nn::ConfigReader& r) {
   return o;
 }
 
-Tensor FeedForwardParts::feed_forward(const Tensor& x) {
-  return linear2->forward(dropout->forward(ag::unary(unary_of(activation_), linear1->forward(x))));
+uint64_t FeedForwardParts::call_seed(uint64_t site) { return nn::derive_seed(nn::derive_seed(dropout_seed_, site), dropout_calls_); }
+
+Tensor FeedForwardParts::feed_forward(const Tensor& x, bool training) {
+  Tensor h = ag::unary(unary_of(activation_), linear1->forward(x));
+  if (training && dropout_p_ > 0) h = dropout(h, dropout_p_, call_seed(0));
+  return linear2->forward(h);
+}
+
+Tensor FeedForwardParts::residual(const Tensor& x, const Tensor& y, bool training, uint64_t site) {
+  if (training && dropout_p_ > 0) return add_dropout(x, y, dropout_p_, call_seed(site));
+  return ag::add(x, y);
 }
 
 // ---- encoder layer ------------------------------------------------------------------------------
@@ -106,27 +116,28 @@ TransformerEncoderLayer::TransformerEncoderLayer(const LayerOptions& o) : Module
   activation_ = o.activation;
   self_attn = register_module("self_attn", std::make_shared<MultiHeadAttention>(attention_options(o, true, nn::derive_seed(o.seed, 0))));
   linear1 = register_module("linear1", std::make_shared<nn::Linear>(o.dim, o.ff_dim, ff_options(o, nn::derive_seed(o.seed, 1))));
-  dropout = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 2)));
   linear2 = register_module("linear2", std::make_shared<nn::Linear>(o.ff_dim, o.dim, ff_options(o, nn::derive_seed(o.seed, 3))));
   norm1 = register_module("norm1", layer_norm(o));
   norm2 = register_module("norm2", layer_norm(o));
-  dropout1 = register_module("dropout1", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 4)));
-  dropout2 = register_module("dropout2", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 5)));
+  dropout_p_ = o.dropout;
+  dropout_seed_ = nn::derive_seed(o.seed, 2);
 }
 
 Tensor TransformerEncoderLayer::encode(const Tensor& x, const std::vector<int32_t>& key_lengths, Tensor* weights) {
   AttentionMask mask;
   mask.key_lengths = key_lengths;
+  const bool tr = is_training();
+  ++dropout_calls_;
   if (o_.pre_norm) {
     AttentionOutput a = self_attn->attend(norm1->forward(x), Tensor(), mask, weights != nullptr);
-    Tensor h = ag::add(x, dropout1->forward(a.out));
+    Tensor h = residual(x, a.out, tr, 1);
     if (weights) *weights = a.weights;
-    return ag::add(h, dropout2->forward(feed_forward(norm2->forward(h))));
+    return residual(h, feed_forward(norm2->forward(h), tr), tr, 2);
   }
   AttentionOutput a = self_attn->attend(x, Tensor(), mask, weights != nullptr);
   if (weights) *weights = a.weights;
-  Tensor h = norm1->forward(ag::add(x, dropout1->forward(a.out)));
-  return norm2->forward(ag::add(h, dropout2->forward(feed_forward(h))));
+  Tensor h = norm1->forward(residual(x, a.out, tr, 1));
+  return norm2->forward(residual(h, feed_forward(h, tr), tr, 2));
 }
 
 json::Value TransformerEncoderLayer::config() const {
@@ -145,14 +156,12 @@ TransformerDecoderLayer::TransformerDecoderLayer(const LayerOptions& o) : Module
   multihead_attn =
       register_module("multihead_attn", std::make_shared<MultiHeadAttention>(attention_options(o, false, nn::derive_seed(o.seed, 6))));
   linear1 = register_module("linear1", std::make_shared<nn::Linear>(o.dim, o.ff_dim, ff_options(o, nn::derive_seed(o.seed, 1))));
-  dropout = register_module("dropout", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 2)));
   linear2 = register_module("linear2", std::make_shared<nn::Linear>(o.ff_dim, o.dim, ff_options(o, nn::derive_seed(o.seed, 3))));
   norm1 = register_module("norm1", layer_norm(o));
   norm2 = register_module("norm2", layer_norm(o));
   norm3 = register_module("norm3", layer_norm(o));
-  dropout1 = register_module("dropout1", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 4)));
-  dropout2 = register_module("dropout2", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 5)));
-  dropout3 = register_module("dropout3", std::make_shared<nn::Dropout>(o.dropout, nn::derive_seed(o.seed, 7)));
+  dropout_p_ = o.dropout;
+  dropout_seed_ = nn::derive_seed(o.seed, 2);
 }
 
 Tensor TransformerDecoderLayer::decode(const Tensor& x, const Tensor& memory, const std::vector<int32_t>& memory_lengths,
@@ -163,22 +172,24 @@ Tensor TransformerDecoderLayer::decode(const Tensor& x, const Tensor& memory, co
   cross.key_lengths = memory_lengths;
   KVCache* self_cache = cache ? &cache->self : nullptr;
   KVCache* cross_cache = cache ? &cache->cross : nullptr;
+  const bool tr = is_training();
+  ++dropout_calls_;
   if (o_.pre_norm) {
     AttentionOutput s = self_attn->attend(norm1->forward(x), Tensor(), causal, self_weights != nullptr, self_cache);
-    Tensor h = ag::add(x, dropout1->forward(s.out));
+    Tensor h = residual(x, s.out, tr, 1);
     AttentionOutput c = multihead_attn->attend(norm2->forward(h), memory, cross, cross_weights != nullptr, cross_cache);
-    h = ag::add(h, dropout2->forward(c.out));
+    h = residual(h, c.out, tr, 2);
     if (self_weights) *self_weights = s.weights;
     if (cross_weights) *cross_weights = c.weights;
-    return ag::add(h, dropout3->forward(feed_forward(norm3->forward(h))));
+    return residual(h, feed_forward(norm3->forward(h), tr), tr, 3);
   }
   AttentionOutput s = self_attn->attend(x, Tensor(), causal, self_weights != nullptr, self_cache);
-  Tensor h = norm1->forward(ag::add(x, dropout1->forward(s.out)));
+  Tensor h = norm1->forward(residual(x, s.out, tr, 1));
   AttentionOutput c = multihead_attn->attend(h, memory, cross, cross_weights != nullptr, cross_cache);
-  h = norm2->forward(ag::add(h, dropout2->forward(c.out)));
+  h = norm2->forward(residual(h, c.out, tr, 2));
   if (self_weights) *self_weights = s.weights;
   if (cross_weights) *cross_weights = c.weights;
-  return norm3->forward(ag::add(h, dropout3->forward(feed_forward(h))));
+  return norm3->forward(residual(h, feed_forward(h, tr), tr, 3));
 }
 
 json::Value TransformerDecoderLayer::config() const {

@@ -39,13 +39,19 @@ struct LayerOptions {
 void write_layer_options(json::Value& c, const LayerOptions& o);
 LayerOptions read_layer_options(const nn::ConfigReader& r);
 
-// The position-wise feed-forward block and its dropout, shared by both layers.
+// The position-wise feed-forward block and the layers' dropout (transformer/fused.h: residual sum
+// and dropout in one pass, masks regenerated from a per-call seed), shared by both layers.
 class FeedForwardParts {
  protected:
-  Tensor feed_forward(const Tensor& x);
+  Tensor feed_forward(const Tensor& x, bool training);
+  // x + drop(y) while training (dropout > 0), x + y otherwise. `site` names the dropout in the layer.
+  Tensor residual(const Tensor& x, const Tensor& y, bool training, uint64_t site);
+  uint64_t call_seed(uint64_t site);
   std::shared_ptr<nn::Linear> linear1, linear2;
-  std::shared_ptr<nn::Dropout> dropout;
   nn::ActivationKind activation_ = nn::ActivationKind::Relu;
+  double dropout_p_ = 0;
+  uint64_t dropout_seed_ = 0;
+  uint64_t dropout_calls_ = 0;
 };
 
 class TransformerEncoderLayer : public nn::Module, FeedForwardParts {
@@ -62,7 +68,6 @@ class TransformerEncoderLayer : public nn::Module, FeedForwardParts {
 
  private:
   LayerOptions o_;
-  std::shared_ptr<nn::Dropout> dropout1, dropout2;
 };
 
 struct DecoderLayerCache {
@@ -85,7 +90,6 @@ class TransformerDecoderLayer : public nn::Module, FeedForwardParts {
 
  private:
   LayerOptions o_;
-  std::shared_ptr<nn::Dropout> dropout1, dropout2, dropout3;
 };
 
 // ---- positional encodings --------------------------------------------------------------------------

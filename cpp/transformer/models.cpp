@@ -6,6 +6,7 @@
 #include "autograd/functions.h"
 #include "core/error.h"
 #include "nn/factory.h"
+#include "transformer/fused.h"
 
 namespace qkv::transformer {
 
@@ -68,7 +69,7 @@ TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("Transf
   const uint64_t seed = o.layer.seed;
   embed = register_module("embed", token_embedding(o.vocab_size, o.layer, nn::derive_seed(seed, 100)));
   pos = register_module("pos", make_positional(o.positional, o.max_len, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 101)));
-  dropout = register_module("dropout", std::make_shared<nn::Dropout>(o.layer.dropout, nn::derive_seed(seed, 102)));
+  dropout_seed_ = nn::derive_seed(seed, 102);
   LayerOptions lo = o.layer;
   lo.seed = nn::derive_seed(seed, 103);
   encoder = register_module("encoder", std::make_shared<TransformerEncoderStack>(lo, o.layers));
@@ -86,7 +87,8 @@ Tensor TransformerEncoder::hidden(const Tensor& ids, const std::vector<int32_t>&
   if (ids.size(1) > o_.max_len)
     throw_range("TransformerEncoder: sequences of " + std::to_string(ids.size(1)) + " tokens exceed maxLength " + std::to_string(o_.max_len));
   Tensor x = ag::scale(embed->forward(ids), std::sqrt(static_cast<double>(o_.layer.dim)));
-  x = dropout->forward(pos->add(x, 0));
+  x = pos->add(x, 0);
+  if (is_training() && o_.layer.dropout > 0) x = dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
   return encoder->encode(x, lengths, weights);
 }
 
@@ -153,7 +155,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o) : Module("Seq2Seq"), o_(o) {
   if (o.share_embeddings) tgt_embed = src_embed;
   else tgt_embed = register_module("tgt_embed", token_embedding(o.tgt_vocab, o.layer, nn::derive_seed(seed, 101)));
   pos = register_module("pos", make_positional(o.positional, o.max_len, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 102)));
-  dropout = register_module("dropout", std::make_shared<nn::Dropout>(o.layer.dropout, nn::derive_seed(seed, 103)));
+  dropout_seed_ = nn::derive_seed(seed, 103);
   LayerOptions eo = o.layer, dopt = o.layer;
   eo.seed = nn::derive_seed(seed, 104);
   dopt.seed = nn::derive_seed(seed, 105);
@@ -170,8 +172,9 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o) : Module("Seq2Seq"), o_(o) {
 }
 
 Tensor Seq2Seq::embed_tokens(nn::Embedding& table, const Tensor& ids, int64_t offset) {
-  Tensor x = ag::scale(table.forward(ids), std::sqrt(static_cast<double>(o_.layer.dim)));
-  return dropout->forward(pos->add(x, offset));
+  Tensor x = pos->add(ag::scale(table.forward(ids), std::sqrt(static_cast<double>(o_.layer.dim))), offset);
+  if (is_training() && o_.layer.dropout > 0) x = dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
+  return x;
 }
 
 Tensor Seq2Seq::logits(const Tensor& h) {

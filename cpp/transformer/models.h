@@ -58,13 +58,13 @@ class TransformerEncoder : public nn::Module {
 
   std::shared_ptr<nn::Embedding> embed;
   std::shared_ptr<PositionalEncoding> pos;
-  std::shared_ptr<nn::Dropout> dropout;
   std::shared_ptr<TransformerEncoderStack> encoder;
   std::shared_ptr<nn::Linear> classifier;
   Tensor mlm_bias;
 
  private:
   EncoderOptions o_;
+  uint64_t dropout_seed_, dropout_calls_ = 0;
 };
 
 struct Seq2SeqOptions {
@@ -98,7 +98,6 @@ class Seq2Seq : public nn::Module {
 
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;  // the same module when shared
   std::shared_ptr<PositionalEncoding> pos;
-  std::shared_ptr<nn::Dropout> dropout;
   std::shared_ptr<TransformerEncoderStack> encoder;
   std::shared_ptr<TransformerDecoderStack> decoder;
   std::shared_ptr<nn::Linear> generator;  // when the output is not tied
@@ -108,6 +107,7 @@ class Seq2Seq : public nn::Module {
   Tensor embed_tokens(nn::Embedding& table, const Tensor& ids, int64_t offset);
   Tensor logits(const Tensor& h);
   Seq2SeqOptions o_;
+  uint64_t dropout_seed_, dropout_calls_ = 0;
 };
 
 }  // namespace qkv::transformer

@@ -60,6 +60,8 @@ export interface TransformerBinding {
     { out: NativeTensor; crossWeights?: NativeTensor; selfWeights?: NativeTensor };
   tfPositional(m: NativeModule, x: NativeTensor, offset: number): NativeTensor;
   tfEncoderHidden(m: NativeModule, ids: NativeTensor, lengths: Int32Array): NativeTensor;
+  tfDropout(y: NativeTensor, p: number, seed: number): NativeTensor;
+  tfAddDropout(x: NativeTensor, y: NativeTensor, p: number, seed: number): NativeTensor;
   tfSeq2SeqLogits(m: NativeModule, src: NativeTensor, srcLengths: Int32Array, tgtIn: NativeTensor): NativeTensor;
   tfSeq2SeqFit(m: NativeModule, src: TokenBatch, tgt: TokenBatch, valSrc: TokenBatch | null, valTgt: TokenBatch | null,
     options: object, onProgress: ((p: NativeProgress) => void) | null): NativeJob<NativeTrainResult>;
