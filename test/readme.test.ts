@@ -15,6 +15,7 @@ const blocks = pages.flatMap((page) =>
 
 // Compiled next to dist/ so that its native loader finds build/Release from the package root.
 const out = path.join(root, '.readme-dist');
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-readme-'));
 beforeAll(() => {
   fs.rmSync(out, { recursive: true, force: true });
   execFileSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', out], { cwd: root });
@@ -28,7 +29,8 @@ describe('README and docs examples', () => {
       const src = code.replace(/from 'qkv'/g, `from ${JSON.stringify(path.join(out, 'index.js'))}`);
       fs.writeFileSync(file, src);
       try {
-        execFileSync(process.execPath, ['--import', 'tsx', file], { cwd: root, encoding: 'utf8', stdio: 'pipe' });
+        // Files an example saves land in a scratch folder, not in the checkout.
+        execFileSync(process.execPath, ['--import', path.join(root, 'node_modules/tsx/dist/loader.mjs'), file], { cwd: scratch, encoding: 'utf8', stdio: 'pipe' });
       } finally {
         fs.rmSync(file, { force: true });
       }
