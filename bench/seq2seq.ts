@@ -67,7 +67,10 @@ async function main() {
   console.log(`PyTorch peer: ${check.threads} threads, fp32 matmul 2048² = ${check.gflops.toFixed(0)} GFLOP/s`);
   if (check.gflops < 120) console.log('warning: the PyTorch peer looks slow (a busy machine, or not OpenBLAS); check before quoting ratios');
 
-  const table: string[] = ['| dropout | qkv Seq2Seq (target tokens/s) | torch.nn.Transformer (target tokens/s) | qkv / PyTorch |', '|---|---|---|---|'];
+  const table: string[] = [
+    '| dropout | qkv Seq2Seq (target tokens/s) | torch.nn.Transformer (target tokens/s) | qkv / PyTorch (medians) | median of the rounds\' ratios |',
+    '|---|---|---|---|---|',
+  ];
   let qParams = 0, tParams = 0, tThreads = 0;
   for (const dropout of dropouts) {
     const dataFile = path.join(os.tmpdir(), `qkv-bench-seq2seq-${process.pid}.json`);
@@ -86,7 +89,9 @@ async function main() {
     }
     fs.rmSync(dataFile, { force: true });
     const qm = median(q), tm = median(t);
-    table.push(`| ${dropout} | ${qm.toFixed(0)} (${q.map((x) => x.toFixed(0)).join(', ')}) | ${tm.toFixed(0)} (${t.map((x) => x.toFixed(0)).join(', ')}) | ${(qm / tm).toFixed(2)}× |`);
+    const ratios = q.map((x, i) => x / t[i]);
+    table.push(`| ${dropout} | ${qm.toFixed(0)} (${q.map((x) => x.toFixed(0)).join(', ')}) | ${tm.toFixed(0)} (${t.map((x) => x.toFixed(0)).join(', ')}) | ` +
+      `${(qm / tm).toFixed(2)}× | ${median(ratios).toFixed(2)}× (${ratios.map((r) => r.toFixed(2)).join(', ')}) |`);
   }
   if (qParams !== tParams) console.log(`warning: parameter counts differ (qkv ${qParams}, PyTorch ${tParams})`);
   const shape = `D=${cfg.dim}, H=${cfg.heads}, FF=${cfg.ffDim}, ${cfg.encoderLayers}+${cfg.decoderLayers} layers, pre-LN, batch ${cfg.batchSize}, vocabulary ${vocab.size}`;
