@@ -3,8 +3,12 @@
 //   npm run bench:gemm                                  sizes 256..4096, variants NN NT TN, 2 threads
 //   npm run bench:gemm -- --sizes 512,1024 --threads 2 --variants NN --seconds 1.5
 //
-// For each (size, variant) qkv is timed, then numpy (a long-lived python3 helper, bench/gemm_numpy.py,
-// fed JSON lines), alternately, so both see the same machine. numpy runs with
+// For each (size, variant) the two libraries take turns -- a batch of about 0.2 s of qkv products, then
+// one of numpy's (a long-lived python3 helper, bench/gemm_numpy.py, fed JSON lines) -- until each has
+// had --seconds (and at least 5 products), so that both see the same machine, load spikes included.
+// After each numpy batch the bench pauses 0.25 s before timing qkv: OpenBLAS's threads keep spinning
+// for ~0.1 s after a call (its THREAD_TIMEOUT), which would otherwise take the cores from qkv's first
+// products. (qkv's pool threads sleep as soon as a call ends, so numpy needs no such pause.) numpy runs with
 // OPENBLAS_NUM_THREADS=<threads> and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (DESIGN.md, "Peers").
 // Variants: NN = a @ b, NT = a @ b^T, TN = a^T @ b; transposes are views in both libraries (no copy).
 // Reported: GFLOP/s (2 n^3 / time) of the median run and of the fastest run (the fastest is the
@@ -40,6 +44,7 @@ function parseArgs(argv: string[]): Options {
   return o;
 }
 
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
 
 class NumpyPeer {
@@ -60,8 +65,8 @@ class NumpyPeer {
     return JSON.parse(r.value);
   }
 
-  async time(n: number, variant: string, seconds: number): Promise<number[]> {
-    this.proc.stdin.write(JSON.stringify({ n, variant, seconds, min_reps: 5, max_reps: 41 }) + '\n');
+  async time(n: number, variant: string, count: number): Promise<number[]> {
+    this.proc.stdin.write(JSON.stringify({ n, variant, count }) + '\n');
     return (await this.next()).times;
   }
 
@@ -71,22 +76,34 @@ class NumpyPeer {
   }
 }
 
-function timeQkv(a: qkv.Tensor, b: qkv.Tensor, variant: string, seconds: number): number[] {
+// Times of `count` products, each of a fresh output (disposed at once).
+function timeQkv(a: qkv.Tensor, b: qkv.Tensor, variant: string, count: number): number[] {
   const x = variant[0] === 'T' ? a.transpose(0, 1) : a;
   const y = variant[1] === 'T' ? b.transpose(0, 1) : b;
-  const once = (): number => {
+  const times: number[] = [];
+  for (let r = 0; r < count; r++) {
     const t0 = performance.now();
     const c = qkv.matmul(x, y);
-    const t = (performance.now() - t0) / 1e3;
+    times.push((performance.now() - t0) / 1e3);
     c.dispose();
-    return t;
-  };
-  once(); // warm-up
-  const first = once();
-  const reps = Math.min(41, Math.max(5, Math.floor(seconds / Math.max(first, 1e-6))));
-  const times: number[] = [];
-  for (let r = 0; r < reps; r++) times.push(once());
+  }
   return times;
+}
+
+async function timeBoth(peer: NumpyPeer, a: qkv.Tensor, b: qkv.Tensor, n: number, v: string, seconds: number) {
+  const q = timeQkv(a, b, v, 2); // warm-up, and a first estimate
+  const p = await peer.time(n, v, 1);
+  await pause(250);
+  const batch = Math.max(1, Math.round(0.2 / Math.max(q[1], 1e-6)));
+  const tq: number[] = [q[1]];
+  const tn: number[] = [...p];
+  const sum = (xs: number[]): number => xs.reduce((s, x) => s + x, 0);
+  while ((sum(tq) < seconds || tq.length < 5 || sum(tn) < seconds || tn.length < 5) && tq.length < 200) {
+    tq.push(...timeQkv(a, b, v, batch));
+    tn.push(...(await peer.time(n, v, batch)));
+    await pause(250);
+  }
+  return { tq, tn };
 }
 
 async function main(): Promise<void> {
@@ -109,8 +126,7 @@ async function main(): Promise<void> {
     const b = qkv.randn([n, n], { seed: 2 });
     const flops = 2 * n * n * n;
     for (const v of o.variants) {
-      const tq = timeQkv(a, b, v, o.seconds);
-      const tn = await peer.time(n, v, o.seconds);
+      const { tq, tn } = await timeBoth(peer, a, b, n, v, o.seconds);
       const gq = flops / median(tq) / 1e9, bq = flops / Math.min(...tq) / 1e9;
       const gn = flops / median(tn) / 1e9, bn = flops / Math.min(...tn) / 1e9;
       console.log(

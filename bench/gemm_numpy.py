@@ -5,8 +5,9 @@ removed from its environment. Speaks JSON lines over stdin/stdout so that the tw
 timed alternately, size by size, in the same run:
 
   first line out: {"ready": true, "numpy": ..., "blas": {...}}    what runs the products
-  in:  {"n": 1024, "variant": "NT", "seconds": 1.5, "min_reps": 5, "max_reps": 41}
-  out: {"n": 1024, "variant": "NT", "times": [...]}               seconds per product
+  in:  {"n": 1024, "variant": "NT", "count": 3}
+  out: {"n": 1024, "variant": "NT", "times": [...]}               seconds of each of `count` products
+(the first request for a size and variant also runs one untimed product, as a warm-up).
   in:  {"quit": true}
 
 Variants: NN = a @ b, NT = a @ b.T, TN = a.T @ b (transposed views: numpy hands them to sgemm as
@@ -62,6 +63,7 @@ def main():
     env = {k: os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
     print(json.dumps({"ready": True, "numpy": np.__version__, "env": env, "blas": blas_info()}), flush=True)
     cache = {}
+    warm = set()
     for line in sys.stdin:
         req = json.loads(line)
         if req.get("quit"):
@@ -76,13 +78,11 @@ def main():
         a, b = cache[n]
         x = a.T if variant[0] == "T" else a
         y = b.T if variant[1] == "T" else b
-        np.matmul(x, y)  # warm-up
-        t0 = time.perf_counter()
-        np.matmul(x, y)
-        once = time.perf_counter() - t0
-        reps = int(min(req.get("max_reps", 41), max(req.get("min_reps", 5), req.get("seconds", 1.5) / max(once, 1e-6))))
+        if (n, variant) not in warm:
+            np.matmul(x, y)
+            warm.add((n, variant))
         times = []
-        for _ in range(reps):
+        for _ in range(int(req.get("count", 1))):
             t0 = time.perf_counter()
             np.matmul(x, y)
             times.append(time.perf_counter() - t0)

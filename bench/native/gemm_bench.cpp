@@ -216,7 +216,8 @@ enum class Path { Dispatch, Blocked, Small };
 struct Runner {
   std::string name;
   SimdLevel level;  // Dispatch: sgemm()/dgemm() after set_simd_level(level)
-  Path path;        // Blocked: the packed driver with the levels below, whatever the size; Small: the unpacked loop
+  Path path;        // Blocked: the packed driver with the levels below, whatever the size;
+                    // Small: the unpacked path (of `level`), whatever the size
   SgemmLevel sl;
   DgemmLevel dl;
 };
@@ -265,7 +266,7 @@ int64_t check_type(const std::vector<Runner>& runners, const char* tname) {
           Problem<T> p = make_problem<T>(rng, t & 1, t & 2, sizes[im], sizes[in], K, T(ab.alpha), T(ab.beta), pad);
           ++cases;
           for (const Runner& r : runners) {
-            if (r.path == Path::Dispatch) set_simd_level(r.level);
+            if (r.path != Path::Blocked) set_simd_level(r.level);
             std::vector<T> C = p.C0;
             call<T>(r, p, C);
             ++calls;
@@ -317,11 +318,11 @@ int run_check() {
     SimdLevel lv = static_cast<SimdLevel>(l);
     runners.push_back({std::string("gemm@") + simd_name(lv), lv, Path::Dispatch, {}, {}});
     runners.push_back({std::string("blocked@") + simd_name(lv), lv, Path::Blocked, sgemm_level(lv), dgemm_level(lv)});
+    runners.push_back({std::string("small@") + simd_name(lv), lv, Path::Small, {}, {}});
   }
   Runner emu{"blocked@avx512-emulated", SimdLevel::Scalar, Path::Blocked, {}, {}};
   gemm_avx512_emu::emulated_levels(&emu.sl, &emu.dl);
   runners.push_back(emu);
-  runners.push_back({"small", SimdLevel::Scalar, Path::Small, {}, {}});
   std::printf("check: %d threads; levels run natively: scalar..%s%s\n", ThreadPool::global().threads(),
               simd_name(best), best == SimdLevel::AVX512 ? "" : " (AVX-512 kernels checked emulated only)");
   double t0 = now_s();

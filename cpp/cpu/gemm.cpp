@@ -93,6 +93,56 @@ void portable_dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0
   pack_portable<double, kPortDNR>(!trans, src, ld, j0, p0, n, kc, dst);
 }
 
+// The unpacked path, portable: rows of C 256 columns at a time, as sums of rows of op(B) (or, with
+// op(B) = B^T, as dot products with 4 partial sums).
+template <class T>
+void small_portable(bool ta, bool tb, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, T alpha, const T* A,
+                    int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
+  constexpr int64_t kChunk = 256;
+  T acc[kChunk];
+  for (int64_t i = i0; i < i1; ++i)
+    for (int64_t jc = j0; jc < j1; jc += kChunk) {
+      const int64_t jn = std::min(kChunk, j1 - jc);
+      if (!tb) {
+        for (int64_t j = 0; j < jn; ++j) acc[j] = T(0);
+        for (int64_t k = 0; k < K; ++k) {
+          const T a = ta ? A[k * lda + i] : A[i * lda + k];
+          const T* b = B + k * ldb + jc;
+          for (int64_t j = 0; j < jn; ++j) acc[j] += a * b[j];
+        }
+      } else {
+        for (int64_t j = 0; j < jn; ++j) {
+          const T* b = B + (jc + j) * ldb;
+          T s[4] = {T(0), T(0), T(0), T(0)};
+          int64_t k = 0;
+          if (!ta) {
+            const T* a = A + i * lda;
+            for (; k + 4 <= K; k += 4) {
+              s[0] += a[k] * b[k];
+              s[1] += a[k + 1] * b[k + 1];
+              s[2] += a[k + 2] * b[k + 2];
+              s[3] += a[k + 3] * b[k + 3];
+            }
+            for (; k < K; ++k) s[0] += a[k] * b[k];
+          } else {
+            for (; k < K; ++k) s[0] += A[k * lda + i] * b[k];
+          }
+          acc[j] = (s[0] + s[1]) + (s[2] + s[3]);
+        }
+      }
+      T* c = C + i * ldc + jc;
+      if (beta == T(0)) {
+        for (int64_t j = 0; j < jn; ++j) c[j] = alpha * acc[j];
+      } else {
+        for (int64_t j = 0; j < jn; ++j) c[j] = alpha * acc[j] + beta * c[j];
+      }
+    }
+}
+
+template <class T>
+using SmallFn = void (*)(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*,
+                         int64_t, T, T*, int64_t);
+
 // ---- level tables -------------------------------------------------------------------------------
 // Zen 3 (the development machine): 32 KiB L1d, 512 KiB L2 per core, 32 MiB shared L3.
 // fp32 AVX2: B panel 256 x 16 x 4 B = 16 KiB (half of L1), A block 144 x 256 x 4 B = 144 KiB (L2),
@@ -100,20 +150,21 @@ void portable_dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0
 
 const SgemmLevel kSgemmLevels[3] = {
     {kPortSMR, kPortSNR, 128, 256, 2048, micro_portable<float, kPortSMR, kPortSNR>, portable_sgemm_pack_a,
-     portable_sgemm_pack_b},
+     portable_sgemm_pack_b, small_portable<float>},
     {gemm_avx2::kSgemmMR, gemm_avx2::kSgemmNR, 144, 256, 4080, gemm_avx2::sgemm_micro, gemm_avx2::sgemm_pack_a,
-     gemm_avx2::sgemm_pack_b},
+     gemm_avx2::sgemm_pack_b, gemm_avx2::sgemm_small},
+    // The unpacked path of the AVX2 level serves AVX-512 processors too.
     {gemm_avx512::kSgemmMR, gemm_avx512::kSgemmNR, 144, 384, 3072, gemm_avx512::sgemm_micro,
-     gemm_avx512::sgemm_pack_a, gemm_avx512::sgemm_pack_b},
+     gemm_avx512::sgemm_pack_a, gemm_avx512::sgemm_pack_b, gemm_avx2::sgemm_small},
 };
 
 const DgemmLevel kDgemmLevels[3] = {
     {kPortDMR, kPortDNR, 64, 256, 2048, micro_portable<double, kPortDMR, kPortDNR>, portable_dgemm_pack_a,
-     portable_dgemm_pack_b},
+     portable_dgemm_pack_b, small_portable<double>},
     {gemm_avx2::kDgemmMR, gemm_avx2::kDgemmNR, 72, 256, 4080, gemm_avx2::dgemm_micro, gemm_avx2::dgemm_pack_a,
-     gemm_avx2::dgemm_pack_b},
+     gemm_avx2::dgemm_pack_b, small_portable<double>},
     {gemm_avx512::kDgemmMR, gemm_avx512::kDgemmNR, 96, 256, 3072, gemm_avx512::dgemm_micro,
-     gemm_avx512::dgemm_pack_a, gemm_avx512::dgemm_pack_b},
+     gemm_avx512::dgemm_pack_a, gemm_avx512::dgemm_pack_b, small_portable<double>},
 };
 
 // ---- packing buffers: one pair per thread, grown on demand, 64-byte aligned ---------------------
@@ -281,64 +332,71 @@ void gemm_blocked_impl(const Level& L, bool ta, bool tb, int64_t M, int64_t N, i
 // ---- the unpacked path ----------------------------------------------------------------------------
 
 template <class T>
-void gemm_small_impl(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
-                     int64_t ldb, T beta, T* C, int64_t ldc) {
+void gemm_small_impl(SmallFn<T> small, bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                     int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
   if (M <= 0 || N <= 0) return;
   if (K <= 0 || alpha == T(0)) {
     scale_c(M, N, beta, C, ldc);
     return;
   }
-  constexpr int64_t kChunk = 256;  // columns of C per item
-  const int64_t chunks = ceil_div(N, kChunk);
-  // One item = one row of C, kChunk columns wide. Items are independent: any split is deterministic.
-  auto item = [&](int64_t lo, int64_t hi) {
-    T acc[kChunk];
-    for (int64_t it = lo; it < hi; ++it) {
-      const int64_t i = it / chunks, j0 = (it % chunks) * kChunk, jn = std::min(kChunk, N - j0);
-      if (!tb) {
-        for (int64_t j = 0; j < jn; ++j) acc[j] = T(0);
-        for (int64_t k = 0; k < K; ++k) {
-          const T a = ta ? A[k * lda + i] : A[i * lda + k];
-          const T* b = B + k * ldb + j0;
-          for (int64_t j = 0; j < jn; ++j) acc[j] += a * b[j];
-        }
-      } else {
-        for (int64_t j = 0; j < jn; ++j) {
-          const T* b = B + (j0 + j) * ldb;
-          T s[4] = {T(0), T(0), T(0), T(0)};
-          int64_t k = 0;
-          if (!ta) {
-            const T* a = A + i * lda;
-            for (; k + 4 <= K; k += 4) {
-              s[0] += a[k] * b[k];
-              s[1] += a[k + 1] * b[k + 1];
-              s[2] += a[k + 2] * b[k + 2];
-              s[3] += a[k + 3] * b[k + 3];
-            }
-            for (; k < K; ++k) s[0] += a[k] * b[k];
-          } else {
-            for (; k < K; ++k) s[0] += A[k * lda + i] * b[k];
-          }
-          acc[j] = (s[0] + s[1]) + (s[2] + s[3]);
-        }
-      }
-      T* c = C + i * ldc + j0;
-      if (beta == T(0)) {
-        for (int64_t j = 0; j < jn; ++j) c[j] = alpha * acc[j];
-      } else {
-        for (int64_t j = 0; j < jn; ++j) c[j] = alpha * acc[j] + beta * c[j];
-      }
+  // Matrix-vector shapes read the vector as a contiguous row (gathered first if strided): A as
+  // not transposed when M == 1, B as transposed when N == 1 (dot products) -- except A^T x, which
+  // is computed as the row x^T A (into a temporary, as C's column may be strided).
+  if (N == 1 && ta) {
+    std::unique_ptr<T[]> x, y(new T[M]);
+    const T* xv = B;
+    if (!tb && ldb != 1) {
+      x.reset(new T[K]);
+      for (int64_t k = 0; k < K; ++k) x[k] = B[k * ldb];
+      xv = x.get();
     }
-  };
-  const int64_t items = M * chunks;
-  const double work = double(M) * double(N) * double(K);
-  if (work < kMinParallelWork || items < 2) {
-    item(0, items);
+    gemm_small_impl<T>(small, false, false, 1, M, K, T(1), xv, K, A, lda, T(0), y.get(), M);
+    for (int64_t i = 0; i < M; ++i) {
+      T* c = C + i * ldc;
+      *c = beta == T(0) ? alpha * y[i] : alpha * y[i] + beta * *c;
+    }
     return;
   }
-  const int64_t per_item = std::min(kChunk, N) * K;
+  std::unique_ptr<T[]> gathered;
+  if (M == 1 && ta) {
+    if (lda != 1) {
+      gathered.reset(new T[K]);
+      for (int64_t k = 0; k < K; ++k) gathered[k] = A[k * lda];
+      A = gathered.get();
+    }
+    lda = K, ta = false;
+  } else if (N == 1 && !tb) {
+    if (ldb != 1) {
+      gathered.reset(new T[K]);
+      for (int64_t k = 0; k < K; ++k) gathered[k] = B[k * ldb];
+      B = gathered.get();
+    }
+    ldb = K, tb = true;
+  }
+  // Both transposed (rare): copy op(A) to rows, which makes it A * B^T.
+  std::unique_ptr<T[]> a_rows;
+  if (ta && tb) {
+    a_rows.reset(new T[M * K]);
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) a_rows[i * K + k] = A[k * lda + i];
+    A = a_rows.get(), lda = K, ta = false;
+  }
+  const double work = double(M) * double(N) * double(K);
+  constexpr int64_t kRows = 4, kCols = 256;  // a block of C per item
+  const int64_t row_blocks = ceil_div(M, kRows), col_blocks = ceil_div(N, kCols), items = row_blocks * col_blocks;
+  if (work < kMinParallelWork || items < 2) {
+    small(ta, tb, 0, M, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Items are independent (each computes its own block of C): any split is deterministic.
+  const int64_t per_item = std::min(kRows, M) * std::min(kCols, N) * K;
   const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(kMinTaskWork) / std::max<int64_t>(1, per_item));
-  parallel_for(0, items, grain, item);
+  parallel_for(0, items, grain, [&](int64_t lo, int64_t hi) {
+    for (int64_t it = lo; it < hi; ++it) {
+      const int64_t i = (it / col_blocks) * kRows, j = (it % col_blocks) * kCols;
+      small(ta, tb, i, std::min(M, i + kRows), j, std::min(N, j + kCols), K, alpha, A, lda, B, ldb, beta, C, ldc);
+    }
+  });
 }
 
 constexpr double kSmallWork = 32.0 * 32.0 * 32.0;
@@ -364,28 +422,30 @@ void dgemm_blocked(const DgemmLevel& level, bool ta, bool tb, int64_t M, int64_t
 
 void sgemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  gemm_small_impl<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_small_impl<float>(sgemm_level(simd_level()).small, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void dgemm_small(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
                  const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
-  gemm_small_impl<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  gemm_small_impl<double>(dgemm_level(simd_level()).small, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda, const float* B,
            int64_t ldb, float beta, float* C, int64_t ldc) {
+  const SgemmLevel& level = sgemm_level(simd_level());
   if (use_small(M, N, K))
-    gemm_small_impl<float>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_small_impl<float>(level.small, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else
-    gemm_blocked_impl<float>(sgemm_level(simd_level()), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_blocked_impl<float>(level, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 void dgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t lda,
            const double* B, int64_t ldb, double beta, double* C, int64_t ldc) {
+  const DgemmLevel& level = dgemm_level(simd_level());
   if (use_small(M, N, K))
-    gemm_small_impl<double>(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_small_impl<double>(level.small, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
   else
-    gemm_blocked_impl<double>(dgemm_level(simd_level()), ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    gemm_blocked_impl<double>(level, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 }  // namespace qkv::cpu

@@ -390,4 +390,156 @@ void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t
 
 #undef QKV_TRANSPOSE8_PS
 
+// ---- the unpacked path for tiny problems ------------------------------------------------------
+
+namespace {
+
+// The first n (0..8) lanes set.
+__m256i gemm_avx2_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+// Four dot products of length K: x . y0 .. x . y3 into t, 8 k per step (mk masks the last K % 8).
+void gemm_avx2_dot4(const float* x, const float* y0, const float* y1, const float* y2, const float* y3, int64_t K,
+                    __m256i mk, float* t) {
+  __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+  __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+  const int64_t kfull = K & ~int64_t(7);
+  int64_t k = 0;
+  for (; k < kfull; k += 8) {
+    const __m256 v = _mm256_loadu_ps(x + k);
+    acc0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y0 + k), acc0);
+    acc1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y1 + k), acc1);
+    acc2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y2 + k), acc2);
+    acc3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(y3 + k), acc3);
+  }
+  if (k < K) {
+    const __m256 v = _mm256_maskload_ps(x + k, mk);
+    acc0 = _mm256_fmadd_ps(v, _mm256_maskload_ps(y0 + k, mk), acc0);
+    acc1 = _mm256_fmadd_ps(v, _mm256_maskload_ps(y1 + k, mk), acc1);
+    acc2 = _mm256_fmadd_ps(v, _mm256_maskload_ps(y2 + k, mk), acc2);
+    acc3 = _mm256_fmadd_ps(v, _mm256_maskload_ps(y3 + k, mk), acc3);
+  }
+  // Horizontal sums of the four accumulators, in one vector.
+  const __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc0, acc1), _mm256_hadd_ps(acc2, acc3));
+  _mm_storeu_ps(t, _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1)));
+}
+
+}  // namespace
+
+void sgemm_small(bool ta, bool tb, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  const __m256 va = _mm256_set1_ps(alpha), vb = _mm256_set1_ps(beta);
+  if (!tb) {
+    // Row i of C as a combination of rows of op(B): 64 columns (8 ymm accumulators) at a time while
+    // they last, then 32 (4 accumulators, masked at the edge).
+    for (int64_t i = i0; i < i1; ++i) {
+      int64_t j = j0;
+      for (; j + 64 <= j1; j += 64) {
+        __m256 x0 = _mm256_setzero_ps(), x1 = _mm256_setzero_ps(), x2 = _mm256_setzero_ps();
+        __m256 x3 = _mm256_setzero_ps(), x4 = _mm256_setzero_ps(), x5 = _mm256_setzero_ps();
+        __m256 x6 = _mm256_setzero_ps(), x7 = _mm256_setzero_ps();
+        const float* b = B + j;
+        for (int64_t k = 0; k < K; ++k, b += ldb) {
+          const __m256 a = _mm256_set1_ps(ta ? A[k * lda + i] : A[i * lda + k]);
+          x0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b), x0);
+          x1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8), x1);
+          x2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 16), x2);
+          x3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 24), x3);
+          x4 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 32), x4);
+          x5 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 40), x5);
+          x6 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 48), x6);
+          x7 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 56), x7);
+        }
+        float* c = C + i * ldc + j;
+        const __m256 xs[8] = {x0, x1, x2, x3, x4, x5, x6, x7};
+        for (int v = 0; v < 8; ++v) {
+          __m256 y = _mm256_mul_ps(va, xs[v]);
+          if (beta != 0.0f) y = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8 * v), y);
+          _mm256_storeu_ps(c + 8 * v, y);
+        }
+      }
+      for (; j < j1; j += 32) {
+        const int64_t w = j1 - j < 32 ? j1 - j : 32;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        __m256 acc2 = _mm256_setzero_ps(), acc3 = _mm256_setzero_ps();
+        const float* b = B + j;
+        if (w == 32) {
+          for (int64_t k = 0; k < K; ++k, b += ldb) {
+            const __m256 a = _mm256_set1_ps(ta ? A[k * lda + i] : A[i * lda + k]);
+            acc0 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b), acc0);
+            acc1 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 8), acc1);
+            acc2 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 16), acc2);
+            acc3 = _mm256_fmadd_ps(a, _mm256_loadu_ps(b + 24), acc3);
+          }
+        } else {
+          const __m256i m0 = gemm_avx2_lanes(w), m1 = gemm_avx2_lanes(w - 8);
+          const __m256i m2 = gemm_avx2_lanes(w - 16), m3 = gemm_avx2_lanes(w - 24);
+          for (int64_t k = 0; k < K; ++k, b += ldb) {
+            const __m256 a = _mm256_set1_ps(ta ? A[k * lda + i] : A[i * lda + k]);
+            acc0 = _mm256_fmadd_ps(a, _mm256_maskload_ps(b, m0), acc0);
+            if (w > 8) acc1 = _mm256_fmadd_ps(a, _mm256_maskload_ps(b + 8, m1), acc1);
+            if (w > 16) acc2 = _mm256_fmadd_ps(a, _mm256_maskload_ps(b + 16, m2), acc2);
+            if (w > 24) acc3 = _mm256_fmadd_ps(a, _mm256_maskload_ps(b + 24, m3), acc3);
+          }
+        }
+        alignas(32) float t[32];
+        _mm256_store_ps(t, acc0);
+        _mm256_store_ps(t + 8, acc1);
+        _mm256_store_ps(t + 16, acc2);
+        _mm256_store_ps(t + 24, acc3);
+        float* c = C + i * ldc + j;
+        if (w == 32) {
+          for (int v = 0; v < 32; v += 8) {
+            __m256 x = _mm256_mul_ps(va, _mm256_load_ps(t + v));
+            if (beta != 0.0f) x = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + v), x);
+            _mm256_storeu_ps(c + v, x);
+          }
+        } else {
+          for (int64_t q = 0; q < w; ++q) c[q] = beta == 0.0f ? alpha * t[q] : alpha * t[q] + beta * c[q];
+        }
+      }
+    }
+    return;
+  }
+  if (!ta) {
+    // C[i, j] = row i of A . row j of B (op(B) = B^T): 4 dot products at a time (one row of A with 4
+    // of B, or 4 rows of A with the one column of C), 8 k per step.
+    const __m256i mk = gemm_avx2_lanes(K & 7);
+    alignas(16) float t[4];
+    if (j1 - j0 == 1) {
+      const float* b = B + j0 * ldb;
+      for (int64_t i = i0; i < i1; i += 4) {
+        const int64_t h = i1 - i < 4 ? i1 - i : 4;
+        const float* a0 = A + i * lda;
+        gemm_avx2_dot4(b, a0, h > 1 ? a0 + lda : a0, h > 2 ? a0 + 2 * lda : a0, h > 3 ? a0 + 3 * lda : a0, K, mk, t);
+        for (int64_t q = 0; q < h; ++q) {
+          float* c = C + (i + q) * ldc + j0;
+          *c = beta == 0.0f ? alpha * t[q] : alpha * t[q] + beta * *c;
+        }
+      }
+      return;
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      const float* a = A + i * lda;
+      for (int64_t j = j0; j < j1; j += 4) {
+        const int64_t w = j1 - j < 4 ? j1 - j : 4;
+        const float* b0 = B + j * ldb;
+        gemm_avx2_dot4(a, b0, w > 1 ? b0 + ldb : b0, w > 2 ? b0 + 2 * ldb : b0, w > 3 ? b0 + 3 * ldb : b0, K, mk, t);
+        float* c = C + i * ldc + j;
+        for (int64_t q = 0; q < w; ++q) c[q] = beta == 0.0f ? alpha * t[q] : alpha * t[q] + beta * c[q];
+      }
+    }
+    return;
+  }
+  // op(A) = A^T and op(B) = B^T (rare): plain loops.
+  for (int64_t i = i0; i < i1; ++i)
+    for (int64_t j = j0; j < j1; ++j) {
+      float acc = 0.0f;
+      for (int64_t k = 0; k < K; ++k) acc += A[k * lda + i] * B[j * ldb + k];
+      float* c = C + i * ldc + j;
+      *c = beta == 0.0f ? alpha * acc : alpha * acc + beta * *c;
+    }
+}
+
 }  // namespace qkv::cpu::gemm_avx2

@@ -27,18 +27,29 @@ using SgemmPack = void (*)(bool trans, const float* src, int64_t ld, int64_t i0,
 using DgemmPack = void (*)(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
                            double* dst);
 
+// The unpacked path: C[i0:i1, j0:j1] = alpha * op(A) op(B) + beta * C, straight from A and B (row
+// and column indices are those of C; A, B and C point at the whole matrices).
+using SgemmSmall = void (*)(bool trans_a, bool trans_b, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K,
+                            float alpha, const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+                            float* C, int64_t ldc);
+using DgemmSmall = void (*)(bool trans_a, bool trans_b, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K,
+                            double alpha, const double* A, int64_t lda, const double* B, int64_t ldb, double beta,
+                            double* C, int64_t ldc);
+
 // One SIMD level's GEMM: register-block shape, cache blocking and routines.
 struct SgemmLevel {
   int mr, nr;              // micro-tile
   int64_t mc, kc, nc;      // cache blocks: A block mc x kc (L2), B panel kc x NR (L1), B block kc x nc (L3)
   SgemmMicroKernel micro;
   SgemmPack pack_a, pack_b;
+  SgemmSmall small;
 };
 struct DgemmLevel {
   int mr, nr;
   int64_t mc, kc, nc;
   DgemmMicroKernel micro;
   DgemmPack pack_a, pack_b;
+  DgemmSmall small;
 };
 
 const SgemmLevel& sgemm_level(SimdLevel level);
@@ -52,7 +63,7 @@ void sgemm_blocked(const SgemmLevel& level, bool trans_a, bool trans_b, int64_t 
 void dgemm_blocked(const DgemmLevel& level, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
                    double alpha, const double* A, int64_t lda, const double* B, int64_t ldb, double beta, double* C,
                    int64_t ldc);
-// The unpacked loop used for tiny problems and matrix-vector shapes.
+// The unpacked path (at simd_level()) used for tiny problems and matrix-vector shapes, whatever the size.
 void sgemm_small(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                  int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 void dgemm_small(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
@@ -73,6 +84,8 @@ void dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t
                   double* dst);
 void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
                   double* dst);
+void sgemm_small(bool trans_a, bool trans_b, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
+                 const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 }  // namespace gemm_avx2
 
 namespace gemm_avx512 {
