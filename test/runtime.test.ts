@@ -35,6 +35,24 @@ describe('runtime', () => {
     expect(maxDiff).toBeLessThan(1e-4);
   });
 
+  it('the pool serves bursts of short parallel calls, polling between them or sleeping (QKV_SPIN_US)', () => {
+    // Many pool calls, some after pauses long enough for the workers to fall asleep: a lost
+    // wake-up would hang the child, a task run twice or not at all would change the checksum.
+    const code = `
+      const a = qkv.randn([200, 200], { seed: 5 }), b = qkv.randn([200, 200], { seed: 6 });
+      let s = 0;
+      for (let i = 0; i < 400; i++) {
+        const c = qkv.matmul(a, b), e = qkv.softmax(c, -1);
+        s += c.toTypedArray()[i % 40000] + e.toTypedArray()[(7 * i) % 40000];
+        c.dispose(); e.dispose();
+        if (i % 50 === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      }
+      console.log(s.toFixed(6));`;
+    const polling = child({ QKV_THREADS: '4' }, code);
+    expect(child({ QKV_THREADS: '4', QKV_SPIN_US: '0' }, code)).toBe(polling);
+    expect(child({ QKV_THREADS: '1' }, code)).toBe(polling);
+  });
+
   it('matmulAsync runs off the event loop: timers keep firing while it works', async () => {
     const a = qkv.randn([1024, 1024], { seed: 3 }), b = qkv.randn([1024, 1024], { seed: 4 });
     let ticks = 0;

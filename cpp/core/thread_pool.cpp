@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
@@ -11,55 +12,124 @@
 namespace qkv {
 
 namespace {
+
 thread_local bool t_inside_pool = false;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
 }
+
+// How long an idle thread polls for the next job (or the caller for the last task) before it
+// sleeps. A training step is hundreds of short parallel calls a few microseconds apart; waking a
+// sleeping thread costs ~50 us on a small VM, more than many of those calls take. Polling for a
+// short while after each call (as OpenMP runtimes do, for far longer) keeps the workers warm
+// between them and costs an idle process at most this much CPU per call. QKV_SPIN_US overrides it
+// (0: always sleep).
+int64_t spin_ns() {
+  static const int64_t ns = [] {
+    if (const char* env = std::getenv("QKV_SPIN_US")) {
+      char* end = nullptr;
+      long us = std::strtol(env, &end, 10);
+      if (end != env && us >= 0) return static_cast<int64_t>(std::min(us, 1000000L)) * 1000;
+    }
+    return int64_t(200) * 1000;
+  }();
+  return ns;
+}
+
+// Polls `ready` for up to spin_ns(); true as soon as it holds.
+template <class Pred>
+bool spin_until(Pred ready) {
+  if (ready()) return true;
+  const int64_t limit = spin_ns();
+  if (limit <= 0) return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 1;; ++i) {
+    cpu_relax();
+    if (ready()) return true;
+    if ((i & 63) == 0) {
+      if (std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count() > limit)
+        return false;
+      std::this_thread::yield();  // let a descheduled thread with work run on this core
+    }
+  }
+}
+
+// One call of run(): lives on the caller's stack for the duration of the call.
+struct Job {
+  const std::function<void(int64_t)>* fn;
+  int64_t tasks;
+  std::atomic<int64_t> next{0}, finished{0};
+};
+
+}  // namespace
 
 struct ThreadPool::Impl {
   std::vector<std::thread> workers;
   std::mutex submit_mutex;  // one top-level job at a time
+
+  // Publishing a job: `current` is set, then `generation` bumped. Workers poll `generation`, then
+  // sleep on `wake`; `sleepers` tells the caller whether a notify is needed. The seq_cst
+  // generation bump / sleepers load (caller) and sleepers increment / generation load (worker)
+  // guarantee that one side sees the other: no lost wake-up.
+  std::atomic<Job*> current{nullptr};
+  std::atomic<uint64_t> generation{0};
+  std::atomic<int> sleepers{0};
+  // Workers between reading `current` and being done with that job: the caller waits for none to
+  // remain before its Job goes out of scope.
+  std::atomic<int> users{0};
+  std::atomic<bool> caller_sleeping{false};
+  std::atomic<bool> stop{false};
   std::mutex mutex;
   std::condition_variable wake, done;
-  const std::function<void(int64_t)>* fn = nullptr;
-  int64_t tasks = 0;
-  std::atomic<int64_t> next{0};
-  int active = 0;          // workers still inside the current job
-  uint64_t generation = 0;
-  bool stop = false;
 
-  void work() {
+  // Claims and runs tasks of `job` until none are left; the thread finishing the last one wakes a
+  // sleeping caller.
+  void work(Job& job) {
+    const bool outer = t_inside_pool;
     t_inside_pool = true;
     for (;;) {
-      int64_t t = next.fetch_add(1, std::memory_order_relaxed);
-      if (t >= tasks) break;
-      (*fn)(t);
+      int64_t t = job.next.fetch_add(1, std::memory_order_relaxed);
+      if (t >= job.tasks) break;
+      (*job.fn)(t);
+      if (job.finished.fetch_add(1, std::memory_order_seq_cst) + 1 == job.tasks &&
+          caller_sleeping.load(std::memory_order_seq_cst)) {
+        std::lock_guard<std::mutex> lock(mutex);
+        done.notify_all();
+      }
     }
-    t_inside_pool = false;
+    t_inside_pool = outer;
   }
 
   void worker_loop() {
-    uint64_t seen = 0;
+    uint64_t seen = generation.load(std::memory_order_acquire);
     for (;;) {
-      {
+      auto fresh = [&] { return stop.load(std::memory_order_acquire) || generation.load(std::memory_order_seq_cst) != seen; };
+      if (!spin_until(fresh)) {
         std::unique_lock<std::mutex> lock(mutex);
-        wake.wait(lock, [&] { return stop || generation != seen; });
-        if (stop) return;
-        seen = generation;
+        sleepers.fetch_add(1, std::memory_order_seq_cst);
+        wake.wait(lock, fresh);
+        sleepers.fetch_sub(1, std::memory_order_relaxed);
       }
-      work();
-      std::lock_guard<std::mutex> lock(mutex);
-      if (--active == 0) done.notify_all();
+      if (stop.load(std::memory_order_acquire)) return;
+      seen = generation.load(std::memory_order_acquire);
+      users.fetch_add(1, std::memory_order_seq_cst);
+      if (Job* job = current.load(std::memory_order_seq_cst)) work(*job);
+      users.fetch_sub(1, std::memory_order_release);
     }
   }
 
   void start(int threads) {
-    stop = false;
+    stop.store(false);
     for (int i = 1; i < threads; ++i) workers.emplace_back([this] { worker_loop(); });
   }
 
   void shutdown() {
     {
       std::lock_guard<std::mutex> lock(mutex);
-      stop = true;
+      stop.store(true);
     }
     wake.notify_all();
     for (auto& w : workers) w.join();
@@ -103,20 +173,33 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
     for (int64_t t = 0; t < tasks; ++t) fn(t);
     return;
   }
-  std::lock_guard<std::mutex> submit(impl_->submit_mutex);
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->fn = &fn;
-    impl_->tasks = tasks;
-    impl_->next.store(0, std::memory_order_relaxed);
-    impl_->active = static_cast<int>(impl_->workers.size());
-    ++impl_->generation;
+  Impl& p = *impl_;
+  std::lock_guard<std::mutex> submit(p.submit_mutex);
+  Job job;
+  job.fn = &fn;
+  job.tasks = tasks;
+  p.current.store(&job, std::memory_order_seq_cst);
+  p.generation.fetch_add(1, std::memory_order_seq_cst);
+  if (p.sleepers.load(std::memory_order_seq_cst) > 0) {
+    std::lock_guard<std::mutex> lock(p.mutex);
+    p.wake.notify_all();
   }
-  impl_->wake.notify_all();
-  impl_->work();
-  std::unique_lock<std::mutex> lock(impl_->mutex);
-  impl_->done.wait(lock, [&] { return impl_->active == 0; });
-  impl_->fn = nullptr;
+  p.work(job);
+  // Wait for the tasks other threads claimed, polling first, then asleep.
+  auto all_done = [&] { return job.finished.load(std::memory_order_acquire) == tasks; };
+  if (!spin_until(all_done)) {
+    std::unique_lock<std::mutex> lock(p.mutex);
+    p.caller_sleeping.store(true, std::memory_order_seq_cst);
+    p.done.wait(lock, all_done);
+    p.caller_sleeping.store(false, std::memory_order_relaxed);
+  }
+  // Retire the job; a worker that read `current` just before this may still look at it (to find
+  // no task left): wait until none does.
+  p.current.store(nullptr, std::memory_order_seq_cst);
+  while (p.users.load(std::memory_order_seq_cst) != 0) {
+    cpu_relax();
+    std::this_thread::yield();
+  }
 }
 
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
