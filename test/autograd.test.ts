@@ -192,4 +192,27 @@ describe('vectorised backward kernels (float32, every SIMD level)', () => {
         qkv.simd.use(initial);
       }
     });
+  for (const level of qkv.simd.available())
+    it(`layer norm backward on ${level} matches float64 (input, gamma and beta gradients)`, () => {
+      qkv.simd.use(level);
+      try {
+        // 700 rows: more than one 256-row block of the column sums; 77 columns: a ragged vector tail.
+        const xs = randomRef([700, 77], 61, 3).data, gs = randomRef([77], 62).data, bs = randomRef([77], 63).data;
+        const ws = randomRef([700, 77], 64).data;
+        const grads = (ctor: Float32ArrayConstructor | Float64ArrayConstructor) => {
+          const x = qkv.Tensor.from(ctor.from(xs), [700, 77], { requiresGrad: true });
+          const g = qkv.Tensor.from(ctor.from(gs), [77], { requiresGrad: true });
+          const b = qkv.Tensor.from(ctor.from(bs), [77], { requiresGrad: true });
+          const w = qkv.Tensor.from(ctor.from(ws), [700, 77]);
+          qkv.sum(qkv.mul(qkv.layerNorm(x, g, b), w)).backward();
+          return [x, g, b].map((t) => t.grad!.toTypedArray());
+        };
+        const [f32, f64] = [grads(Float32Array), grads(Float64Array)];
+        expectClose(f32[0], f64[0], 2e-4, 1e-5, 'dx');
+        expectClose(f32[1], f64[1], 2e-4, 1e-5, 'dgamma');
+        expectClose(f32[2], f64[2], 2e-4, 1e-5, 'dbeta');
+      } finally {
+        qkv.simd.use(initial);
+      }
+    });
 });

@@ -21,6 +21,12 @@ template <class T> struct KernelsFor {
   // Row-wise layer norm over [rows, cols]; mean/rstd may be null, gamma/beta may be null.
   void (*layernorm_rows)(int64_t rows, int64_t cols, const T* x, const T* gamma, const T* beta, T eps, T* out,
                          T* mean, T* rstd);
+  // Layer norm backward: dx rows from the output gradient g and the saved mean/rstd (gamma may be null).
+  void (*layernorm_backward_rows)(int64_t rows, int64_t cols, const T* x, const T* g, const T* gamma, const T* mean,
+                                  const T* rstd, T* dx);
+  // Adds column sums over `rows` rows (stride ld) of g * xhat to dgamma and of g to dbeta.
+  void (*layernorm_param_grads)(int64_t rows, int64_t cols, int64_t ld, const T* x, const T* g, const T* mean,
+                                const T* rstd, T* dgamma, T* dbeta);
   // Sum of each row of [rows, cols], accumulated in double for float32.
   void (*sum_rows)(int64_t rows, int64_t cols, const T* x, T* out);
   // Largest of x[0..n) (-inf for n == 0).
