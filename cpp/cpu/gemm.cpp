@@ -253,17 +253,21 @@ void gemm_blocked_impl(const Level& L, bool ta, bool tb, int64_t M, int64_t N, i
   const int64_t kblocks = ceil_div(K, L.kc), kc_max = ceil_div(K, kblocks);
   const int64_t nblocks = ceil_div(npanels, std::max<int64_t>(1, L.nc / nr));
   const int64_t nc_panels = ceil_div(npanels, nblocks), nc_max = nc_panels * nr;
-  const int64_t mblocks = ceil_div(mpanels, std::max<int64_t>(1, L.mc / mr));
-  const int64_t mc_panels = ceil_div(mpanels, mblocks), mc_max = mc_panels * mr;
-  const int64_t phases = nblocks * kblocks;
-
   const double work = double(M) * double(N) * double(K);
   const int64_t threads = work < kMinParallelWork ? 1 : ThreadPool::global().threads();
-  // Tiles per phase: each MC row block, split over columns when there are too few row blocks to
-  // keep every thread busy (and balanced) -- but never into slices narrower than 4 NR panels.
-  const int64_t splits = threads == 1 ? 1
-                                      : std::max<int64_t>(1, std::min(ceil_div(4 * threads, mblocks),
-                                                                      std::max<int64_t>(1, nc_panels / 4)));
+  int64_t mblocks = ceil_div(mpanels, std::max<int64_t>(1, L.mc / mr));
+  // With rows enough for every thread (4 MR panels each at least), a multiple of `threads` row
+  // blocks balances the work without splitting a row block's columns, which would make every
+  // thread sharing the block pack the same A block again.
+  const bool rows_suffice = threads > 1 && mpanels >= 4 * threads;
+  if (rows_suffice) mblocks = ceil_div(mblocks, threads) * threads;
+  const int64_t mc_panels = ceil_div(mpanels, mblocks), mc_max = mc_panels * mr;
+  const int64_t phases = nblocks * kblocks;
+  // Tiles per phase: each MC row block, split over columns when there are too few rows to keep
+  // every thread busy -- but never into slices narrower than 4 NR panels.
+  const int64_t splits = threads == 1 || rows_suffice
+                             ? 1
+                             : std::max<int64_t>(1, std::min(ceil_div(4 * threads, mblocks), std::max<int64_t>(1, nc_panels / 4)));
   const int64_t tiles = mblocks * splits;
 
   // Workspace (the calling thread's, allocated before any task runs): two B buffers, then one A

@@ -128,6 +128,7 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
   const T *Q = q.data<T>(), *K = k.data<T>(), *V = v.data<T>(), *O = out.data<T>(), *L = lse.data<T>(), *dO = dout.data<T>();
   T *dQ = dq.data<T>(), *dK = dk.data<T>(), *dV = dv.data<T>();
   const T neg_inf = -std::numeric_limits<T>::infinity();
+  const auto& kern = cpu::kernels_of<T>();
 
   ThreadPool::global().run(d.B * d.H, [&](int64_t bh) {
     const int64_t b = bh / d.H;
@@ -153,8 +154,9 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
         for (int64_t r = 0; r < br; ++r) {
           T* p = P.data() + r * kBc;
           const T lrow = Lb[i0 + r];
-          const int64_t vis = lrow == neg_inf ? 0 : visible_end(d, o, b, i0 + r) - j0;
-          for (int64_t c = 0; c < bc; ++c) p[c] = c < vis ? std::exp(p[c] - lrow) : T(0);
+          const int64_t vis = lrow == neg_inf ? 0 : std::min(bc, visible_end(d, o, b, i0 + r) - j0);
+          if (vis > 0) kern.exp_shift_sum(vis, p, lrow, p);
+          for (int64_t c = std::max<int64_t>(vis, 0); c < bc; ++c) p[c] = T(0);
         }
         // dP = dO Vᵀ (w.r.t. the dropped weights), then through dropout
         gemm<T>(false, true, br, bc, d.Dv, T(1), dOb + i0 * d.Dv, d.Dv, Vb + j0 * d.Dv, d.Dv, T(0), dP.data(), kBc);
