@@ -78,12 +78,14 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
         else grads[1] = Tensor::zeros({out, in}, xd.dtype());
       }
       if (gb) {
-        std::vector<double> acc(static_cast<size_t>(out), 0.0);
-        for (int64_t r = 0; r < N; ++r)
-          for (int64_t j = 0; j < out; ++j) acc[j] += pg[r * out + j];
+        // The column sums of g, as the product ones[1, N] g (the GEMM's vectorised matrix-vector path).
         grads[2] = Tensor::empty({out}, xd.dtype());
-        T* pb = grads[2].template data<T>();
-        for (int64_t j = 0; j < out; ++j) pb[j] = static_cast<T>(acc[j]);
+        if (N > 0) {
+          const std::vector<T> ones(static_cast<size_t>(N), T(1));
+          gemm<T>(false, false, 1, out, N, ones.data(), N, pg, out, T(0), grads[2].template data<T>(), out);
+        } else {
+          grads[2] = Tensor::zeros({out}, xd.dtype());
+        }
       }
       return 0;
     });
