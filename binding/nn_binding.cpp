@@ -23,6 +23,8 @@ bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const ch
 // Marks the module tree (and the optimizer) busy until the returned holder is destroyed: capture it
 // in an AsyncJob's done() so that it is released on the main thread when the job ends either way.
 std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt);
+// A checkpoint's metadata as a plain object of strings (shared with transformer_binding.cpp).
+Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta);
 
 namespace {
 
@@ -191,12 +193,6 @@ io::Metadata metadata_arg(Napi::Env env, const Napi::Value& v, const char* op) {
     meta[k] = x.As<Napi::String>().Utf8Value();
   }
   return meta;
-}
-
-Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta) {
-  Napi::Object o = Napi::Object::New(env);
-  for (const auto& [k, v] : meta) set_data(o, k, Napi::String::New(env, v));
-  return o;
 }
 
 // ---- functions ----------------------------------------------------------------------------------
@@ -404,6 +400,12 @@ Napi::Value wrap_module(Napi::Env env, nn::ModulePtr m, bool owner) {
   });
   ext.TypeTag(&kModuleTag);
   return ext;
+}
+
+Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta) {
+  Napi::Object o = Napi::Object::New(env);
+  for (const auto& [k, v] : meta) set_data(o, k, Napi::String::New(env, v));
+  return o;
 }
 
 std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt) {

@@ -12,6 +12,7 @@ namespace qkv::binding {
 void throw_busy(Napi::Env env, const std::string& message);
 void set_data(Napi::Object o, const std::string& key, Napi::Value v);
 std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
+Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt);
 bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const char* op);
 
 namespace {
@@ -114,9 +115,7 @@ Napi::Value optim_create(const Napi::CallbackInfo& info) {
       throw_type("optim: unknown optimizer '" + type + "' (SGD, Adam, AdamW)");
     }
     opt->set_schedule(schedule_arg(o.Get("schedule"), op));
-    auto ext = Napi::External<OptimizerBox>::New(env, new OptimizerBox{opt}, [](Napi::Env, OptimizerBox* b) { delete b; });
-    ext.TypeTag(&kOptimizerTag);
-    return ext;
+    return wrap_optimizer(env, opt);
   });
 }
 
@@ -219,6 +218,12 @@ Napi::Value grad_norm(const Napi::CallbackInfo& info) {
 
 std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Value& v, const char* op, const char* name) {
   return unwrap_box(env, v, op, name)->opt;
+}
+
+Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt) {
+  auto ext = Napi::External<OptimizerBox>::New(env, new OptimizerBox{std::move(opt)}, [](Napi::Env, OptimizerBox* b) { delete b; });
+  ext.TypeTag(&kOptimizerTag);
+  return ext;
 }
 
 bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const char* op) {

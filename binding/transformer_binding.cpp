@@ -15,6 +15,7 @@
 #include "io/json.h"
 #include "ops/ops.h"
 #include "optim/optimizer.h"
+#include "nn/checkpoint.h"
 #include "progress_job.h"
 #include "transformer/decode.h"
 #include "transformer/fused.h"
@@ -26,6 +27,9 @@ nn::ModulePtr unwrap_module(Napi::Env env, const Napi::Value& v, const char* op,
 Napi::Value wrap_module(Napi::Env env, nn::ModulePtr m, bool owner);
 bool refuse_if_busy(Napi::Env env, const nn::Module& m, const char* op);
 std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt);
+std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
+Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt);
+Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta);
 
 namespace {
 
@@ -100,22 +104,30 @@ Sequences sequences_arg(Napi::Env env, const Napi::Value& v, const char* op, con
 
 Napi::Value tensor_or_undefined(Napi::Env env, const Tensor& t) { return t.defined() ? TensorHandle::wrap(env, t) : env.Undefined(); }
 
+// A number option left unset stays unset (the optimizer's own value then applies; train.h).
+std::optional<double> opt_given(const Napi::Object& o, const char* key, const char* op) {
+  if (o.Get(key).IsUndefined()) return std::nullopt;
+  return opt_number(o, key, 0, op);
+}
+
 transformer::TrainOptions train_options(const Napi::Object& o, const char* op) {
   transformer::TrainOptions t;
   t.epochs = opt_int(o, "epochs", t.epochs, op);
   t.batch_size = opt_int(o, "batchSize", t.batch_size, op);
   t.max_steps = opt_int(o, "maxSteps", 0, op);
-  t.lr = opt_number(o, "lr", t.lr, op);
-  t.min_lr = opt_number(o, "minLr", t.min_lr, op);
-  t.weight_decay = opt_number(o, "weightDecay", t.weight_decay, op);
-  t.beta1 = opt_number(o, "beta1", t.beta1, op);
-  t.beta2 = opt_number(o, "beta2", t.beta2, op);
-  t.eps = opt_number(o, "eps", t.eps, op);
+  t.lr = opt_given(o, "lr", op);
+  t.min_lr = opt_given(o, "minLr", op);
+  t.weight_decay = opt_given(o, "weightDecay", op);
+  t.beta1 = opt_given(o, "beta1", op);
+  t.beta2 = opt_given(o, "beta2", op);
+  t.eps = opt_given(o, "eps", op);
   t.warmup_steps = opt_int(o, "warmupSteps", -1, op);
   Napi::Value s = o.Get("schedule");
   if (!s.IsUndefined()) {
-    if (!s.IsString() || !optim::schedule_from_name(s.As<Napi::String>().Utf8Value(), &t.schedule))
+    optim::ScheduleKind kind;
+    if (!s.IsString() || !optim::schedule_from_name(s.As<Napi::String>().Utf8Value(), &kind))
       throw_type(std::string(op) + ": schedule must be 'warmupCosine', 'warmupLinear' or 'constant'");
+    t.schedule = kind;
   }
   t.clip_norm = opt_number(o, "clipNorm", t.clip_norm, op);
   t.label_smoothing = opt_number(o, "labelSmoothing", 0, op);
@@ -156,6 +168,7 @@ Napi::Object train_result(Napi::Env env, const transformer::TrainResult& r) {
   o.Set("tokens", Napi::Number::New(env, static_cast<double>(r.tokens)));
   o.Set("seconds", Napi::Number::New(env, r.seconds));
   o.Set("tokensPerSec", Napi::Number::New(env, r.tokens_per_sec));
+  o.Set("firstEpoch", Napi::Number::New(env, static_cast<double>(r.first_epoch)));
   o.Set("epochLoss", number_array(env, r.epoch_loss));
   o.Set("valLoss", number_array(env, r.val_loss));
   o.Set("valAccuracy", number_array(env, r.val_accuracy));
@@ -170,20 +183,54 @@ Napi::Object eval_result(Napi::Env env, const transformer::EvalResult& r) {
   return o;
 }
 
-// Starts a job on `m` that holds it busy until the job settles.
+Napi::Object hypothesis_object(Napi::Env env, const transformer::Hypothesis& h) {
+  Napi::Object r = Napi::Object::New(env);
+  Napi::Int32Array ids = Napi::Int32Array::New(env, h.ids.size());
+  if (!h.ids.empty()) std::memcpy(ids.Data(), h.ids.data(), h.ids.size() * sizeof(int32_t));
+  r.Set("ids", ids);
+  r.Set("score", Napi::Number::New(env, h.score));
+  r.Set("logProb", Napi::Number::New(env, h.log_prob));
+  r.Set("finished", Napi::Boolean::New(env, h.finished));
+  if (h.attention.defined()) r.Set("attention", TensorHandle::wrap(env, h.attention));
+  return r;
+}
+
+// Starts a job on `m` (and `opt`, when given) that holds them busy until the job settles. With an
+// optimizer, the job object carries it as `optimizer` from the start, so that the caller keeps the
+// state of the steps taken even when the job is aborted.
 Napi::Value start_model_job(Napi::Env env, const nn::ModulePtr& m, const char* name, std::function<void(JobControl&)> work,
-                            std::function<Napi::Value(Napi::Env)> done, Napi::Value on_progress) {
+                            std::function<Napi::Value(Napi::Env)> done, Napi::Value on_progress,
+                            const std::shared_ptr<optim::Optimizer>& opt = nullptr) {
   if (refuse_if_busy(env, *m, name)) return env.Undefined();
-  auto hold = hold_for_job(m, nullptr);
+  auto hold = hold_for_job(m, opt);
   ProgressJobSpec spec;
   spec.name = name;
   spec.work = std::move(work);
   spec.done = std::move(done);
   spec.on_progress = on_progress;
-  return start_progress_job(env, std::move(spec), [hold](Napi::Object, std::shared_ptr<JobControl> ctl) {
+  return start_progress_job(env, std::move(spec), [hold, opt](Napi::Object job, std::shared_ptr<JobControl> ctl) {
+    if (opt) job.Set("optimizer", wrap_optimizer(job.Env(), opt));
     // The hook owns the hold: settling runs and clears the hooks, which releases it.
     ctl->on_settle([hold]() { (void)hold; });
   });
+}
+
+// The model, sources and targets that the Seq2Seq jobs take as arguments 0 to 2.
+struct PairArgs {
+  std::shared_ptr<transformer::Seq2Seq> model;
+  std::shared_ptr<Sequences> src, tgt;
+};
+PairArgs pair_args(const Napi::CallbackInfo& info, const char* op) {
+  Napi::Env env = info.Env();
+  return {module_as<transformer::Seq2Seq>(info, 0, op, "Seq2Seq"),
+          std::make_shared<Sequences>(sequences_arg(env, arg(info, 1), op, "sources")),
+          std::make_shared<Sequences>(sequences_arg(env, arg(info, 2), op, "targets"))};
+}
+
+// The optimizer a fit continues (argument i, from an earlier fit or a checkpoint), or a fresh one.
+std::shared_ptr<optim::Optimizer> fit_optimizer(const Napi::CallbackInfo& info, size_t i, nn::Module& m, const char* op) {
+  if (absent(arg(info, i))) return transformer::make_train_optimizer(m);
+  return unwrap_optimizer(info.Env(), arg(info, i), op, "optimizer");
 }
 
 // ---- creation ---------------------------------------------------------------------------------------
@@ -344,33 +391,34 @@ Napi::Value tf_add_dropout(const Napi::CallbackInfo& info) {
 
 // ---- jobs ---------------------------------------------------------------------------------------------
 
-// tfSeq2SeqFit(model, src, tgt, valSrc | null, valTgt | null, options, onProgress | null) -> { promise, abort }
+// tfSeq2SeqFit(model, src, tgt, valSrc | null, valTgt | null, options, onProgress | null, optimizer | null)
+//   -> { promise, abort, optimizer }: continues the optimizer given, else a fresh one.
 Napi::Value tf_seq2seq_fit(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "Seq2Seq.fit";
     Napi::Env env = info.Env();
-    auto m = module_as<transformer::Seq2Seq>(info, 0, op, "Seq2Seq");
-    auto src = std::make_shared<Sequences>(sequences_arg(env, arg(info, 1), op, "sources"));
-    auto tgt = std::make_shared<Sequences>(sequences_arg(env, arg(info, 2), op, "targets"));
+    const PairArgs args = pair_args(info, op);
     std::shared_ptr<Sequences> vs, vt;
     if (!absent(arg(info, 3))) {
       vs = std::make_shared<Sequences>(sequences_arg(env, arg(info, 3), op, "validation sources"));
       vt = std::make_shared<Sequences>(sequences_arg(env, arg(info, 4), op, "validation targets"));
     }
     const transformer::TrainOptions o = train_options(options_arg(info, 5, op), op);
+    auto opt = fit_optimizer(info, 7, *args.model, op);
     auto result = std::make_shared<transformer::TrainResult>();
     return start_model_job(
-        env, m, op,
-        [m, src, tgt, vs, vt, o, result](JobControl& ctl) {
-          *result = transformer::fit_seq2seq(*m, *src, *tgt, vs.get(), vt.get(), o,
+        env, args.model, op,
+        [args, vs, vt, o, opt, result](JobControl& ctl) {
+          *result = transformer::fit_seq2seq(*args.model, *args.src, *args.tgt, vs.get(), vt.get(), o, *opt,
                                              [&ctl](const transformer::TrainProgress& p) { ctl.report(progress_fields(p)); },
                                              [&ctl] { return ctl.aborted(); });
         },
-        [result](Napi::Env e) -> Napi::Value { return train_result(e, *result); }, arg(info, 6));
+        [result](Napi::Env e) -> Napi::Value { return train_result(e, *result); }, arg(info, 6), opt);
   });
 }
 
-// tfEncoderFit(model, data, labels Int32Array | null, val | null, valLabels | null, options, onProgress | null)
+// tfEncoderFit(model, data, labels Int32Array | null, val | null, valLabels | null, options, onProgress | null,
+//   optimizer | null) -> { promise, abort, optimizer }: as tfSeq2SeqFit.
 Napi::Value tf_encoder_fit(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "TransformerEncoder.fit";
@@ -387,19 +435,21 @@ Napi::Value tf_encoder_fit(const Napi::CallbackInfo& info) {
     if (!absent(arg(info, 3))) val = std::make_shared<Sequences>(sequences_arg(env, arg(info, 3), op, "validation inputs"));
     Tensor val_labels = labels_of(4, "validation labels");
     const transformer::TrainOptions o = train_options(options_arg(info, 5, op), op);
+    auto opt = fit_optimizer(info, 7, *m, op);
     auto result = std::make_shared<transformer::TrainResult>();
     return start_model_job(
         env, m, op,
-        [m, data, labels, val, val_labels, o, result](JobControl& ctl) {
-          *result = transformer::fit_encoder(*m, *data, labels, val.get(), val_labels.defined() ? &val_labels : nullptr, o,
+        [m, data, labels, val, val_labels, o, opt, result](JobControl& ctl) {
+          *result = transformer::fit_encoder(*m, *data, labels, val.get(), val_labels.defined() ? &val_labels : nullptr, o, *opt,
                                              [&ctl](const transformer::TrainProgress& p) { ctl.report(progress_fields(p)); },
                                              [&ctl] { return ctl.aborted(); });
         },
-        [result](Napi::Env e) -> Napi::Value { return train_result(e, *result); }, arg(info, 6));
+        [result](Napi::Env e) -> Napi::Value { return train_result(e, *result); }, arg(info, 6), opt);
   });
 }
 
-// tfTranslate(model, src, options) -> { promise: Promise<[{ ids, score, logProb, finished, attention? }]>, abort }
+// tfTranslate(model, src, options) -> { promise: Promise<[[{ ids, score, logProb, finished, attention? }, ...]]>, abort }:
+// per input its best numReturn hypotheses, best first (attention on the best only).
 Napi::Value tf_translate(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "Seq2Seq.translate";
@@ -413,7 +463,8 @@ Napi::Value tf_translate(const Napi::CallbackInfo& info) {
     d.length_penalty = opt_number(o, "lengthPenalty", 1.0, op);
     d.batch_size = opt_int(o, "batchSize", 64, op);
     d.attention = opt_bool(o, "attention", false, op);
-    auto result = std::make_shared<std::vector<transformer::Hypothesis>>();
+    d.num_return = opt_int(o, "numReturn", 1, op);
+    auto result = std::make_shared<std::vector<std::vector<transformer::Hypothesis>>>();
     return start_model_job(
         env, m, op,
         [m, src, d, result](JobControl& ctl) {
@@ -422,20 +473,55 @@ Napi::Value tf_translate(const Napi::CallbackInfo& info) {
         [result](Napi::Env e) -> Napi::Value {
           Napi::Array out = Napi::Array::New(e, result->size());
           for (uint32_t i = 0; i < result->size(); ++i) {
-            const transformer::Hypothesis& h = (*result)[i];
-            Napi::Object r = Napi::Object::New(e);
-            Napi::Int32Array ids = Napi::Int32Array::New(e, h.ids.size());
-            if (!h.ids.empty()) std::memcpy(ids.Data(), h.ids.data(), h.ids.size() * sizeof(int32_t));
-            r.Set("ids", ids);
-            r.Set("score", Napi::Number::New(e, h.score));
-            r.Set("logProb", Napi::Number::New(e, h.log_prob));
-            r.Set("finished", Napi::Boolean::New(e, h.finished));
-            if (h.attention.defined()) r.Set("attention", TensorHandle::wrap(e, h.attention));
-            out.Set(i, r);
+            const auto& list = (*result)[i];
+            Napi::Array hyps = Napi::Array::New(e, list.size());
+            for (uint32_t k = 0; k < list.size(); ++k) hyps.Set(k, hypothesis_object(e, list[k]));
+            out.Set(i, hyps);
           }
           return out;
         },
         env.Undefined());
+  });
+}
+
+// tfScore(model, src, tgt, batchSize) -> { promise: Promise<Float64Array> (per pair sum of log p), abort }
+Napi::Value tf_score(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    constexpr const char* op = "Seq2Seq.score";
+    const PairArgs args = pair_args(info, op);
+    const int64_t batch = arg_int(info, 3, op, "batchSize");
+    auto result = std::make_shared<std::vector<double>>();
+    return start_model_job(
+        info.Env(), args.model, op,
+        [args, batch, result](JobControl& ctl) {
+          *result = transformer::score_seq2seq(*args.model, *args.src, *args.tgt, batch, [&ctl] { return ctl.aborted(); });
+        },
+        [result](Napi::Env e) -> Napi::Value {
+          Napi::Float64Array out = Napi::Float64Array::New(e, result->size());
+          if (!result->empty()) std::memcpy(out.Data(), result->data(), result->size() * sizeof(double));
+          return out;
+        },
+        info.Env().Undefined());
+  });
+}
+
+// tfLoadModule(path) -> Promise<{ module, metadata, optimizer? }>: a checkpoint, and the trainer's
+// AdamW state when the file holds optimizer state (saved with save(path, { optimizer: true })).
+Napi::Value tf_load_module(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    constexpr const char* op = "load";
+    const std::string path = arg_string(info, 0, op, "path");
+    auto module = std::make_shared<nn::ModulePtr>();
+    auto meta = std::make_shared<io::Metadata>();
+    auto opt = std::make_shared<std::shared_ptr<optim::Optimizer>>();
+    return queue_job(info.Env(), {[path, module, meta, opt] { *module = nn::load_module(path, meta.get(), transformer::make_train_optimizer, opt.get(), op); },
+                                  [module, meta, opt](Napi::Env e) -> Napi::Value {
+                                    Napi::Object o = Napi::Object::New(e);
+                                    o.Set("module", wrap_module(e, *module, true));
+                                    o.Set("metadata", metadata_object(e, *meta));
+                                    if (*opt) o.Set("optimizer", wrap_optimizer(e, *opt));
+                                    return o;
+                                  }});
   });
 }
 
@@ -562,6 +648,8 @@ void init_transformer(Napi::Env env, Napi::Object exports) {
       {"tfEncode", tf_encode},
       {"tfClassify", tf_classify},
       {"tfEvaluate", tf_evaluate},
+      {"tfScore", tf_score},
+      {"tfLoadModule", tf_load_module},
   };
   for (auto& [name, fn] : fns) exports.Set(name, Napi::Function::New(env, fn, name));
 }

@@ -6,6 +6,7 @@ export type QkvErrorCode =
   | 'ERR_ABORTED'
   | 'ERR_NAN'
   | 'ERR_BUSY'
+  | 'ERR_NO_STATE'
   | 'ERR_UNSUPPORTED'
   | 'ERR_CUDA'
   | 'ERR_INTERNAL';

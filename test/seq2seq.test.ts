@@ -1,6 +1,7 @@
 // Seq2Seq end to end: date normalisation trained in the suite (≥ 98% exact match on 1,000 held-out
 // inputs), sequence reversal whose cross-attention shows the alignment, decoding checked against
-// teacher forcing and brute force, save/load, abort, NaN, ordering and disposal, and a float64
+// teacher forcing and brute force, n-best lists checked against score(), save/load, training resumed
+// from a checkpoint with its optimizer state, abort, NaN, ordering and disposal, and a float64
 // gradient check of the whole model.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -80,6 +81,45 @@ describe('Seq2Seq: date normalisation', () => {
     }
   });
 
+  it('n-best: numReturn distinct outputs in non-increasing score order, the first the 1-best, scores the teacher-forced log-probabilities', async () => {
+    const inputs = heldOut.slice(0, 10).map((p) => p.source);
+    const opts = { beamSize: 4, lengthPenalty: 0.6 };
+    const best = await model.translate(inputs, opts);
+    const nbest = await model.translate(inputs, { ...opts, numReturn: 4 });
+    let rescored = 0;
+    for (const [i, r] of nbest.entries()) {
+      const { alternatives, ...top } = r;
+      expect(top).toEqual(best[i]);
+      expect(alternatives).toHaveLength(4);
+      expect(alternatives[0]).toEqual(best[i]);
+      expect(new Set(alternatives.map((a) => a.ids.join(' '))).size).toBe(4);
+      for (let k = 1; k < 4; k++) expect(alternatives[k].score).toBeLessThanOrEqual(alternatives[k - 1].score);
+      // Independently: the synchronous teacher-forced logits, and score() (batched, without the cache).
+      const finished = alternatives.filter((a) => a.finished);
+      expect(finished[0]).toBe(alternatives[0]);
+      const T = Math.max(...finished.map((a) => a.ids.length)) + 1; // rows padded after their end (the decoder is causal)
+      const lps = teacherForced(model, r.input, finished.map((a) => [qkv.BOS_ID, ...a.ids, ...Array(T - 1 - a.ids.length).fill(qkv.PAD_ID)]));
+      finished.forEach((a, k) => {
+        const want = [...a.ids, qkv.EOS_ID].reduce((sum, id, t) => sum + lps[k][t][id], 0);
+        expect(a.logProb).toBeCloseTo(want, 3);
+        expect(a.score).toBeCloseTo(want / (a.ids.length + 1) ** 0.6, 3);
+      });
+      const plain = finished.filter((a) => vocab.encode(a.text).join(' ') === a.ids.join(' ')); // text that maps back to its ids
+      const scored = await model.score(plain.map((a): [string, string] => [r.input, a.text]), { lengthPenalty: 0.6 });
+      plain.forEach((a, k) => {
+        expect(scored[k].logProb).toBeCloseTo(a.logProb, 3);
+        expect(scored[k].score).toBeCloseTo(a.score, 3);
+        expect(scored[k].length).toBe(a.ids.length + 1);
+      });
+      rescored += plain.length;
+    }
+    expect(rescored).toBeGreaterThan(30);
+    const single = await model.translate(inputs[0], { beamSize: 3, numReturn: 2, attention: true });
+    expect(single.attention!.weights.length).toBe(single.ids.length + 1);
+    expect(single.alternatives[0].attention).toBe(single.attention);
+    expect(single.alternatives[1].attention).toBeUndefined(); // only for the best
+  });
+
   it('greedy decoding with the key/value cache picks the teacher-forced argmax at every step', async () => {
     const outs = await model.translate(heldOut.slice(0, 12).map((p) => p.source));
     for (const o of outs) {
@@ -134,6 +174,13 @@ describe('Seq2Seq: date normalisation', () => {
     expect(() => model.translate('x', { beamSize: 0 })).toThrow(RangeError);
     await expect(model.translate('x', { maxLength: 49 })).rejects.toThrow(RangeError);
     expect(() => model.translate('x', { signal: {} as AbortSignal })).toThrow(TypeError);
+    for (const numReturn of [0, 3, 1.5]) expect(() => model.translate('x', { beamSize: 2, numReturn })).toThrow(/^Seq2Seq\.translate: numReturn must be an integer in \[1, beamSize 2\]/);
+    expect(() => model.translate('x', { beamSize: 2, numReturn: 3 })).toThrow(RangeError);
+    expect(() => model.translate('x', { numReturn: 2 })).toThrow(RangeError); // greedy is a beam of 1
+    expect(() => model.translate('x', { beamSize: 2, numReturn: '2' as unknown as number })).toThrow(TypeError);
+    expect(() => model.score([['x', 'x'.repeat(60)]])).toThrow(RangeError);
+    expect(() => model.fit([['a', 'b']], { resume: 1 as unknown as boolean })).toThrow(TypeError);
+    expect(() => model.save(path.join(tmp, 'x.safetensors'), { optimizer: 'yes' as unknown as boolean })).toThrow(TypeError);
   });
 });
 
@@ -210,6 +257,90 @@ describe('Seq2Seq: decoding, jobs and gradients', () => {
       expect(want.map((_, t) => lp[t].indexOf(Math.max(...lp[t])))).toEqual(want);
     }
     model.dispose();
+  });
+
+  const resumeOptions = { batchSize: 8, lr: 3e-3, schedule: 'constant', seed: 5 } as const;
+  const smallModel = () => new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, maxLength: 16, dropout: 0.1, seed: 1 });
+  const expectSameWeights = (a: qkv.Seq2Seq, b: qkv.Seq2Seq) => {
+    const pb = new Map(b.namedParameters());
+    for (const [name, p] of a.namedParameters()) {
+      const x = p.toTypedArray(), y = pb.get(name)!.toTypedArray();
+      let worst = 0;
+      for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i] - y[i]) / Math.max(Math.abs(x[i]), 1e-3));
+      expect(worst, name).toBeLessThan(1e-5);
+    }
+  };
+
+  it('resume: N steps, save with the optimizer, load, M resumed steps equal N + M steps in one call (dropout on, mid-epoch)', async () => {
+    const pairs = qkv.data.reversalPairs(100, { seed: 3, alphabet: 'ab' }); // 13 batches of 8 per epoch
+    const whole = smallModel();
+    const wholeResult = await whole.fit(pairs, { ...resumeOptions, maxSteps: 35 });
+    expect(whole.optimizerStep).toBe(35);
+
+    const first = smallModel();
+    expect(first.optimizerStep).toBeNull();
+    await first.fit(pairs, { ...resumeOptions, maxSteps: 20 });
+    const file = path.join(tmp, 'resume.safetensors');
+    await first.save(file, { optimizer: true });
+    const saved = await qkv.loadSafetensors(file);
+    expect(saved.tensors.has('optimizer/decoder.layers.0.linear1.weight/exp_avg_sq')).toBe(true);
+    expect(JSON.parse(saved.metadata['qkv.optimizer'])).toMatchObject({ type: 'AdamW', step: 20, lr: 3e-3, betas: [0.9, 0.98] });
+
+    const second = await qkv.Seq2Seq.load(file);
+    expect(second.optimizerStep).toBe(20);
+    const progress: qkv.TransformerTrainProgress[] = [];
+    const r = await second.fit(pairs, { ...resumeOptions, maxSteps: 15, resume: true, onProgress: (p) => progress.push(p) });
+    expect(r.steps).toBe(15);
+    expect(second.optimizerStep).toBe(35);
+    expect(progress.at(-1)).toMatchObject({ step: 35, totalSteps: 35, epoch: 3, epochEnd: true });
+    expect(r.epochs.map((e) => e.epoch)).toEqual([2, 3]); // epoch 2 from its 8th batch on
+    expect(r.epochs[1].loss).toBeCloseTo(wholeResult.epochs[2].loss, 5);
+    expectSameWeights(second, whole);
+
+    // Hyperparameters left out keep the saved ones (lr 3e-3, constant); a fit without resume starts afresh.
+    const lrs: number[] = [];
+    await second.fit(pairs, { maxSteps: 2, batchSize: 8, resume: true, onProgress: (p) => lrs.push(p.lr) });
+    expect(lrs.at(-1)).toBeCloseTo(3e-3, 12);
+    expect(second.optimizerStep).toBe(37);
+    await second.fit(pairs, { maxSteps: 2, batchSize: 8 });
+    expect(second.optimizerStep).toBe(2);
+    await second.clearOptimizerState();
+    expect(second.optimizerStep).toBeNull();
+    for (const m of [whole, first, second]) m.dispose();
+  });
+
+  it('resume without optimizer state rejects with ERR_NO_STATE; a checkpoint saved without it loads without it', async () => {
+    const pairs = qkv.data.reversalPairs(50, { seed: 3, alphabet: 'ab' });
+    const model = smallModel();
+    await expect(model.fit(pairs, { maxSteps: 1, resume: true })).rejects.toMatchObject({ code: 'ERR_NO_STATE', message: expect.stringMatching(/^Seq2Seq\.fit: resume: true needs optimizer state/) });
+    await expect(model.save(path.join(tmp, 'none.safetensors'), { optimizer: true })).rejects.toMatchObject({ code: 'ERR_NO_STATE' });
+    await model.fit(pairs, { maxSteps: 3, batchSize: 8 });
+    const file = path.join(tmp, 'weights-only.safetensors');
+    await model.save(file);
+    expect([...(await qkv.loadSafetensors(file)).tensors.keys()].some((n) => n.startsWith('optimizer/'))).toBe(false);
+    const back = await qkv.Seq2Seq.load(file);
+    expect(back.optimizerStep).toBeNull();
+    await expect(back.fit(pairs, { maxSteps: 1, resume: true })).rejects.toMatchObject({ code: 'ERR_NO_STATE' });
+    model.dispose();
+    back.dispose();
+  });
+
+  it('resume after an abort continues the same run: the kept state matches the steps taken, a decaying schedule continues', async () => {
+    const pairs = qkv.data.reversalPairs(100, { seed: 4, alphabet: 'ab' });
+    const options = { ...resumeOptions, epochs: 100, schedule: 'warmupCosine', warmupSteps: 20 } as const;
+    const whole = smallModel();
+    await whole.fit(pairs, { ...options, maxSteps: 300 }); // enough steps for the abort to land well before the end
+    const split = smallModel();
+    const ac = new AbortController();
+    await expect(split.fit(pairs, { ...options, maxSteps: 300, signal: ac.signal, onProgress: () => ac.abort() })).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    const done = split.optimizerStep!;
+    expect(done).toBeGreaterThan(0);
+    expect(done).toBeLessThan(300);
+    await split.fit(pairs, { ...options, maxSteps: 300 - done, resume: true });
+    expect(split.optimizerStep).toBe(300);
+    expectSameWeights(split, whole);
+    whole.dispose();
+    split.dispose();
   });
 
   it('fit: AbortSignal rejects with ERR_ABORTED and leaves the model usable; a diverging run rejects with ERR_NAN', async () => {

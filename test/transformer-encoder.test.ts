@@ -1,5 +1,6 @@
 // TransformerEncoder: padding-aware sentence embeddings, a classifier that needs word order
-// (attention + positions), masked language modelling, save/load, abort, and its arguments.
+// (attention + positions), masked language modelling, save/load, training resumed from a checkpoint,
+// abort, and its arguments.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -101,6 +102,29 @@ describe('TransformerEncoder', () => {
     expect(after.accuracy).toBeGreaterThan(0.85);
     expect(after.loss).toBeLessThan(before.loss / 3);
     expect(r.epochs.length).toBe(6);
+  });
+
+  it('resume: MLM for N steps, save with the optimizer, load, M resumed steps equal N + M steps (the masks continue too)', async () => {
+    const texts = cycleTask(120, 5); // 8 batches of 16 per epoch
+    const make = () => new qkv.TransformerEncoder({ vocab, dim: 16, heads: 2, layers: 1, dropout: 0.1, maxLength: 16, seed: 3 });
+    const options = { batchSize: 16, lr: 3e-3, schedule: 'constant', seed: 2 } as const;
+    const whole = make();
+    await whole.fit(texts, { ...options, maxSteps: 20 });
+    const first = make();
+    await first.fit(texts, { ...options, maxSteps: 11 });
+    const file = path.join(tmp, 'mlm-resume.safetensors');
+    await first.save(file, { optimizer: true });
+    const second = await qkv.TransformerEncoder.load(file);
+    expect(second.optimizerStep).toBe(11);
+    const r = await second.fit(texts, { ...options, maxSteps: 9, resume: true });
+    expect(r.epochs.map((e) => e.epoch)).toEqual([2, 3]);
+    const pw = new Map(whole.namedParameters());
+    for (const [name, p] of second.namedParameters()) {
+      const x = p.toTypedArray(), y = pw.get(name)!.toTypedArray();
+      for (let i = 0; i < x.length; i++) expect(Math.abs(x[i] - y[i]), name).toBeLessThanOrEqual(1e-5 * Math.max(Math.abs(y[i]), 1e-3));
+    }
+    await expect(make().fit(texts, { resume: true })).rejects.toMatchObject({ code: 'ERR_NO_STATE' });
+    for (const m of [whole, first, second]) m.dispose();
   });
 
   it('parameters: counted once, named as PyTorch names a TransformerEncoder', () => {

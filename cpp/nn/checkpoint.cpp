@@ -189,12 +189,20 @@ io::Metadata load_checkpoint(const std::string& path, Module& module, optim::Opt
 }
 
 ModulePtr load_module(const std::string& path, io::Metadata* metadata, const char* op) {
+  return load_module(path, metadata, OptimizerFactory(), nullptr, op);
+}
+
+ModulePtr load_module(const std::string& path, io::Metadata* metadata, const OptimizerFactory& make_optimizer,
+                      std::shared_ptr<optim::Optimizer>* optimizer, const char* op) {
   io::Safetensors file = io::read_safetensors(path, op);
   auto c = file.metadata.find("qkv.config");
   if (c == file.metadata.end()) bad(op, path, "no qkv.config in the metadata: the file does not say which module it holds");
   ModulePtr m = module_from_config(json::parse(c->second, path + ": qkv.config"), op);
-  io::Metadata meta = load_checkpoint(file, path, *m, nullptr, op);
+  std::shared_ptr<optim::Optimizer> opt;
+  if (make_optimizer && file.metadata.count("qkv.optimizer")) opt = make_optimizer(*m);
+  io::Metadata meta = load_checkpoint(file, path, *m, opt.get(), op);
   if (metadata) *metadata = std::move(meta);
+  if (optimizer) *optimizer = std::move(opt);
   return m;
 }
 

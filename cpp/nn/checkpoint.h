@@ -15,6 +15,8 @@
 // optimizer's state must cover exactly the optimizer's parameters. Everything is checked before
 // anything is written into the module or the optimizer; a violation throws Error(Format) naming the
 // tensor. The data is copied into the existing tensors, so tensors handed out before stay valid.
+#include <functional>
+#include <memory>
 #include <string>
 
 #include "io/safetensors.h"
@@ -39,5 +41,10 @@ io::Metadata load_checkpoint(const io::Safetensors& file, const std::string& whe
 
 // Rebuilds the module from the file's "qkv.config" and loads its tensors.
 ModulePtr load_module(const std::string& path, io::Metadata* metadata, const char* op = "load");
+// The same, and when the file holds optimizer state, `make_optimizer(module)` builds an optimizer
+// for the new module that receives it (into *optimizer; null when the file holds none).
+using OptimizerFactory = std::function<std::shared_ptr<optim::Optimizer>(Module&)>;
+ModulePtr load_module(const std::string& path, io::Metadata* metadata, const OptimizerFactory& make_optimizer,
+                      std::shared_ptr<optim::Optimizer>* optimizer, const char* op = "load");
 
 }  // namespace qkv::nn

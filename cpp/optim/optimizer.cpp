@@ -125,17 +125,26 @@ void Optimizer::check_hyperparameters(const json::Value& h, const char* op) cons
 
 void Optimizer::restore(const json::Value& h, const std::vector<int64_t>& steps, const std::vector<bool>& decay,
                         const std::vector<std::vector<Tensor>>& buffers) {
-  lr_ = h.find("lr")->as_double();
-  weight_decay_ = h.find("weightDecay")->as_double();
+  apply_hyperparameters(h);
   step_count_ = h.find("step")->as_int();
   schedule_ = Schedule::from_json(*h.find("schedule"), "restore");
-  read_hyperparameters(h);
   for (size_t i = 0; i < state_.size(); ++i) {
     state_[i].step = steps.at(i);
     state_[i].decay = decay.at(i);
     state_[i].buffers.clear();
     for (const Tensor& b : buffers.at(i)) state_[i].buffers.push_back(b.contiguous().clone());
   }
+}
+
+void Optimizer::set_hyperparameters(const json::Value& h, const char* op) {
+  check_hyperparameters(h, op);
+  apply_hyperparameters(h);
+}
+
+void Optimizer::apply_hyperparameters(const json::Value& h) {
+  lr_ = h.find("lr")->as_double();
+  weight_decay_ = h.find("weightDecay")->as_double();
+  read_hyperparameters(h);
 }
 
 // ---- SGD ----------------------------------------------------------------------------------------

@@ -66,6 +66,10 @@ class Optimizer {
   // buffers (per state_names(), or none for a parameter that was never updated).
   void restore(const json::Value& h, const std::vector<int64_t>& steps, const std::vector<bool>& decay,
                const std::vector<std::vector<Tensor>>& buffers);
+  // Checks `h` as above and applies its lr, weight decay and the optimizer's own fields only (not
+  // the step counts, the schedule or the buffers): editing PyTorch's param_groups after
+  // load_state_dict, so that a continued run can change them.
+  void set_hyperparameters(const json::Value& h, const char* op);
 
   // Busy while a job (fit) uses it on a worker thread: the binding refuses sync calls meanwhile.
   std::atomic<int> busy{0};
@@ -80,6 +84,7 @@ class Optimizer {
   double lr_, weight_decay_;
 
  private:
+  void apply_hyperparameters(const json::Value& h);  // checked h: lr, weight decay, the optimizer's own
   std::string type_;
   std::vector<ParamState> state_;
   Schedule schedule_;

@@ -66,6 +66,10 @@ class MultiHeadAttention : public nn::Module {
   // Self-attention without masks (cross-attention modules throw Unsupported).
   Tensor forward(const Tensor& x) override;
   json::Value config() const override;
+  // Attention dropout is seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
+  bool has_rng_state() const override { return o_.dropout > 0; }
+  uint64_t rng_state() const override { return calls_; }
+  void set_rng_state(uint64_t calls) override { calls_ = calls; }
 
   const MultiHeadAttentionOptions& options() const { return o_; }
   int64_t head_dim() const { return o_.dim / o_.heads; }

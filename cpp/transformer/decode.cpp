@@ -104,7 +104,7 @@ struct Candidate {
 };
 
 void beam_search(Seq2Seq& model, const Tensor& memory_in, const std::vector<int32_t>& lengths, const DecodeOptions& o,
-                 const std::function<bool()>& aborted, Hypothesis* out) {
+                 const std::function<bool()>& aborted, std::vector<Hypothesis>* out) {
   const auto& mo = model.options();
   const int64_t N = memory_in.size(0), K = o.beam_size, R = N * K;
   std::vector<int64_t> expand(static_cast<size_t>(R));
@@ -209,17 +209,22 @@ void beam_search(Seq2Seq& model, const Tensor& memory_in, const std::vector<int3
         h.score = normalised(scores[r], static_cast<int64_t>(seqs[r].size()), o.length_penalty);
         fin.push_back(std::move(h));
       }
-    if (fin.empty()) continue;  // cannot happen with a non-empty vocabulary
-    out[b] = *std::max_element(fin.begin(), fin.end(), [](const Hypothesis& x, const Hypothesis& y) { return x.score < y.score; });
+    // Stable: among equal scores the earlier finished stays first.
+    std::stable_sort(fin.begin(), fin.end(), [](const Hypothesis& x, const Hypothesis& y) { return x.score > y.score; });
+    if (static_cast<int64_t>(fin.size()) > o.num_return) fin.resize(static_cast<size_t>(o.num_return));
+    out[b] = std::move(fin);
   }
 }
 
 }  // namespace
 
-std::vector<Hypothesis> generate(Seq2Seq& model, const Tensor& src, const std::vector<int32_t>& src_lengths, const DecodeOptions& o,
-                                 const std::function<bool()>& aborted) {
+std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src, const std::vector<int32_t>& src_lengths,
+                                              const DecodeOptions& o, const std::function<bool()>& aborted) {
   const char* op = "Seq2Seq.translate";
   if (o.beam_size < 1 || o.beam_size > 64) throw_range(std::string(op) + ": beamSize must be in [1, 64]");
+  if (o.num_return < 1 || o.num_return > o.beam_size)
+    throw_range(std::string(op) + ": numReturn must be an integer in [1, beamSize " + std::to_string(o.beam_size) + "], got " +
+                std::to_string(o.num_return));
   if (o.max_length < 1 || o.max_length > model.options().max_len)
     throw_range(std::string(op) + ": maxLength must be in [1, " + std::to_string(model.options().max_len) + "] (the model's maxLength)");
   if (!std::isfinite(o.length_penalty)) throw_range(std::string(op) + ": lengthPenalty must be finite");
@@ -229,7 +234,7 @@ std::vector<Hypothesis> generate(Seq2Seq& model, const Tensor& src, const std::v
   EvalGuard mode(model);
   const Tensor all = src.contiguous();
   const int64_t N = all.size(0);
-  std::vector<Hypothesis> results(static_cast<size_t>(N));
+  std::vector<std::vector<Hypothesis>> results(static_cast<size_t>(N));
   for (int64_t a = 0; a < N; a += o.batch_size) {
     check_aborted(aborted);
     const int64_t b = std::min(N, a + o.batch_size);
@@ -237,13 +242,21 @@ std::vector<Hypothesis> generate(Seq2Seq& model, const Tensor& src, const std::v
     const int64_t S = *std::max_element(lens.begin(), lens.end());
     const Tensor chunk = all.slice(0, a, b).slice(1, 0, S).contiguous();
     const Tensor memory = model.encode(chunk, lens);
-    if (o.beam_size == 1) greedy(model, memory, lens, o, aborted, results.data() + a);
-    else beam_search(model, memory, lens, o, aborted, results.data() + a);
+    if (o.beam_size == 1) {
+      std::vector<Hypothesis> best(static_cast<size_t>(b - a));
+      greedy(model, memory, lens, o, aborted, best.data());
+      for (int64_t i = a; i < b; ++i) results[i].push_back(std::move(best[i - a]));
+    } else {
+      beam_search(model, memory, lens, o, aborted, results.data() + a);
+    }
   }
+  for (const auto& r : results)
+    if (r.empty()) throw Error(ErrorKind::Internal, std::string(op) + ": an input ended without a hypothesis");
   if (o.attention)
     for (int64_t i = 0; i < N; ++i) {
       check_aborted(aborted);
-      results[i].attention = cross_attention(model, all.slice(0, i, i + 1), src_lengths[i], results[i].ids, results[i].finished);
+      Hypothesis& best = results[i].front();
+      best.attention = cross_attention(model, all.slice(0, i, i + 1), src_lengths[i], best.ids, best.finished);
     }
   return results;
 }

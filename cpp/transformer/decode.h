@@ -10,6 +10,10 @@
 // finished hypotheses and no live one can still beat the worst of them at the current length (the
 // usual heuristic); hypotheses still live at max_length are finished as they are. Greedy decoding
 // is the argmax at every step (beam_size 1 takes that path).
+//
+// n-best: the best `num_return` (<= beam_size) of an input's final hypotheses, by score. They are
+// distinct sequences: live beams are distinct extensions of distinct prefixes, hypotheses finished
+// at one step end different prefixes, and those finished at different steps differ in length.
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -23,7 +27,8 @@ struct DecodeOptions {
   int64_t max_length = 64;     // generated tokens, <eos> included
   double length_penalty = 1.0;
   int64_t batch_size = 64;     // inputs decoded together
-  bool attention = false;      // cross-attention weights of the result, per layer and head
+  bool attention = false;      // cross-attention weights of the best result, per layer and head
+  int64_t num_return = 1;      // hypotheses returned per input, in [1, beam_size]
 };
 
 struct Hypothesis {
@@ -36,8 +41,9 @@ struct Hypothesis {
   Tensor attention;
 };
 
-// src [N, S] with lengths -> one hypothesis per input. `aborted` is polled between steps.
-std::vector<Hypothesis> generate(Seq2Seq& model, const Tensor& src, const std::vector<int32_t>& src_lengths,
+// src [N, S] with lengths -> per input its best num_return hypotheses, best first (fewer only where
+// the beams cannot fill: a tiny vocabulary with a tiny max_length). `aborted` is polled between steps.
+std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src, const std::vector<int32_t>& src_lengths,
                                  const DecodeOptions& options, const std::function<bool()>& aborted = {});
 
 // The cross-attention weights [layers, heads, rows, S] of `ids` (without <bos>) as a response to

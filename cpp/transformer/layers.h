@@ -62,6 +62,10 @@ class TransformerEncoderLayer : public nn::Module, FeedForwardParts {
   Tensor forward(const Tensor& x) override { return encode(x, {}); }
   json::Value config() const override;
   const LayerOptions& options() const { return o_; }
+  // Dropout masks are seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
+  bool has_rng_state() const override { return dropout_p_ > 0; }
+  uint64_t rng_state() const override { return dropout_calls_; }
+  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
 
   std::shared_ptr<MultiHeadAttention> self_attn;
   std::shared_ptr<nn::LayerNorm> norm1, norm2;
@@ -84,6 +88,10 @@ class TransformerDecoderLayer : public nn::Module, FeedForwardParts {
                 DecoderLayerCache* cache = nullptr, Tensor* cross_weights = nullptr, Tensor* self_weights = nullptr);
   json::Value config() const override;
   const LayerOptions& options() const { return o_; }
+  // Dropout masks are seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
+  bool has_rng_state() const override { return dropout_p_ > 0; }
+  uint64_t rng_state() const override { return dropout_calls_; }
+  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
 
   std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
   std::shared_ptr<nn::LayerNorm> norm1, norm2, norm3;

@@ -54,6 +54,10 @@ class TransformerEncoder : public nn::Module {
   Tensor classify(const Tensor& ids, const std::vector<int32_t>& lengths);
   Tensor forward(const Tensor& ids) override;  // all rows full length -> hidden
   json::Value config() const override;
+  // Embedding dropout is seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
+  bool has_rng_state() const override { return o_.layer.dropout > 0; }
+  uint64_t rng_state() const override { return dropout_calls_; }
+  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
   const EncoderOptions& options() const { return o_; }
 
   std::shared_ptr<nn::Embedding> embed;
@@ -94,6 +98,10 @@ class Seq2Seq : public nn::Module {
   Tensor loss(const Tensor& src, const std::vector<int32_t>& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
               double label_smoothing);
   json::Value config() const override;
+  // Embedding dropout is seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
+  bool has_rng_state() const override { return o_.layer.dropout > 0; }
+  uint64_t rng_state() const override { return dropout_calls_; }
+  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
   const Seq2SeqOptions& options() const { return o_; }
 
   std::shared_ptr<nn::Embedding> src_embed, tgt_embed;  // the same module when shared

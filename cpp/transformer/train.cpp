@@ -54,9 +54,12 @@ void check_train_options(const TrainOptions& o, const char* op) {
   if (o.epochs < 1) throw_range(std::string(op) + ": epochs must be a positive integer");
   if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be a positive integer");
   if (o.max_steps < 0) throw_range(std::string(op) + ": maxSteps must be >= 0");
-  if (!(o.lr > 0) || !std::isfinite(o.lr)) throw_range(std::string(op) + ": lr must be a positive number");
-  if (!(o.min_lr >= 0) || o.min_lr > o.lr) throw_range(std::string(op) + ": minLr must be in [0, lr]");
-  if (!(o.weight_decay >= 0) || !std::isfinite(o.weight_decay)) throw_range(std::string(op) + ": weightDecay must be >= 0");
+  if (o.lr && (!(*o.lr > 0) || !std::isfinite(*o.lr))) throw_range(std::string(op) + ": lr must be a positive number");
+  if (o.min_lr && !(*o.min_lr >= 0)) throw_range(std::string(op) + ": minLr must be in [0, lr]");
+  if (o.weight_decay && (!(*o.weight_decay >= 0) || !std::isfinite(*o.weight_decay))) throw_range(std::string(op) + ": weightDecay must be >= 0");
+  for (const auto& [beta, name] : {std::pair{o.beta1, "beta1"}, std::pair{o.beta2, "beta2"}})
+    if (beta && !(*beta >= 0 && *beta < 1)) throw_range(std::string(op) + ": " + name + " must be in [0, 1)");
+  if (o.eps && (!(*o.eps >= 0) || !std::isfinite(*o.eps))) throw_range(std::string(op) + ": eps must be a finite number >= 0");
   if (!(o.clip_norm >= 0) || !std::isfinite(o.clip_norm)) throw_range(std::string(op) + ": clipNorm must be a finite number >= 0");
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw_range(std::string(op) + ": labelSmoothing must be in [0, 1)");
   if (!(o.mask_prob > 0 && o.mask_prob < 1)) throw_range(std::string(op) + ": maskProb must be in (0, 1)");
@@ -112,52 +115,70 @@ std::vector<bool> decay_flags(const nn::NamedTensors& params) {
   return decay;
 }
 
-std::shared_ptr<optim::Optimizer> make_optimizer(nn::Module& model, const TrainOptions& o, int64_t total_steps, const char* op) {
+// Sets the hyperparameters the options give and the schedule of a run that ends at step `total`
+// (see train.h); checks that the optimizer is this model's.
+void configure(optim::Optimizer& opt, const nn::Module& model, const TrainOptions& o, int64_t total, const char* op) {
   const nn::NamedTensors named = model.named_parameters();
-  std::vector<Tensor> params;
-  for (const auto& p : named) params.push_back(p.second);
-  optim::AdamOptions ao;
-  ao.lr = o.lr;
-  ao.beta1 = o.beta1;
-  ao.beta2 = o.beta2;
-  ao.eps = o.eps;
-  ao.weight_decay = o.weight_decay;
-  auto opt = optim::make_adamw(params, ao, decay_flags(named));
-  optim::Schedule s;
-  s.kind = o.schedule;
-  s.total_steps = total_steps;
-  s.warmup_steps = o.warmup_steps >= 0 ? std::min(o.warmup_steps, total_steps) : std::min<int64_t>(1000, total_steps / 20);
-  s.min_lr = o.min_lr;
+  bool same = opt.size() == named.size();
+  for (size_t i = 0; same && i < named.size(); ++i) same = opt.state(i).param.autograd() == named[i].second.autograd();
+  if (!same) throw_type(std::string(op) + ": the optimizer state belongs to another model");
+  json::Value h = opt.hyperparameters();
+  const auto given = [&h](const char* key, const std::optional<double>& v, size_t item = 0) {
+    if (!v) return;
+    for (auto& [k, x] : h.members())  // (json::Value::set appends)
+      if (k == key) (x.is_array() ? x.items().at(item) : x) = json::Value::number(*v);
+  };
+  given("lr", o.lr);
+  given("weightDecay", o.weight_decay);
+  given("eps", o.eps);
+  given("betas", o.beta1, 0);
+  given("betas", o.beta2, 1);
+  opt.set_hyperparameters(h, op);
+  optim::Schedule s = opt.schedule();
+  if (o.schedule) s.kind = *o.schedule;
+  if (o.min_lr) s.min_lr = *o.min_lr;
+  if (s.min_lr > opt.lr()) throw_range(std::string(op) + ": minLr must be in [0, lr]");
+  s.total_steps = total;
+  if (o.warmup_steps >= 0) s.warmup_steps = o.warmup_steps;
+  else if (opt.step_count() == 0) s.warmup_steps = std::min<int64_t>(1000, total / 20);
+  s.warmup_steps = std::min(s.warmup_steps, total);
   s.validate(op);
-  opt->set_schedule(s);
-  return opt;
+  opt.set_schedule(s);
 }
 
-// The shared step loop: `batch_loss(batch indices, &tokens)` returns the recorded loss of a batch.
-template <class LossFn, class EvalFn>
-TrainResult run_loop(nn::Module& model, const std::vector<int64_t>& key, const TrainOptions& o, const char* op, LossFn&& batch_loss,
-                     EvalFn&& eval_fn, bool has_val, const ProgressFn& on_progress, const AbortFn& aborted) {
+// The shared step loop: `batch_loss(batch indices, &tokens)` returns the recorded loss of a batch;
+// `skip(batch indices)` replays the random draws of a batch an earlier run took (see train.h).
+template <class LossFn, class SkipFn, class EvalFn>
+TrainResult run_loop(nn::Module& model, optim::Optimizer& opt, const std::vector<int64_t>& key, const TrainOptions& o, const char* op,
+                     LossFn&& batch_loss, SkipFn&& skip, EvalFn&& eval_fn, bool has_val, const ProgressFn& on_progress,
+                     const AbortFn& aborted) {
   const int64_t N = static_cast<int64_t>(key.size()), B = o.batch_size;
   const int64_t per_epoch = (N + B - 1) / B;
-  int64_t total = per_epoch * o.epochs;
-  if (o.max_steps > 0) total = std::min(total, o.max_steps);
-  auto opt = make_optimizer(model, o, total, op);
-  const std::vector<Tensor> params = opt->params();
+  int64_t steps = per_epoch * o.epochs;
+  if (o.max_steps > 0) steps = std::min(steps, o.max_steps);
+  const int64_t s0 = opt.step_count(), total = s0 + steps;
+  configure(opt, model, o, total, op);
+  const std::vector<Tensor> params = opt.params();
 
   TrainResult result;
   ModeGuard mode(model, true);
   GradCleaner cleaner(model);
   model.zero_grad();
   Rng rng(o.seed);
+  result.first_epoch = s0 / per_epoch + 1;
+  for (int64_t e = 1; e < result.first_epoch; ++e)
+    for (const auto& b : make_batches(key, B, o.bucket, o.shuffle, rng)) skip(b);
+  size_t skipped = static_cast<size_t>(s0 % per_epoch);  // of the first epoch
   const auto t0 = Clock::now();
   TrainProgress p;
   p.total_steps = total;
-  for (int64_t epoch = 1; epoch <= o.epochs && result.steps < total; ++epoch) {
+  for (int64_t epoch = result.first_epoch; result.steps < steps; ++epoch) {
     const auto batches = make_batches(key, B, o.bucket, o.shuffle, rng);
+    for (size_t bi = 0; bi < skipped; ++bi) skip(batches[bi]);
     double epoch_loss = 0;
     int64_t epoch_tokens = 0;
-    for (size_t bi = 0; bi < batches.size() && result.steps < total; ++bi) {
-      const int64_t step = result.steps + 1;
+    for (size_t bi = skipped; bi < batches.size() && result.steps < steps; ++bi) {
+      const int64_t step = s0 + result.steps + 1;
       if (aborted && aborted())
         throw Error(ErrorKind::Aborted, std::string(op) + ": aborted before step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ")");
       int64_t tokens = 0;
@@ -172,14 +193,14 @@ TrainResult run_loop(nn::Module& model, const std::vector<int64_t>& key, const T
       if (!std::isfinite(norm))
         throw Error(ErrorKind::NaN, std::string(op) + ": the gradient norm is " + num_str(norm) + " at step " + std::to_string(step) +
                                         " (epoch " + std::to_string(epoch) + ")");
-      const double lr = opt->step();
+      const double lr = opt.step();
       model.zero_grad();
       ++result.steps;
       result.tokens += tokens;
       epoch_loss += lv * static_cast<double>(tokens);
       epoch_tokens += tokens;
 
-      p.step = result.steps;
+      p.step = step;
       p.epoch = epoch;
       p.loss = lv;
       p.lr = lr;
@@ -187,7 +208,7 @@ TrainResult run_loop(nn::Module& model, const std::vector<int64_t>& key, const T
       p.seconds = seconds_since(t0);
       p.tokens_per_sec = static_cast<double>(result.tokens) / std::max(p.seconds, 1e-9);
       p.epoch_loss = epoch_loss / static_cast<double>(std::max<int64_t>(epoch_tokens, 1));
-      p.epoch_end = bi + 1 == batches.size() || result.steps == total;
+      p.epoch_end = bi + 1 == batches.size() || result.steps == steps;
       p.val_loss = p.val_accuracy = kNaN;
       if (p.epoch_end) {
         result.epoch_loss.push_back(p.epoch_loss);
@@ -202,6 +223,7 @@ TrainResult run_loop(nn::Module& model, const std::vector<int64_t>& key, const T
       }
       if (on_progress) on_progress(p);
     }
+    skipped = 0;
   }
   result.seconds = seconds_since(t0);
   result.tokens_per_sec = static_cast<double>(result.tokens) / std::max(result.seconds, 1e-9);
@@ -260,7 +282,47 @@ std::pair<Tensor, Tensor> mlm_batch(const TransformerEncoder& model, const Batch
   return {in, tgt};
 }
 
+// Runs fn(first row, target batch, target outputs [n, T], logits [n, T, V]) over the pairs in
+// batches, teacher-forced, in eval mode without recording (evaluation and scoring).
+template <class Fn>
+void for_each_teacher_forced(Seq2Seq& model, const Sequences& src, const Sequences& tgt, int64_t batch_size, const char* op,
+                             const AbortFn& aborted, Fn&& fn) {
+  check_sequences(src, op, "sources");
+  check_sequences(tgt, op, "targets");
+  if (src.size() != tgt.size()) throw_range(std::string(op) + ": sources and targets differ in number");
+  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
+  NoGradGuard no_grad;
+  ModeGuard mode(model, false);
+  const Tensor S = src.ids.contiguous(), T = tgt.ids.contiguous();
+  const int64_t N = src.size();
+  for (int64_t a = 0; a < N; a += batch_size) {
+    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
+    std::iota(idx.begin(), idx.end(), a);
+    Batch bs = gather(src, S, idx), bt = gather(tgt, T, idx);
+    auto [tin, tout] = shift(bt.ids);
+    fn(a, bt, tout, model.decode(tin, model.encode(bs.ids, bs.lengths), bs.lengths));
+  }
+}
+
 }  // namespace
+
+std::shared_ptr<optim::Optimizer> make_train_optimizer(nn::Module& model) {
+  const nn::NamedTensors named = model.named_parameters();
+  std::vector<Tensor> params;
+  for (const auto& p : named) params.push_back(p.second);
+  optim::AdamOptions ao;
+  ao.lr = 1e-3;
+  ao.beta1 = 0.9;
+  ao.beta2 = 0.98;
+  ao.eps = 1e-9;
+  ao.weight_decay = 0.01;
+  auto opt = optim::make_adamw(params, ao, decay_flags(named));
+  optim::Schedule s;
+  s.kind = optim::ScheduleKind::WarmupCosine;
+  opt->set_schedule(s);
+  return opt;
+}
 
 void check_sequences(const Sequences& s, const char* op, const char* what) {
   if (!s.ids.defined() || s.ids.dtype() != DType::I32 || s.ids.dim() != 2)
@@ -277,30 +339,17 @@ void check_sequences(const Sequences& s, const char* op, const char* what) {
 // ---- Seq2Seq ----------------------------------------------------------------------------------------
 
 EvalResult evaluate_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, int64_t batch_size, const AbortFn& aborted) {
-  const char* op = "Seq2Seq.evaluate";
-  check_sequences(src, op, "sources");
-  check_sequences(tgt, op, "targets");
-  if (src.size() != tgt.size()) throw_range(std::string(op) + ": sources and targets differ in number");
-  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
-  NoGradGuard no_grad;
-  ModeGuard mode(model, false);
-  const Tensor S = src.ids.contiguous(), T = tgt.ids.contiguous();
   double loss_sum = 0, correct = 0;
   int64_t count = 0;
-  const int64_t N = src.size();
-  for (int64_t a = 0; a < N; a += batch_size) {
-    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
-    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
-    std::iota(idx.begin(), idx.end(), a);
-    Batch bs = gather(src, S, idx), bt = gather(tgt, T, idx);
-    auto [tin, tout] = shift(bt.ids);
-    Tensor logits = model.decode(tin, model.encode(bs.ids, bs.lengths), bs.lengths);
-    const int64_t M = tout.numel(), V = logits.size(-1);
-    Tensor flat = logits.reshape({M, V});
-    const int64_t tokens = target_tokens(bt.lengths);
-    loss_sum += ops::cross_entropy(flat, tout.reshape({M}), model.options().pad_id, 0).item() * static_cast<double>(tokens);
-    count_correct(flat, tout.reshape({M}), model.options().pad_id, correct, count);
-  }
+  const int64_t pad = model.options().pad_id;
+  for_each_teacher_forced(model, src, tgt, batch_size, "Seq2Seq.evaluate", aborted,
+                          [&](int64_t, const Batch& bt, const Tensor& tout, const Tensor& logits) {
+                            const int64_t M = tout.numel(), V = logits.size(-1);
+                            Tensor flat = logits.reshape({M, V});
+                            const int64_t tokens = target_tokens(bt.lengths);
+                            loss_sum += ops::cross_entropy(flat, tout.reshape({M}), pad, 0).item() * static_cast<double>(tokens);
+                            count_correct(flat, tout.reshape({M}), pad, correct, count);
+                          });
   EvalResult r;
   r.tokens = count;
   r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
@@ -308,8 +357,39 @@ EvalResult evaluate_seq2seq(Seq2Seq& model, const Sequences& src, const Sequence
   return r;
 }
 
+std::vector<double> score_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, int64_t batch_size, const AbortFn& aborted) {
+  const char* op = "Seq2Seq.score";
+  check_sequences(tgt, op, "targets");
+  for (int32_t l : tgt.lengths)
+    if (l < 2) throw_range(std::string(op) + ": a target needs at least <bos> and <eos>");
+  check_ids(tgt.ids, tgt.lengths, model.options().tgt_vocab, op, "targets");
+  std::vector<double> out(static_cast<size_t>(src.size()));
+  for_each_teacher_forced(model, src, tgt, batch_size, op, aborted, [&](int64_t a, const Batch& bt, const Tensor& tout, const Tensor& lg) {
+    const Tensor logits = lg.contiguous();
+    const int64_t L = tout.size(1), V = logits.size(-1);
+    const int32_t* ids = tout.data<int32_t>();
+    dispatch_float(logits.dtype(), [&](auto z) {
+      using F = decltype(z);
+      const F* base = logits.template data<F>();
+      for (size_t r = 0; r < bt.lengths.size(); ++r) {
+        double sum = 0;
+        for (int64_t t = 0; t + 1 < bt.lengths[r]; ++t) {  // log_softmax at the target, in double
+          const F* row = base + (static_cast<int64_t>(r) * L + t) * V;
+          double mx = -std::numeric_limits<double>::infinity(), sum_exp = 0;
+          for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(row[v]));
+          for (int64_t v = 0; v < V; ++v) sum_exp += std::exp(static_cast<double>(row[v]) - mx);
+          sum += static_cast<double>(row[ids[static_cast<int64_t>(r) * L + t]]) - mx - std::log(sum_exp);
+        }
+        out[static_cast<size_t>(a) + r] = sum;
+      }
+      return 0;
+    });
+  });
+  return out;
+}
+
 TrainResult fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, const Sequences* val_src, const Sequences* val_tgt,
-                        const TrainOptions& o, const ProgressFn& on_progress, const AbortFn& aborted) {
+                        const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
   const char* op = "Seq2Seq.fit";
   check_train_options(o, op);
   check_sequences(src, op, "sources");
@@ -336,7 +416,8 @@ TrainResult fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& t
     return model.loss(bs.ids, bs.lengths, tin, tout, smoothing);
   };
   auto eval_fn = [&]() { return evaluate_seq2seq(model, *val_src, *val_tgt, std::max<int64_t>(o.batch_size, 128), aborted); };
-  return run_loop(model, key, o, op, batch_loss, eval_fn, has_val, on_progress, aborted);
+  auto skip = [](const std::vector<int64_t>&) {};  // batches draw nothing at random here (dropout counts its own calls)
+  return run_loop(model, optimizer, key, o, op, batch_loss, skip, eval_fn, has_val, on_progress, aborted);
 }
 
 // ---- TransformerEncoder -------------------------------------------------------------------------------
@@ -383,7 +464,7 @@ EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, co
 }
 
 TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val, const Tensor* val_labels,
-                        const TrainOptions& o, const ProgressFn& on_progress, const AbortFn& aborted) {
+                        const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
   const char* op = "TransformerEncoder.fit";
   check_train_options(o, op);
   check_sequences(data, op, "inputs");
@@ -435,7 +516,10 @@ TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const 
     return evaluate_encoder(model, *val, classify ? *val_labels : Tensor(), std::max<int64_t>(o.batch_size, 128), o.mask_prob,
                             nn::derive_seed(o.seed, 2), aborted);
   };
-  return run_loop(model, key, o, op, batch_loss, eval_fn, has_val, on_progress, aborted);
+  auto skip = [&](const std::vector<int64_t>& idx) {  // replays the masks of a batch taken before
+    if (!classify) mlm_batch(model, gather(data, X, idx), o.mask_prob, mask_rng);
+  };
+  return run_loop(model, optimizer, key, o, op, batch_loss, skip, eval_fn, has_val, on_progress, aborted);
 }
 
 Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size, const AbortFn& aborted) {

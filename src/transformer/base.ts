@@ -146,10 +146,14 @@ export abstract class NativeModuleBase {
     const free = () => {
       if (this._m) tb.nnDispose(this._m);
       this._m = null;
+      this.released();
     };
     if (this.pending === 0) free();
     else void this.queue.then(free, free);
   }
+
+  /** Called once the native module is freed: drop what else holds native memory. */
+  protected released(): void {}
 
   /**
    * Runs `fn` after the calls queued before it (calls on one model never overlap). The handle is

@@ -4,9 +4,10 @@
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { vocabFromJSON, type Vocabulary, type TokenBatch } from '../text/vocab';
-import { NativeModuleBase, checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
-import { tb, type NativeModule } from './native';
-import { nativeTrainOptions, progressCallback, trainResult, type TrainOptions, type TrainResult } from './training';
+import { checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
+import { tb, type NativeModule, type NativeOptimizer } from './native';
+import { TrainableModule, loadCheckpoint, type SaveOptions } from './trainable';
+import { nativeTrainOptions, progressCallback, type TrainOptions, type TrainResult } from './training';
 
 export type Pooling = 'cls' | 'mean';
 
@@ -34,7 +35,7 @@ export interface EncoderFitOptions extends TrainOptions {
 }
 
 const FROM_NATIVE = Symbol('fromNative');
-type Internal = { [FROM_NATIVE]: { module: NativeModule; vocab: Vocabulary } };
+type Internal = { [FROM_NATIVE]: { module: NativeModule; vocab: Vocabulary; optimizer?: NativeOptimizer } };
 
 function textArray(texts: unknown, op: string): string[] {
   if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string'))
@@ -52,7 +53,7 @@ function labelArray(labels: unknown, n: number, op: string): Int32Array {
  * A bidirectional transformer encoder. Inputs are encoded as <bos> tokens <eos>; the <bos>
  * position is the 'cls' vector.
  */
-export class TransformerEncoder extends NativeModuleBase {
+export class TransformerEncoder extends TrainableModule {
   readonly vocab: Vocabulary;
   readonly maxLength: number;
 
@@ -60,7 +61,7 @@ export class TransformerEncoder extends NativeModuleBase {
     const op = 'TransformerEncoder';
     const internal = (options as unknown as Internal)?.[FROM_NATIVE];
     if (internal) {
-      super(internal.module);
+      super(internal.module, internal.optimizer);
       this.vocab = internal.vocab;
       this.maxLength = Number(this.config.maxLength);
       return;
@@ -93,20 +94,20 @@ export class TransformerEncoder extends NativeModuleBase {
     this.maxLength = maxLength;
   }
 
+  /** Loads a model saved with save(): weights, config, vocabulary and the optimizer state if saved. */
   static async load(path: string): Promise<TransformerEncoder> {
-    if (typeof path !== 'string') throw new TypeError('TransformerEncoder.load: path must be a string');
-    const { module, metadata } = await tb.nnLoadModule(path);
+    const { module, metadata, optimizer } = await loadCheckpoint(path, 'TransformerEncoder.load');
     if (tb.nnType(module) !== 'TransformerEncoder' || !metadata['vocab']) {
       tb.nnDispose(module);
       throw new QkvError(`TransformerEncoder.load: ${path} does not hold a TransformerEncoder with its vocabulary`, 'ERR_FORMAT');
     }
-    const internal: Internal = { [FROM_NATIVE]: { module, vocab: vocabFromJSON(metadata['vocab']) } };
+    const internal: Internal = { [FROM_NATIVE]: { module, vocab: vocabFromJSON(metadata['vocab']), optimizer } };
     return new TransformerEncoder(internal as unknown as TransformerEncoderOptions);
   }
 
-  save(path: string): Promise<void> {
-    if (typeof path !== 'string') throw new TypeError('TransformerEncoder.save: path must be a string');
-    return this.enqueue((m) => tb.nnSave(m, path, null, { vocab: JSON.stringify(this.vocab.toJSON()) }));
+  /** Writes weights, config and vocabulary (atomically); with { optimizer: true } also the optimizer state (as Seq2Seq.save). */
+  save(path: string, options: SaveOptions = {}): Promise<void> {
+    return this.saveCheckpoint(path, options, 'TransformerEncoder.save', { vocab: JSON.stringify(this.vocab.toJSON()) });
   }
 
   /** Ids of texts: <bos> tokens <eos>, cut to maxLength. */
@@ -116,12 +117,13 @@ export class TransformerEncoder extends NativeModuleBase {
 
   /**
    * Trains natively on a worker thread: masked language modelling, or the classifier when labels
-   * are given (AdamW, warm-up then cosine decay, clipping). Rejects with ERR_ABORTED / ERR_NAN.
+   * are given (AdamW, warm-up then cosine decay, clipping; { resume: true } continues the last
+   * fit's optimizer, as Seq2Seq.fit, the masks too). Rejects with ERR_ABORTED / ERR_NAN.
    */
   fit(texts: readonly string[], options: EncoderFitOptions = {}): Promise<TrainResult> {
     const op = 'TransformerEncoder.fit';
     const list = textArray(texts, op);
-    const { native, signal, onProgress } = nativeTrainOptions(options as EncoderFitOptions & Record<string, unknown>, op, ['maskProb']);
+    const { native, signal, onProgress, resume } = nativeTrainOptions(options as EncoderFitOptions & Record<string, unknown>, op, ['maskProb']);
     const data = this.batch(list);
     const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
     let val: TokenBatch | null = null, valLabels: Int32Array | null = null;
@@ -130,9 +132,7 @@ export class TransformerEncoder extends NativeModuleBase {
       val = this.batch(vt);
       if (options.validation.labels !== undefined) valLabels = labelArray(options.validation.labels, vt.length, `${op}: validation`);
     }
-    return this.enqueue(async (m) =>
-      trainResult(await runJob(op, signal, () => tb.tfEncoderFit(m, data, labels, val, valLabels, native, progressCallback(onProgress)))),
-    );
+    return this.fitJob(op, signal, resume, (m, opt) => tb.tfEncoderFit(m, data, labels, val, valLabels, native, progressCallback(onProgress), opt));
   }
 
   /**

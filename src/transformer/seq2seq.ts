@@ -1,12 +1,14 @@
-// Seq2Seq: the encoder–decoder transformer (Vaswani et al. 2017). Training (teacher forcing),
-// greedy and beam-search decoding and evaluation run natively on a worker thread; the weights,
-// the config and the vocabularies live in one safetensors file.
+// Seq2Seq: the encoder–decoder transformer (Vaswani et al. 2017). Training (teacher forcing,
+// resumable), greedy and beam-search decoding (with n-best lists), scoring and evaluation run
+// natively on a worker thread; the weights, the config, the vocabularies and, when asked for, the
+// optimizer state live in one safetensors file.
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { padBatch, vocabFromJSON, EOS_ID, type Vocabulary } from '../text/vocab';
-import { NativeModuleBase, checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
-import { tb, type NativeModule } from './native';
-import { nativeTrainOptions, progressCallback, trainResult, type TrainOptions, type TrainResult } from './training';
+import { checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
+import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
+import { TrainableModule, loadCheckpoint, type SaveOptions } from './trainable';
+import { nativeTrainOptions, progressCallback, type TrainOptions, type TrainResult } from './training';
 
 export interface Seq2SeqOptions extends LayerConfig {
   /** One vocabulary for both sides (embeddings then shared unless shareEmbeddings is false). */
@@ -38,10 +40,19 @@ export interface TranslateOptions {
   maxLength?: number;
   /** Inputs decoded together (default 64). */
   batchSize?: number;
-  /** Return the cross-attention weights of each output (true: last layer, mean over heads). */
+  /** Return the cross-attention weights of each output (true: last layer, mean over heads); of the best one with numReturn. */
   attention?: boolean | { layer?: number; head?: number | 'mean' };
+  /**
+   * n-best (Hugging Face's num_return_sequences): an integer in [1, beamSize]. Given, each result
+   * carries `alternatives`, the best numReturn distinct outputs by score, the first of them the
+   * result itself.
+   */
+  numReturn?: number;
   signal?: AbortSignal;
 }
+
+/** Options that ask for n-best lists. */
+export type NBestTranslateOptions = TranslateOptions & { numReturn: number };
 
 export interface CrossAttention {
   /** rows = targetTokens, cols = sourceTokens; each row sums to 1. */
@@ -63,6 +74,18 @@ export interface Translation {
   /** Ended with <eos> (false: stopped at maxLength). */
   finished: boolean;
   attention?: CrossAttention;
+  /** With numReturn: the n-best list, best first (see {@link NBestTranslation}). */
+  alternatives?: Translation[];
+}
+
+/**
+ * A result of translate(..., { numReturn }): the best output, and in `alternatives` the best
+ * numReturn distinct outputs sorted by score (non-increasing), alternatives[0] being the best
+ * output again (without `alternatives`). Fewer than numReturn only where the beams cannot fill (a
+ * tiny vocabulary with a tiny maxLength).
+ */
+export interface NBestTranslation extends Translation {
+  alternatives: Translation[];
 }
 
 export interface Seq2SeqFitOptions extends TrainOptions {
@@ -71,7 +94,7 @@ export interface Seq2SeqFitOptions extends TrainOptions {
 }
 
 const FROM_NATIVE = Symbol('fromNative');
-type Internal = { [FROM_NATIVE]: { module: NativeModule; sourceVocab: Vocabulary; targetVocab: Vocabulary } };
+type Internal = { [FROM_NATIVE]: { module: NativeModule; sourceVocab: Vocabulary; targetVocab: Vocabulary; optimizer?: NativeOptimizer } };
 
 function pairArray(pairs: unknown, op: string): { sources: string[]; targets: string[] } {
   if (!Array.isArray(pairs) || pairs.length === 0) throw new TypeError(`${op}: pairs must be a non-empty array of { source, target } or [source, target]`);
@@ -85,11 +108,18 @@ function pairArray(pairs: unknown, op: string): { sources: string[]; targets: st
   return { sources, targets };
 }
 
+// numReturn: an integer in [1, beamSize] (RangeError otherwise, TypeError for a non-number).
+function numReturnArg(v: unknown, beamSize: number, op: string): number {
+  if (typeof v !== 'number') throw new TypeError(`${op}: numReturn must be an integer in [1, beamSize ${beamSize}]`);
+  if (!Number.isInteger(v) || v < 1 || v > beamSize) throw new RangeError(`${op}: numReturn must be an integer in [1, beamSize ${beamSize}], got ${v}`);
+  return v;
+}
+
 /**
  * An encoder–decoder transformer for sequence-to-sequence tasks (normalisation, transliteration,
  * translation): `await model.fit(pairs)`, then `await model.translate(texts)`.
  */
-export class Seq2Seq extends NativeModuleBase {
+export class Seq2Seq extends TrainableModule {
   readonly sourceVocab: Vocabulary;
   readonly targetVocab: Vocabulary;
   /** Longest sequence in tokens. */
@@ -99,7 +129,7 @@ export class Seq2Seq extends NativeModuleBase {
     const op = 'Seq2Seq';
     const internal = (options as unknown as Internal)?.[FROM_NATIVE];
     if (internal) {
-      super(internal.module);
+      super(internal.module, internal.optimizer);
       this.sourceVocab = internal.sourceVocab;
       this.targetVocab = internal.targetVocab;
       this.maxLength = Number(this.config.maxLength);
@@ -138,29 +168,33 @@ export class Seq2Seq extends NativeModuleBase {
     this.maxLength = maxLength;
   }
 
-  /** Loads a model saved with save(): weights, config and vocabularies. */
+  /** Loads a model saved with save(): weights, config, vocabularies and the optimizer state if saved. */
   static async load(path: string): Promise<Seq2Seq> {
-    if (typeof path !== 'string') throw new TypeError('Seq2Seq.load: path must be a string');
-    const { module, metadata } = await tb.nnLoadModule(path);
+    const { module, metadata, optimizer } = await loadCheckpoint(path, 'Seq2Seq.load');
     if (tb.nnType(module) !== 'Seq2Seq' || !metadata['vocab.source'] || !metadata['vocab.target']) {
       tb.nnDispose(module);
       throw new QkvError(`Seq2Seq.load: ${path} does not hold a Seq2Seq with its vocabularies`, 'ERR_FORMAT');
     }
     const internal: Internal = {
-      [FROM_NATIVE]: { module, sourceVocab: vocabFromJSON(metadata['vocab.source']), targetVocab: vocabFromJSON(metadata['vocab.target']) },
+      [FROM_NATIVE]: {
+        module,
+        sourceVocab: vocabFromJSON(metadata['vocab.source']),
+        targetVocab: vocabFromJSON(metadata['vocab.target']),
+        optimizer,
+      },
     };
     return new Seq2Seq(internal as unknown as Seq2SeqOptions);
   }
 
-  /** Writes the weights, the config and both vocabularies to one safetensors file (atomically). */
-  save(path: string): Promise<void> {
-    if (typeof path !== 'string') throw new TypeError('Seq2Seq.save: path must be a string');
-    return this.enqueue((m) =>
-      tb.nnSave(m, path, null, {
-        'vocab.source': JSON.stringify(this.sourceVocab.toJSON()),
-        'vocab.target': JSON.stringify(this.targetVocab.toJSON()),
-      }),
-    );
+  /**
+   * Writes the weights, the config and both vocabularies to one safetensors file (atomically);
+   * with { optimizer: true } also the optimizer state that fit() left, to resume training after load().
+   */
+  save(path: string, options: SaveOptions = {}): Promise<void> {
+    return this.saveCheckpoint(path, options, 'Seq2Seq.save', {
+      'vocab.source': JSON.stringify(this.sourceVocab.toJSON()),
+      'vocab.target': JSON.stringify(this.targetVocab.toJSON()),
+    });
   }
 
   /** Source ids: the tokens and <eos>, cut to maxLength. */
@@ -183,13 +217,14 @@ export class Seq2Seq extends NativeModuleBase {
 
   /**
    * Trains with teacher forcing (cross-entropy of each next target token), natively on a worker
-   * thread: AdamW, warm-up then cosine decay, gradient clipping. Each call runs its own schedule.
+   * thread: AdamW, warm-up then cosine decay, gradient clipping. Each call runs a fresh AdamW and
+   * its own schedule, or with { resume: true } continues the last one (see TrainOptions.resume).
    * Rejects with QkvError ERR_ABORTED when the signal fires, ERR_NAN when the loss diverges.
    */
   fit(pairs: readonly TextPair[], options: Seq2SeqFitOptions = {}): Promise<TrainResult> {
     const op = 'Seq2Seq.fit';
     const { sources, targets } = pairArray(pairs, op);
-    const { native, signal, onProgress } = nativeTrainOptions(options as Seq2SeqFitOptions & Record<string, unknown>, op);
+    const { native, signal, onProgress, resume } = nativeTrainOptions(options as Seq2SeqFitOptions & Record<string, unknown>, op);
     const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
     let vs = null, vt = null;
     if (options.validation !== undefined) {
@@ -197,9 +232,7 @@ export class Seq2Seq extends NativeModuleBase {
       vs = this.encodeSources(v.sources);
       vt = this.encodeTargets(v.targets);
     }
-    return this.enqueue(async (m) =>
-      trainResult(await runJob(op, signal, () => tb.tfSeq2SeqFit(m, src, tgt, vs, vt, native, progressCallback(onProgress)))),
-    );
+    return this.fitJob(op, signal, resume, (m, opt) => tb.tfSeq2SeqFit(m, src, tgt, vs, vt, native, progressCallback(onProgress), opt));
   }
 
   /** Teacher-forced mean loss and token accuracy over pairs (eval mode). */
@@ -215,7 +248,35 @@ export class Seq2Seq extends NativeModuleBase {
     });
   }
 
-  /** Decodes one input (greedy by default, or beam search), natively on a worker thread. */
+  /**
+   * The model's own teacher-forced log-probability of each target given its source (eval mode), to
+   * rerank candidates: logProb sums log p over the target tokens and <eos>, length counts them, and
+   * score = logProb / length^lengthPenalty (default 1), the score beam search gives a finished output.
+   */
+  score(pairs: readonly TextPair[], options: { lengthPenalty?: number; batchSize?: number; signal?: AbortSignal } = {}):
+    Promise<{ logProb: number; length: number; score: number }[]> {
+    const op = 'Seq2Seq.score';
+    const { sources, targets } = pairArray(pairs, op);
+    const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
+    const signal = checkSignal(options.signal, op);
+    const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
+    const penalty = options.lengthPenalty ?? 1;
+    if (typeof penalty !== 'number' || !Number.isFinite(penalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
+    return this.enqueue(async (m) => {
+      const logProbs = await runJob(op, signal, () => tb.tfScore(m, src, tgt, batchSize));
+      return Array.from(logProbs, (logProb, i) => {
+        const length = tgt.lengths[i] - 1;
+        return { logProb, length, score: logProb / length ** penalty };
+      });
+    });
+  }
+
+  /**
+   * Decodes inputs (greedy by default, or beam search), natively on a worker thread. With
+   * `numReturn`, each result also holds its n-best list in `alternatives`.
+   */
+  translate(input: string, options: NBestTranslateOptions): Promise<NBestTranslation>;
+  translate(inputs: readonly string[], options: NBestTranslateOptions): Promise<NBestTranslation[]>;
   translate(input: string, options?: TranslateOptions): Promise<Translation>;
   translate(inputs: readonly string[], options?: TranslateOptions): Promise<Translation[]>;
   translate(inputs: string | readonly string[], options: TranslateOptions = {}): Promise<Translation | Translation[]> {
@@ -228,8 +289,12 @@ export class Seq2Seq extends NativeModuleBase {
     const att = options.attention;
     const attLayer = typeof att === 'object' && att.layer !== undefined ? checkInt(att.layer, op, 'attention.layer') : -1;
     const attHead = typeof att === 'object' && att.head !== undefined && att.head !== 'mean' ? checkInt(att.head, op, 'attention.head') : -1;
+    const beamSize = checkInt(options.beamSize ?? 1, op, 'beamSize', 1);
+    const nBest = options.numReturn !== undefined;
+    const numReturn = nBest ? numReturnArg(options.numReturn, beamSize, op) : 1;
     const native = {
-      beamSize: checkInt(options.beamSize ?? 1, op, 'beamSize', 1),
+      beamSize,
+      numReturn,
       lengthPenalty: options.lengthPenalty ?? 1,
       maxLength: checkInt(options.maxLength ?? this.maxLength, op, 'maxLength', 1),
       batchSize: checkInt(options.batchSize ?? 64, op, 'batchSize', 1),
@@ -238,23 +303,29 @@ export class Seq2Seq extends NativeModuleBase {
     if (typeof native.lengthPenalty !== 'number' || !Number.isFinite(native.lengthPenalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
     const src = this.encodeSources(list);
     return this.enqueue(async (m) => {
-      const hyps = await runJob(op, signal, () => tb.tfTranslate(m, src, native));
-      const out = hyps.map((h, i): Translation => {
-        const ids = Array.from(h.ids);
-        const t: Translation = {
-          input: list[i],
-          text: this.targetVocab.decode(ids),
-          tokens: ids.map((id) => this.targetVocab.token(id)),
-          ids,
-          score: h.score,
-          logProb: h.logProb,
-          finished: h.finished,
-        };
-        if (h.attention) t.attention = this.crossAttention(new Tensor(h.attention), src.ids.subarray(i * src.cols, i * src.cols + src.lengths[i]), t, attLayer, attHead);
-        return t;
+      const lists = await runJob(op, signal, () => tb.tfTranslate(m, src, native));
+      const out = lists.map((hyps, i): Translation => {
+        const ranked = hyps.map((h) => this.translation(list[i], h));
+        const best = ranked[0];
+        if (hyps[0].attention)
+          best.attention = this.crossAttention(new Tensor(hyps[0].attention), src.ids.subarray(i * src.cols, i * src.cols + src.lengths[i]), best, attLayer, attHead);
+        return nBest ? { ...best, alternatives: ranked } : best;
       });
       return single ? out[0] : out;
     });
+  }
+
+  private translation(input: string, h: NativeHypothesis): Translation {
+    const ids = Array.from(h.ids);
+    return {
+      input,
+      text: this.targetVocab.decode(ids),
+      tokens: ids.map((id) => this.targetVocab.token(id)),
+      ids,
+      score: h.score,
+      logProb: h.logProb,
+      finished: h.finished,
+    };
   }
 
   private crossAttention(all: Tensor, srcIds: Int32Array, t: Translation, layer: number, head: number): CrossAttention {

@@ -3,9 +3,11 @@ import { checkInt, checkSignal } from './base';
 import type { NativeProgress, NativeTrainResult } from './native';
 
 export interface TrainProgress {
-  /** Optimizer steps taken so far (1-based after a step). */
+  /** Optimizer steps taken so far (1-based after a step); with resume, counting on from the earlier steps. */
   step: number;
+  /** The step this call ends at. */
   totalSteps: number;
+  /** With resume, counting on from the earlier epochs. */
   epoch: number;
   /** Mean loss of this step's batch. */
   loss: number;
@@ -25,10 +27,22 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
+  /** Epochs of this call (default 10). */
   epochs?: number;
   batchSize?: number;
-  /** Stop after this many steps (the schedule spans them). */
+  /** Stop after this many steps of this call. */
   maxSteps?: number;
+  /**
+   * Continue the optimizer state that the last fit left on the model, or that load() read from a
+   * checkpoint saved with { optimizer: true } (default false: a fresh AdamW, which then replaces
+   * the kept state). The moments and the step count carry over; this call's steps number on from
+   * the saved step s0 and the schedule spans s0 + this call's steps (warm-up counted from step 0);
+   * the hyperparameters below that this call leaves out keep the earlier run's values (PyTorch's
+   * optimizer.load_state_dict); the batches continue the earlier run's order (the same pairs,
+   * batchSize and seed give the same run as one uninterrupted fit). Rejects with QkvError
+   * ERR_NO_STATE when the model holds no state.
+   */
+  resume?: boolean;
   /** Peak learning rate of AdamW (default 1e-3). */
   lr?: number;
   /** Floor of the decay (default 0). */
@@ -37,7 +51,7 @@ export interface TrainOptions {
   weightDecay?: number;
   beta1?: number;
   beta2?: number;
-  /** Linear warm-up steps (default 5% of the steps, at most 1000). */
+  /** Linear warm-up steps (default 5% of the steps, at most 1000; with resume, the earlier run's). */
   warmupSteps?: number;
   schedule?: 'warmupCosine' | 'warmupLinear' | 'constant';
   /** Gradient clipping by global norm (default 1; 0 turns it off). */
@@ -52,6 +66,7 @@ export interface TrainOptions {
 }
 
 export interface TrainResult {
+  /** Steps of this call. */
   steps: number;
   tokens: number;
   seconds: number;
@@ -70,7 +85,8 @@ export function nativeTrainOptions(o: TrainOptions & Record<string, unknown>, op
   if (o.epochs !== undefined) checkInt(o.epochs, op, 'epochs', 1);
   if (o.batchSize !== undefined) checkInt(o.batchSize, op, 'batchSize', 1);
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
-  return { native: out, signal: checkSignal(o.signal, op), onProgress: o.onProgress };
+  if (o.resume !== undefined && typeof o.resume !== 'boolean') throw new TypeError(`${op}: resume must be a boolean`);
+  return { native: out, signal: checkSignal(o.signal, op), onProgress: o.onProgress, resume: o.resume ?? false };
 }
 
 export function progressCallback(cb: ((p: TrainProgress) => void) | undefined): ((p: NativeProgress) => void) | null {
@@ -85,7 +101,7 @@ export function trainResult(r: NativeTrainResult): TrainResult {
     seconds: r.seconds,
     tokensPerSec: r.tokensPerSec,
     epochs: r.epochLoss.map((loss, i) => {
-      const e: TrainResult['epochs'][number] = { epoch: i + 1, loss };
+      const e: TrainResult['epochs'][number] = { epoch: r.firstEpoch + i, loss };
       if (r.valLoss[i] !== null && r.valLoss[i] !== undefined) e.valLoss = r.valLoss[i]!;
       if (r.valAccuracy[i] !== null && r.valAccuracy[i] !== undefined) e.valAccuracy = r.valAccuracy[i]!;
       return e;
