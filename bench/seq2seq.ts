@@ -1,6 +1,7 @@
 // npm run bench:seq2seq — Seq2Seq training throughput (target tokens per second) of qkv against
 // torch.nn.Transformer of the same size, on the same date-normalisation pairs, with the same batch
-// size, recipe and batching, 2 threads each, in the same run. Each side runs `rounds` times,
+// size, recipe, schedule (warm-up + cosine over warm-up + timed steps) and batching, 2 threads each,
+// in the same run. Each side runs `rounds` times,
 // alternating (the peer each time with both OpenMP wait policies, the faster kept); the table
 // reports the median of each.
 //
@@ -55,12 +56,25 @@ async function main() {
   };
   const runQkv = async (dropout: number) => {
     const model = new qkv.Seq2Seq({ vocab, ...cfg, dropout, seed: 0 });
-    const opts = { batchSize: cfg.batchSize, lr: cfg.lr, weightDecay: 0.01, clipNorm: 1 };
-    await model.fit(pairs, { ...opts, maxSteps: cfg.warmupSteps }); // warm-up: allocator, caches
-    const r = await model.fit(pairs, { ...opts, maxSteps: cfg.steps, seed: 1 });
+    // One schedule over warm-up + timed steps, as the peer runs it. Timing starts at the first
+    // progress report at or after step warmupSteps (reports are coalesced, so one may be skipped:
+    // its seconds and tokens go together either way); the loss is the mean of the last 20 steps'.
+    const total = cfg.warmupSteps + cfg.steps;
+    let start: { seconds: number; tokens: number } | null = null;
+    const losses: number[] = [];
+    const r = await model.fit(pairs, {
+      batchSize: cfg.batchSize, lr: cfg.lr, weightDecay: 0.01, clipNorm: 1, maxSteps: total, epochs: 100,
+      onProgress: (p) => {
+        if (!start && p.step >= cfg.warmupSteps) start = { seconds: p.seconds, tokens: p.tokensPerSec * p.seconds };
+        if (p.step > total - 20) losses.push(p.loss);
+      },
+    });
+    const s0 = start ?? { seconds: 0, tokens: 0 };
+    const tokensPerSec = (r.tokens - s0.tokens) / (r.seconds - s0.seconds);
+    const lastLoss = losses.reduce((x, y) => x + y, 0) / losses.length;
     const params = model.parameterCount;
     model.dispose();
-    return { tokensPerSec: r.tokensPerSec, params, lastLoss: r.epochs.at(-1)!.loss };
+    return { tokensPerSec, params, lastLoss };
   };
 
   const check = JSON.parse(execFileSync('/usr/bin/python3', [path.join(__dirname, 'seq2seq_torch.py'), '--gemmcheck'], { env: torchEnv, encoding: 'utf8' }));
