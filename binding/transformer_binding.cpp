@@ -112,7 +112,7 @@ std::optional<double> opt_given(const Napi::Object& o, const char* key, const ch
 
 transformer::TrainOptions train_options(const Napi::Object& o, const char* op) {
   transformer::TrainOptions t;
-  t.epochs = opt_int(o, "epochs", t.epochs, op);
+  if (!o.Get("epochs").IsUndefined()) t.epochs = opt_int(o, "epochs", 10, op);
   t.batch_size = opt_int(o, "batchSize", t.batch_size, op);
   t.max_steps = opt_int(o, "maxSteps", 0, op);
   t.lr = opt_given(o, "lr", op);

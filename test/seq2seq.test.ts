@@ -358,6 +358,28 @@ describe('Seq2Seq: decoding, jobs and gradients', () => {
     model.dispose();
   });
 
+  it('maxSteps alone runs that many steps, past the default 10 epochs; epochs with it, whichever ends first; eps reaches AdamW', async () => {
+    const pairs = qkv.data.reversalPairs(32, { seed: 4, alphabet: 'ab' }); // 2 batches of 16 per epoch
+    const make = () => new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, maxLength: 16, seed: 1 });
+    const model = make();
+    const r = await model.fit(pairs, { batchSize: 16, maxSteps: 30 });
+    expect(r.steps).toBe(30);
+    expect(r.epochs.length).toBe(15);
+    expect((await model.fit(pairs, { batchSize: 16, maxSteps: 30, epochs: 3 })).steps).toBe(6);
+    expect((await model.fit(pairs, { batchSize: 16 })).steps).toBe(20);
+    // A huge epsilon damps every AdamW update: the weights move far less than with the default.
+    const moved = async (eps?: number) => {
+      const m = make();
+      const before = m.namedParameters()[0][1].toTypedArray().slice();
+      await m.fit(pairs, { batchSize: 16, maxSteps: 5, schedule: 'constant', ...(eps === undefined ? {} : { eps }) });
+      const after = m.namedParameters()[0][1].toTypedArray();
+      m.dispose();
+      return before.reduce((s, v, i) => s + Math.abs(v - after[i]), 0);
+    };
+    expect(await moved(10)).toBeLessThan((await moved()) / 100);
+    model.dispose();
+  });
+
   it('calls on one model run in order; dispose() waits for them, then later calls reject', async () => {
     const pairs = qkv.data.reversalPairs(500, { seed: 4, alphabet: 'ab' });
     const model = new qkv.Seq2Seq({ vocab, dim: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, maxLength: 16, seed: 2 });

@@ -51,7 +51,7 @@ std::string num_str(double v) {
 }
 
 void check_train_options(const TrainOptions& o, const char* op) {
-  if (o.epochs < 1) throw_range(std::string(op) + ": epochs must be a positive integer");
+  if (o.epochs && *o.epochs < 1) throw_range(std::string(op) + ": epochs must be a positive integer");
   if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be a positive integer");
   if (o.max_steps < 0) throw_range(std::string(op) + ": maxSteps must be >= 0");
   if (o.lr && (!(*o.lr > 0) || !std::isfinite(*o.lr))) throw_range(std::string(op) + ": lr must be a positive number");
@@ -154,7 +154,9 @@ TrainResult run_loop(nn::Module& model, optim::Optimizer& opt, const std::vector
                      const AbortFn& aborted) {
   const int64_t N = static_cast<int64_t>(key.size()), B = o.batch_size;
   const int64_t per_epoch = (N + B - 1) / B;
-  int64_t steps = per_epoch * o.epochs;
+  // maxSteps alone runs that many steps, over as many epochs as they take (as Hugging Face's
+  // max_steps does); with epochs too, whichever ends first.
+  int64_t steps = per_epoch * o.epochs.value_or(o.max_steps > 0 ? (o.max_steps + per_epoch - 1) / per_epoch : 10);
   if (o.max_steps > 0) steps = std::min(steps, o.max_steps);
   const int64_t s0 = opt.step_count(), total = s0 + steps;
   configure(opt, model, o, total, op);

@@ -41,7 +41,7 @@ struct Sequences {
 };
 
 struct TrainOptions {
-  int64_t epochs = 10;
+  std::optional<int64_t> epochs;  // unset: 10, or as many as max_steps takes when that is set
   int64_t batch_size = 64;
   int64_t max_steps = 0;        // > 0: stop after this many steps
   // The optimizer's hyperparameters; unset: the optimizer's own (see above). The defaults of a fresh

@@ -27,10 +27,10 @@ export interface TrainProgress {
 }
 
 export interface TrainOptions {
-  /** Epochs of this call (default 10). */
+  /** Epochs of this call (default 10; with maxSteps alone, as many as those steps take). */
   epochs?: number;
   batchSize?: number;
-  /** Stop after this many steps of this call. */
+  /** Steps of this call: with epochs too, whichever ends first. */
   maxSteps?: number;
   /**
    * Continue the optimizer state that the last fit left on the model, or that load() read from a
@@ -51,6 +51,8 @@ export interface TrainOptions {
   weightDecay?: number;
   beta1?: number;
   beta2?: number;
+  /** AdamW's epsilon (default 1e-9, as the transformer paper's). */
+  eps?: number;
   /** Linear warm-up steps (default 5% of the steps, at most 1000; with resume, the earlier run's). */
   warmupSteps?: number;
   schedule?: 'warmupCosine' | 'warmupLinear' | 'constant';
@@ -74,7 +76,7 @@ export interface TrainResult {
   epochs: { epoch: number; loss: number; valLoss?: number; valAccuracy?: number }[];
 }
 
-const KEYS = ['epochs', 'batchSize', 'maxSteps', 'lr', 'minLr', 'weightDecay', 'beta1', 'beta2', 'warmupSteps', 'schedule', 'clipNorm',
+const KEYS = ['epochs', 'batchSize', 'maxSteps', 'lr', 'minLr', 'weightDecay', 'beta1', 'beta2', 'eps', 'warmupSteps', 'schedule', 'clipNorm',
   'labelSmoothing', 'bucket', 'shuffle', 'seed'] as const;
 
 /** The native options object, with the JS-only fields checked. */
