@@ -115,15 +115,23 @@ Linear::Linear(int64_t in, int64_t out, const LinearOptions& o) : Module("Linear
   }
 }
 
-Tensor Linear::forward(const Tensor& x) {
+Tensor Linear::forward(const Tensor& x) { return forward_features(x, 0, out_); }
+
+Tensor Linear::forward_features(const Tensor& x, int64_t first, int64_t count) {
   check_input_dtype(x, "Linear.forward");
   check_last_dim(x, in_, "Linear.forward");
+  if (first < 0 || count < 1 || first + count > out_)
+    throw_range("Linear.forward: output features " + std::to_string(first) + ".." + std::to_string(first + count - 1) +
+                " outside 0.." + std::to_string(out_ - 1));
+  const bool whole = first == 0 && count == out_;
+  const Tensor w = whole ? weight : ag::slice(weight, 0, first, first + count, 1);
+  const Tensor b = whole || !bias.defined() ? bias : ag::slice(bias, 0, first, first + count, 1);
   // [..., in] is flattened to [N, in] so that each gradient is one GEMM.
   const bool flat = x.dim() == 2;
-  Tensor y = linear(flat ? x : ag::reshape(x, {x.numel() / in_, in_}), weight, bias);
+  Tensor y = linear(flat ? x : ag::reshape(x, {x.numel() / in_, in_}), w, b);
   if (flat) return y;
   Shape s(x.shape().begin(), x.shape().end() - 1);
-  s.push_back(out_);
+  s.push_back(count);
   return ag::reshape(y, s);
 }
 

@@ -23,6 +23,10 @@ class Linear : public Module {
  public:
   Linear(int64_t in_features, int64_t out_features, const LinearOptions& options = {});
   Tensor forward(const Tensor& x) override;
+  // Output features [first, first + count) only: x W[first:first+count]^T + b[first:first+count].
+  // Fused projections (attention's Q/K/V) use one call per part: each part's gradient then flows
+  // back through a small weight slice rather than through a slice of the whole wide output.
+  Tensor forward_features(const Tensor& x, int64_t first, int64_t count);
   json::Value config() const override;
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }

@@ -23,11 +23,17 @@ nn::LinearOptions linear_options(const MultiHeadAttentionOptions& o, uint64_t in
 }
 
 // [B, L, n, H, Dh] packed projections -> n contiguous [B, H, L, Dh] tensors.
-std::vector<Tensor> unpack(const Tensor& packed, int64_t n, int64_t H, int64_t Dh) {
-  const int64_t B = packed.size(0), L = packed.size(1);
-  Tensor p = ag::contiguous(ag::permute(ag::reshape(packed, {B, L, n, H, Dh}), {2, 0, 3, 1, 4}));  // [n, B, H, L, Dh]
+// [B, L, H * Dh] -> [B, H, L, Dh], contiguous for the attention kernel.
+Tensor to_heads(const Tensor& x, int64_t H, int64_t Dh) {
+  const int64_t B = x.size(0), L = x.size(1);
+  return ag::contiguous(ag::permute(ag::reshape(x, {B, L, H, Dh}), {0, 2, 1, 3}));
+}
+
+// The n parts of a fused projection, each split into heads: one product per part (see
+// Linear::forward_features), so the backward pass never zero-fills and sums whole-width copies.
+std::vector<Tensor> project_parts(nn::Linear& proj, const Tensor& x, int64_t n, int64_t H, int64_t Dh) {
   std::vector<Tensor> out;
-  for (int64_t i = 0; i < n; ++i) out.push_back(ag::reshape(ag::slice(p, 0, i, i + 1, 1), {B, H, L, Dh}));
+  for (int64_t i = 0; i < n; ++i) out.push_back(to_heads(proj.forward_features(x, i * H * Dh, H * Dh), H, Dh));
   return out;
 }
 
@@ -74,10 +80,7 @@ MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options)
   out_proj = register_module("out_proj", std::make_shared<nn::Linear>(D, D, linear_options(o_, 3)));
 }
 
-Tensor MultiHeadAttention::split_heads(const Tensor& x) const {
-  const int64_t B = x.size(0), L = x.size(1);
-  return ag::contiguous(ag::permute(ag::reshape(x, {B, L, o_.heads, head_dim()}), {0, 2, 1, 3}));
-}
+Tensor MultiHeadAttention::split_heads(const Tensor& x) const { return to_heads(x, o_.heads, head_dim()); }
 
 AttentionOutput MultiHeadAttention::attend(const Tensor& x, const Tensor& memory, const AttentionMask& mask, bool need_weights,
                                            KVCache* cache) {
@@ -99,14 +102,14 @@ AttentionOutput MultiHeadAttention::attend(const Tensor& x, const Tensor& memory
 
   Tensor q, k, v;
   if (in_proj) {
-    auto qkv = unpack(in_proj->forward(x), 3, H, Dh);
+    auto qkv = project_parts(*in_proj, x, 3, H, Dh);
     q = qkv[0], k = qkv[1], v = qkv[2];
   } else {
     q = split_heads(q_proj->forward(x));
     if (o_.self_attention || !cross_cached) {
       const Tensor& src = o_.self_attention ? x : memory;
       if (kv_proj) {
-        auto kv = unpack(kv_proj->forward(src), 2, H, Dh);
+        auto kv = project_parts(*kv_proj, src, 2, H, Dh);
         k = kv[0], v = kv[1];
       } else {
         k = split_heads(k_proj->forward(src));
