@@ -61,6 +61,45 @@ describe('scaledDotProductAttention', () => {
     expect(Array.from(a)).not.toEqual(Array.from(none));
   });
 
+  it('gradients over several query and key blocks match the explicit composition (float64), masked blocks included', () => {
+    // The kernel writes each block of dQ, dK and dV with its first contribution and zeroes the
+    // blocks no query sees: freed NaN-filled buffers of the gradients' sizes come first, so that a
+    // block left unwritten shows.
+    const cases: { dims: Dims; causal?: boolean; keyLengths?: number[] }[] = [
+      { dims: [1, 2, 150, 300, 16, 16], causal: true },
+      { dims: [1, 1, 131, 259, 8, 5], keyLengths: [200] },           // keys 256.. in no one's view
+      { dims: [2, 1, 70, 140, 8, 8], causal: true, keyLengths: [140, 60] },
+    ];
+    for (const [n, c] of cases.entries()) {
+      const [B, H, T, S, Dh, Dv] = c.dims;
+      const { q, k, v } = inputs(c.dims, 40 + n, 'float64');
+      const R = qkv.Tensor.from(randomRef([B, H, T, Dv], 50 + n).data, [B, H, T, Dv]);
+      const grads = (fused: boolean) => {
+        const ts = [[q.data, [B, H, T, Dh]], [k.data, [B, H, S, Dh]], [v.data, [B, H, S, Dv]]].map(([d, sh]) =>
+          qkv.Tensor.from(d as Float64Array, sh as number[], { requiresGrad: true }));
+        let out: qkv.Tensor;
+        if (fused) {
+          for (const sh of [[B, H, T, Dh], [B, H, S, Dh], [B, H, S, Dv]]) qkv.full(sh, NaN, { dtype: 'float64' }).dispose();
+          out = qkv.scaledDotProductAttention(ts[0], ts[1], ts[2], { causal: c.causal, keyLengths: c.keyLengths });
+        } else {
+          const mask = new Float64Array(B * T * S);
+          for (let b = 0; b < B; b++)
+            for (let i = 0; i < T; i++)
+              for (let j = 0; j < S; j++) {
+                const len = c.keyLengths ? c.keyLengths[b] : S, last = c.causal ? Math.min(len, i + S - T + 1) : len;
+                mask[(b * T + i) * S + j] = j < last ? 0 : -1e30;
+              }
+          const scores = qkv.add(qkv.mul(qkv.matmul(ts[0], ts[1].transpose(2, 3)), 1 / Math.sqrt(Dh)), qkv.Tensor.from(mask, [B, 1, T, S]));
+          out = qkv.matmul(qkv.softmax(scores, -1), ts[2]);
+        }
+        qkv.sum(qkv.mul(out, R)).backward();
+        return ts.map((t) => t.grad!.toTypedArray());
+      };
+      const [got, want] = [grads(true), grads(false)];
+      for (let i = 0; i < 3; i++) expectClose(got[i], want[i], 1e-10, 1e-12, `case ${n} grad ${'qkv'[i]}`);
+    }
+  });
+
   it('gradients match finite differences (float64), with masks and with dropout', () => {
     for (const [n, opts] of [{}, { causal: true }, { keyLengths: [5, 2] }, { causal: true, dropout: 0.25, seed: 9 }].entries()) {
       const dims: Dims = [2, 1, 4, 5, 3, 2];

@@ -135,9 +135,9 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
     const T *Qb = Q + bh * d.T * d.Dh, *Kb = K + bh * d.S * d.Dh, *Vb = V + bh * d.S * d.Dv;
     const T *Ob = O + bh * d.T * d.Dv, *dOb = dO + bh * d.T * d.Dv, *Lb = L + bh * d.T;
     T *dQb = dQ + bh * d.T * d.Dh, *dKb = dK + bh * d.S * d.Dh, *dVb = dV + bh * d.S * d.Dv;
-    std::fill(dQb, dQb + d.T * d.Dh, T(0));
-    std::fill(dKb, dKb + d.S * d.Dh, T(0));
-    std::fill(dVb, dVb + d.S * d.Dv, T(0));
+    // Each block of dQ, dK and dV is written (beta 0) by its first contribution and accumulated
+    // into after that; blocks that get none are zeroed at the end. (No up-front fill of the whole.)
+    std::vector<char> dq_written(static_cast<size_t>((d.T + kBr - 1) / kBr), 0);
     std::vector<T> D(d.T), P(kBr * kBc), dP(kBr * kBc);
     for (int64_t i = 0; i < d.T; ++i) {
       T s = 0;
@@ -146,9 +146,13 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
     }
     for (int64_t j0 = 0; j0 < d.S; j0 += kBc) {
       const int64_t bc = std::min(kBc, d.S - j0);
+      bool dkv_written = false;
       for (int64_t i0 = 0; i0 < d.T; i0 += kBr) {
         const int64_t br = std::min(kBr, d.T - i0);
         if (visible_end(d, o, b, i0 + br - 1) <= j0) continue;  // no query here sees this key block
+        const T kv_beta = dkv_written ? T(1) : T(0), q_beta = dq_written[i0 / kBr] ? T(1) : T(0);
+        dkv_written = true;
+        dq_written[i0 / kBr] = 1;
         gemm<T>(false, true, br, bc, d.Dh, scale, Qb + i0 * d.Dh, d.Dh, Kb + j0 * d.Dh, d.Dh, T(0), P.data(), kBc);
         // P = exp(S - lse), masked entries 0; dropout kept separately: P holds the undropped weights.
         for (int64_t r = 0; r < br; ++r) {
@@ -171,9 +175,9 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
           for (int64_t r = 0; r < br; ++r)
             for (int64_t c = 0; c < bc; ++c)
               Pd[r * kBc + c] = dropout_uniform(o.seed, bh, i0 + r, j0 + c) >= o.dropout ? P[r * kBc + c] * keep_scale : T(0);
-          gemm<T>(true, false, bc, d.Dv, br, T(1), Pd.data(), kBc, dOb + i0 * d.Dv, d.Dv, T(1), dVb + j0 * d.Dv, d.Dv);
+          gemm<T>(true, false, bc, d.Dv, br, T(1), Pd.data(), kBc, dOb + i0 * d.Dv, d.Dv, kv_beta, dVb + j0 * d.Dv, d.Dv);
         } else {
-          gemm<T>(true, false, bc, d.Dv, br, T(1), P.data(), kBc, dOb + i0 * d.Dv, d.Dv, T(1), dVb + j0 * d.Dv, d.Dv);
+          gemm<T>(true, false, bc, d.Dv, br, T(1), P.data(), kBc, dOb + i0 * d.Dv, d.Dv, kv_beta, dVb + j0 * d.Dv, d.Dv);
         }
         // dS = P (dP - D), into P's place
         for (int64_t r = 0; r < br; ++r) {
@@ -182,10 +186,16 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
           const T dr = D[i0 + r];
           for (int64_t c = 0; c < bc; ++c) p[c] = p[c] * (g[c] - dr);
         }
-        gemm<T>(false, false, br, d.Dh, bc, scale, P.data(), kBc, Kb + j0 * d.Dh, d.Dh, T(1), dQb + i0 * d.Dh, d.Dh);
-        gemm<T>(true, false, bc, d.Dh, br, scale, P.data(), kBc, Qb + i0 * d.Dh, d.Dh, T(1), dKb + j0 * d.Dh, d.Dh);
+        gemm<T>(false, false, br, d.Dh, bc, scale, P.data(), kBc, Kb + j0 * d.Dh, d.Dh, q_beta, dQb + i0 * d.Dh, d.Dh);
+        gemm<T>(true, false, bc, d.Dh, br, scale, P.data(), kBc, Qb + i0 * d.Dh, d.Dh, kv_beta, dKb + j0 * d.Dh, d.Dh);
+      }
+      if (!dkv_written) {  // keys no query sees (padding, or past every query's causal limit)
+        std::fill(dKb + j0 * d.Dh, dKb + (j0 + bc) * d.Dh, T(0));
+        std::fill(dVb + j0 * d.Dv, dVb + (j0 + bc) * d.Dv, T(0));
       }
     }
+    for (int64_t i0 = 0; i0 < d.T; i0 += kBr)
+      if (!dq_written[i0 / kBr]) std::fill(dQb + i0 * d.Dh, dQb + std::min(d.T, i0 + kBr) * d.Dh, T(0));
   });
 }
 
