@@ -54,7 +54,9 @@ Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
     if (b_in.defined()) {
       const Tensor b = b_in.contiguous();
       const T* pb = b.template data<T>();
-      for (int64_t r = 0; r < N; ++r) std::copy(pb, pb + out, py + r * out);
+      parallel_for(0, N, std::max<int64_t>(1, 16384 / out), [&](int64_t lo, int64_t hi) {
+        for (int64_t r = lo; r < hi; ++r) std::copy(pb, pb + out, py + r * out);
+      });
     }
     if (N > 0) gemm<T>(false, true, N, out, in, x.template data<T>(), in, w.template data<T>(), in, b_in.defined() ? T(1) : T(0), py, out);
     return 0;
