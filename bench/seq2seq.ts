@@ -63,7 +63,7 @@ async function main() {
     let start: { seconds: number; tokens: number } | null = null;
     const losses: number[] = [];
     const r = await model.fit(pairs, {
-      batchSize: cfg.batchSize, lr: cfg.lr, weightDecay: 0.01, clipNorm: 1, maxSteps: total, epochs: 100,
+      batchSize: cfg.batchSize, lr: cfg.lr, weightDecay: 0.01, clipNorm: 1, maxSteps: total,
       onProgress: (p) => {
         if (!start && p.step >= cfg.warmupSteps) start = { seconds: p.seconds, tokens: p.tokensPerSec * p.seconds };
         if (p.step > total - 20) losses.push(p.loss);

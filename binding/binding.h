@@ -32,6 +32,8 @@ DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* op, const 
 // Optional property of an options object (undefined → fallback).
 double opt_number(const Napi::Object& o, const char* key, double fallback, const char* op);
 bool opt_bool(const Napi::Object& o, const char* key, bool fallback, const char* op);
+int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op);  // a safe integer
+std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op);
 
 // ---- tensors ------------------------------------------------------------------------------------
 // The JavaScript handle class `NativeTensor` wraps one qkv::Tensor; src/tensor.ts wraps that again.

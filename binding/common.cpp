@@ -97,6 +97,20 @@ bool opt_bool(const Napi::Object& o, const char* key, bool fallback, const char*
   return v.As<Napi::Boolean>().Value();
 }
 
+int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op) {
+  const double d = opt_number(o, key, static_cast<double>(fallback), op);
+  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
+    throw_range(std::string(op) + ": " + key + " must be an integer, got " + std::to_string(d));
+  return static_cast<int64_t>(d);
+}
+
+std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op) {
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return fallback;
+  if (!v.IsString()) throw_type(std::string(op) + ": option " + key + " must be a string");
+  return v.As<Napi::String>().Utf8Value();
+}
+
 // ---- async jobs ---------------------------------------------------------------------------------
 
 namespace {

@@ -23,13 +23,6 @@ Tensor optional_tensor(const Napi::CallbackInfo& info, size_t i, const char* op,
   return TensorHandle::unwrap(info, i, op, name);
 }
 
-int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op) {
-  double d = opt_number(o, key, static_cast<double>(fallback), op);
-  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
-    throw_range(std::string(op) + ": " + key + " must be an integer, got " + std::to_string(d));
-  return static_cast<int64_t>(d);
-}
-
 train::LossOptions loss_options(const Napi::Object& o, const char* op) {
   train::LossOptions lo;
   Napi::Value v = o.Get("loss");

@@ -58,13 +58,6 @@ Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* o
   return info[i].As<Napi::Object>();
 }
 
-std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) throw_type(std::string(op) + ": option " + key + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
 int64_t opt_int(const Napi::Object& o, const char* key, const char* op) {
   Napi::Value v = o.Get(key);
   if (!v.IsNumber()) throw_type(std::string(op) + ": option " + key + " must be an integer");

@@ -53,13 +53,6 @@ Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* o
   return v.As<Napi::Object>();
 }
 
-int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op) {
-  const double d = opt_number(o, key, static_cast<double>(fallback), op);
-  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
-    throw_range(std::string(op) + ": " + key + " must be an integer, got " + std::to_string(d));
-  return static_cast<int64_t>(d);
-}
-
 std::vector<int32_t> int32_list(Napi::Env env, const Napi::Value& v, const char* op, const char* name) {
   std::vector<int32_t> out;
   if (v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {

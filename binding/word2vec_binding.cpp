@@ -100,13 +100,6 @@ double opt_real(const Napi::Object& o, const char* key, double fallback, const c
   return d;
 }
 
-std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op) {
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return fallback;
-  if (!v.IsString()) throw_type(std::string(op) + ": option " + key + " must be a string");
-  return v.As<Napi::String>().Utf8Value();
-}
-
 void parse_model_config(const Napi::Object& o, w2v::ModelConfig& c, const char* op) {
   c.dim = static_cast<int>(opt_int(o, "dim", c.dim, op, 1, 100000));
   c.negative = static_cast<int>(opt_int(o, "negative", c.negative, op, 0, 1000));

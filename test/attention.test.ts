@@ -90,7 +90,7 @@ describe('scaledDotProductAttention', () => {
                 mask[(b * T + i) * S + j] = j < last ? 0 : -1e30;
               }
           const scores = qkv.add(qkv.mul(qkv.matmul(ts[0], ts[1].transpose(2, 3)), 1 / Math.sqrt(Dh)), qkv.Tensor.from(mask, [B, 1, T, S]));
-          out = qkv.matmul(qkv.softmax(scores, -1), ts[2]);
+          out = qkv.matmul(qkv.softmax(scores), ts[2]);
         }
         qkv.sum(qkv.mul(out, R)).backward();
         return ts.map((t) => t.grad!.toTypedArray());

@@ -370,7 +370,7 @@ describe('Seq2Seq: decoding, jobs and gradients', () => {
     // A huge epsilon damps every AdamW update: the weights move far less than with the default.
     const moved = async (eps?: number) => {
       const m = make();
-      const before = m.namedParameters()[0][1].toTypedArray().slice();
+      const before = Array.from(m.namedParameters()[0][1].toTypedArray());
       await m.fit(pairs, { batchSize: 16, maxSteps: 5, schedule: 'constant', ...(eps === undefined ? {} : { eps }) });
       const after = m.namedParameters()[0][1].toTypedArray();
       m.dispose();

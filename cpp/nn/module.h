@@ -125,6 +125,31 @@ class BusyGuard {
   Module& m_;
 };
 
+// Sets a module tree's training mode for its lifetime, then restores the previous one.
+class ModeGuard {
+ public:
+  ModeGuard(Module& m, bool training) : m_(m), prev_(m.is_training()) { m_.train(training); }
+  ~ModeGuard() { m_.train(prev_); }
+  ModeGuard(const ModeGuard&) = delete;
+  ModeGuard& operator=(const ModeGuard&) = delete;
+
+ private:
+  Module& m_;
+  bool prev_;
+};
+
+// Clears a module tree's gradients when it goes out of scope (a training loop ending, normally or not).
+class GradCleaner {
+ public:
+  explicit GradCleaner(Module& m) : m_(m) {}
+  ~GradCleaner() { m_.zero_grad(); }
+  GradCleaner(const GradCleaner&) = delete;
+  GradCleaner& operator=(const GradCleaner&) = delete;
+
+ private:
+  Module& m_;
+};
+
 // A seed derived from `seed` and an index (splitmix64), for the parts of a composite module.
 uint64_t derive_seed(uint64_t seed, uint64_t index);
 

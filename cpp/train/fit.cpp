@@ -10,44 +10,14 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "core/thread_pool.h"
+#include "train/loop_support.h"
 
 namespace qkv::train {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-std::string num_str(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  return std::to_string(v);
-}
-
-// Restores the model's mode and clears its gradients when the loop ends, normally or not.
-class ModeGuard {
- public:
-  ModeGuard(nn::Module& m, bool training) : m_(m), prev_(m.is_training()) { m_.train(training); }
-  ~ModeGuard() { m_.train(prev_); }
-  ModeGuard(const ModeGuard&) = delete;
-  ModeGuard& operator=(const ModeGuard&) = delete;
-
- private:
-  nn::Module& m_;
-  bool prev_;
-};
-
-class GradCleaner {
- public:
-  explicit GradCleaner(nn::Module& m) : m_(m) {}
-  ~GradCleaner() { m_.zero_grad(); }
-  GradCleaner(const GradCleaner&) = delete;
-  GradCleaner& operator=(const GradCleaner&) = delete;
-
- private:
-  nn::Module& m_;
-};
+using nn::GradCleaner;
+using nn::ModeGuard;
 
 // Sum of the loss and of correct predictions over a batch's targets, and how many targets counted.
 struct BatchStats {

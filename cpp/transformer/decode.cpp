@@ -13,18 +13,6 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-class EvalGuard {
- public:
-  explicit EvalGuard(nn::Module& m) : m_(m), prev_(m.is_training()) { m_.eval(); }
-  ~EvalGuard() { m_.train(prev_); }
-  EvalGuard(const EvalGuard&) = delete;
-  EvalGuard& operator=(const EvalGuard&) = delete;
-
- private:
-  nn::Module& m_;
-  bool prev_;
-};
-
 // Row r of a [R, V] float tensor as doubles.
 void read_row(const Tensor& t, int64_t r, std::vector<double>& out) {
   const int64_t V = t.size(1);
@@ -231,7 +219,7 @@ std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src,
   if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
   check_ids(src, src_lengths, model.options().src_vocab, op, "source ids");
   NoGradGuard no_grad;
-  EvalGuard mode(model);
+  nn::ModeGuard mode(model, false);
   const Tensor all = src.contiguous();
   const int64_t N = all.size(0);
   std::vector<std::vector<Hypothesis>> results(static_cast<size_t>(N));
@@ -263,7 +251,7 @@ std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src,
 
 Tensor cross_attention(Seq2Seq& model, const Tensor& src_row, int32_t src_length, const std::vector<int32_t>& ids, bool finished) {
   NoGradGuard no_grad;
-  EvalGuard mode(model);
+  nn::ModeGuard mode(model, false);
   const auto& mo = model.options();
   const Tensor src = src_row.slice(1, 0, src_length).contiguous();
   const std::vector<int32_t> lens{src_length};

@@ -10,45 +10,20 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "optim/optimizer.h"
+#include "train/loop_support.h"
 
 namespace qkv::transformer {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+using nn::GradCleaner;
+using nn::ModeGuard;
+using train::Clock;
+using train::num_str;
+using train::seconds_since;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int64_t kIgnore = -100;
-
-class ModeGuard {
- public:
-  ModeGuard(nn::Module& m, bool training) : m_(m), prev_(m.is_training()) { m_.train(training); }
-  ~ModeGuard() { m_.train(prev_); }
-  ModeGuard(const ModeGuard&) = delete;
-  ModeGuard& operator=(const ModeGuard&) = delete;
-
- private:
-  nn::Module& m_;
-  bool prev_;
-};
-
-class GradCleaner {
- public:
-  explicit GradCleaner(nn::Module& m) : m_(m) {}
-  ~GradCleaner() { m_.zero_grad(); }
-  GradCleaner(const GradCleaner&) = delete;
-  GradCleaner& operator=(const GradCleaner&) = delete;
-
- private:
-  nn::Module& m_;
-};
-
-std::string num_str(double v) {
-  if (std::isnan(v)) return "NaN";
-  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
-  return std::to_string(v);
-}
 
 void check_train_options(const TrainOptions& o, const char* op) {
   if (o.epochs && *o.epochs < 1) throw_range(std::string(op) + ": epochs must be a positive integer");
