@@ -31,7 +31,7 @@ static Napi::Value matmul_async(const Napi::CallbackInfo& info) {
 static bool binary_from_name(const std::string& s, BinaryOp* op) {
   static const std::pair<const char*, BinaryOp> table[] = {
       {"add", BinaryOp::Add}, {"sub", BinaryOp::Sub}, {"mul", BinaryOp::Mul}, {"div", BinaryOp::Div},
-      {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum}};
+      {"pow", BinaryOp::Pow}, {"maximum", BinaryOp::Maximum}, {"minimum", BinaryOp::Minimum}, {"equal", BinaryOp::Equal}};
   for (auto& [name, value] : table)
     if (s == name) {
       *op = value;
@@ -44,7 +44,7 @@ static bool unary_from_name(const std::string& s, UnaryOp* op) {
   static const std::pair<const char*, UnaryOp> table[] = {
       {"neg", UnaryOp::Neg},   {"exp", UnaryOp::Exp},   {"log", UnaryOp::Log},   {"sqrt", UnaryOp::Sqrt},
       {"tanh", UnaryOp::Tanh}, {"abs", UnaryOp::Abs},   {"relu", UnaryOp::Relu}, {"gelu", UnaryOp::GeluErf},
-      {"geluTanh", UnaryOp::GeluTanh}};
+      {"geluTanh", UnaryOp::GeluTanh}, {"sigmoid", UnaryOp::Sigmoid}, {"quickGelu", UnaryOp::QuickGelu}};
   for (auto& [name, value] : table)
     if (s == name) {
       *op = value;
@@ -148,8 +148,8 @@ static ops::AttentionOptions attention_options(const Napi::CallbackInfo& info, s
   if (i + 1 < info.Length() && !info[i + 1].IsNull() && !info[i + 1].IsUndefined()) {
     Tensor& lens = TensorHandle::unwrap(info, i + 1, op, "keyLengths");
     if (lens.dtype() != DType::I32 || lens.dim() != 1) throw_type(std::string(op) + ": keyLengths must be a 1-D int32 tensor or an array");
-    Tensor c = lens.contiguous();
-    o.key_lengths.assign(c.data<int32_t>(), c.data<int32_t>() + c.numel());
+    o.key_lengths.resize(static_cast<size_t>(lens.numel()));
+    lens.to_host(o.key_lengths.data());
   }
   o.dropout = arg_number(info, i + 2, op, "dropout");
   int64_t seed = arg_int(info, i + 3, op, "seed");
@@ -176,7 +176,43 @@ static Napi::Value attention_reference(const Napi::CallbackInfo& info) {
   });
 }
 
+// linear(x, weight, bias | null): x [N, in] W^T + b
+static Napi::Value linear(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "linear";
+    Tensor bias = info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined() ? TensorHandle::unwrap(info, 2, op, "bias") : Tensor();
+    return wrap(info, ag::linear(TensorHandle::unwrap(info, 0, op, "x"), TensorHandle::unwrap(info, 1, op, "weight"), bias));
+  });
+}
+
+// dropout(y, p, seed, x | null): x + y * mask / (1 - p), the counter-based mask of ops/op_args.h
+static Napi::Value dropout(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "dropout";
+    const Tensor& y = TensorHandle::unwrap(info, 0, op, "input");
+    const double p = arg_number(info, 1, op, "p");
+    const int64_t seed = arg_int(info, 2, op, "seed");
+    if (seed < 0) throw_range("dropout: seed must be a non-negative integer");
+    if (info.Length() > 3 && !info[3].IsNull() && !info[3].IsUndefined())
+      return wrap(info, ag::add_dropout(TensorHandle::unwrap(info, 3, op, "residual"), y, p, static_cast<uint64_t>(seed)));
+    return wrap(info, ag::dropout(y, p, static_cast<uint64_t>(seed)));
+  });
+}
+
+// indexSelect(x, indices: number[]): rows of x along axis 0
+static Napi::Value index_select(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "indexSelect";
+    const Tensor& x = TensorHandle::unwrap(info, 0, op, "input");
+    const Shape idx = arg_shape(info, 1, op, "indices");
+    return wrap(info, ag::index_select(x, std::vector<int64_t>(idx.begin(), idx.end())));
+  });
+}
+
 void init_ops(Napi::Env env, Napi::Object exports) {
+  exports.Set("linear", Napi::Function::New(env, linear, "linear"));
+  exports.Set("dropout", Napi::Function::New(env, dropout, "dropout"));
+  exports.Set("indexSelect", Napi::Function::New(env, index_select, "indexSelect"));
   exports.Set("scaledDotProductAttention", Napi::Function::New(env, attention, "scaledDotProductAttention"));
   exports.Set("attentionReference", Napi::Function::New(env, attention_reference, "attentionReference"));
   exports.Set("matmul", Napi::Function::New(env, matmul, "matmul"));

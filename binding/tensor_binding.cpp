@@ -109,7 +109,7 @@ Napi::Value TensorHandle::to_typed_array(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     const size_t n = static_cast<size_t>(tensor_.numel());
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, tensor_.nbytes());
-    tensor_.copy_to_contiguous(buf.Data());
+    tensor_.to_host(buf.Data());
     switch (tensor_.dtype()) {
       case DType::F64: return Napi::Float64Array::New(env, n, buf, 0);
       case DType::I32: return Napi::Int32Array::New(env, n, buf, 0);
@@ -138,7 +138,7 @@ static Napi::Value from_typed(const Napi::CallbackInfo& info) {
       throw_range("Tensor.from: shape " + shape_str(shape) + " needs " + std::to_string(numel_of(shape)) +
                   " elements, the data has " + std::to_string(ta.ElementLength()));
     const char* base = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
-    return TensorHandle::wrap(info.Env(), Tensor::from_data(base, shape, dtype));
+    return TensorHandle::wrap(info.Env(), Tensor::from_host(base, shape, dtype));
   });
 }
 

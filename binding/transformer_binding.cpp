@@ -18,7 +18,7 @@
 #include "nn/checkpoint.h"
 #include "progress_job.h"
 #include "transformer/decode.h"
-#include "transformer/fused.h"
+#include "autograd/functions.h"
 #include "transformer/train.h"
 
 namespace qkv::binding {
@@ -89,7 +89,7 @@ Sequences sequences_arg(Napi::Env env, const Napi::Value& v, const char* op, con
     throw_range(std::string(op) + ": " + what + " has " + std::to_string(a.ElementLength()) + " ids for " + std::to_string(rows) + " x " +
                 std::to_string(cols));
   Sequences s;
-  s.ids = Tensor::from_data(a.Data(), {rows, cols}, DType::I32);
+  s.ids = Tensor::from_host(a.Data(), {rows, cols}, DType::I32);
   s.lengths = int32_list(env, o.Get("lengths"), op, "lengths");
   transformer::check_sequences(s, op, what);
   return s;
@@ -367,7 +367,7 @@ Napi::Value tf_dropout(const Napi::CallbackInfo& info) {
     const char* op = "dropout";
     const int64_t seed = arg_int(info, 2, op, "seed");
     if (seed < 0) throw_type("dropout: seed must be a non-negative integer");
-    return TensorHandle::wrap(info.Env(), transformer::dropout(TensorHandle::unwrap(info, 0, op, "input"), arg_number(info, 1, op, "p"),
+    return TensorHandle::wrap(info.Env(), ag::dropout(TensorHandle::unwrap(info, 0, op, "input"), arg_number(info, 1, op, "p"),
                                                                static_cast<uint64_t>(seed)));
   });
 }
@@ -377,7 +377,7 @@ Napi::Value tf_add_dropout(const Napi::CallbackInfo& info) {
     const char* op = "addDropout";
     const int64_t seed = arg_int(info, 3, op, "seed");
     if (seed < 0) throw_type("addDropout: seed must be a non-negative integer");
-    return TensorHandle::wrap(info.Env(), transformer::add_dropout(TensorHandle::unwrap(info, 0, op, "x"), TensorHandle::unwrap(info, 1, op, "y"),
+    return TensorHandle::wrap(info.Env(), ag::add_dropout(TensorHandle::unwrap(info, 0, op, "x"), TensorHandle::unwrap(info, 1, op, "y"),
                                                                    arg_number(info, 2, op, "p"), static_cast<uint64_t>(seed)));
   });
 }
@@ -421,7 +421,7 @@ Napi::Value tf_encoder_fit(const Napi::CallbackInfo& info) {
     auto labels_of = [&](size_t i, const char* what) {
       if (absent(arg(info, i))) return Tensor();
       std::vector<int32_t> y = int32_list(env, arg(info, i), op, what);
-      return Tensor::from_data(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
+      return Tensor::from_host(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
     };
     Tensor labels = labels_of(2, "labels");
     std::shared_ptr<Sequences> val;
@@ -604,7 +604,7 @@ Napi::Value tf_evaluate(const Napi::CallbackInfo& info) {
         if (static_cast<int64_t>(y.size()) != data->size()) throw_range(std::string(op) + ": one label per input is needed");
         for (int32_t v : y)
           if (v < 0 || v >= enc->options().num_classes) throw_range(std::string(op) + ": label " + std::to_string(v) + " is out of range");
-        labels = Tensor::from_data(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
+        labels = Tensor::from_host(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
       }
       const double mask_prob = opt_number(o, "maskProb", 0.15, op);
       const int64_t seed = opt_int(o, "seed", 0, op);

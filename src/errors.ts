@@ -9,6 +9,7 @@ export type QkvErrorCode =
   | 'ERR_NO_STATE'
   | 'ERR_UNSUPPORTED'
   | 'ERR_CUDA'
+  | 'ERR_DEVICE'
   | 'ERR_INTERNAL';
 
 /**

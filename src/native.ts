@@ -9,7 +9,7 @@ export interface NativeTensor {
   shape(): number[];
   strides(): number[];
   dtype(): 'float32' | 'float64' | 'int32';
-  device(): 'cpu' | 'cuda';
+  device(): 'cpu' | 'cuda' | 'guarded';
   disposed(): boolean;
   dispose(): void;
   toTypedArray(): Float32Array | Float64Array | Int32Array;
@@ -49,6 +49,9 @@ export interface CoreBinding {
   embedding(weight: NativeTensor, ids: NativeTensor): NativeTensor;
   crossEntropy(logits: NativeTensor, targets: NativeTensor, ignoreIndex: number, labelSmoothing: number): NativeTensor;
   concat(parts: NativeTensor[], axis: number): NativeTensor;
+  linear(x: NativeTensor, weight: NativeTensor, bias: NativeTensor | null): NativeTensor;
+  dropout(y: NativeTensor, p: number, seed: number, residual: NativeTensor | null): NativeTensor;
+  indexSelect(x: NativeTensor, indices: readonly number[]): NativeTensor;
   scaledDotProductAttention(q: NativeTensor, k: NativeTensor, v: NativeTensor, causal: boolean, keyLengths: NativeTensor | null,
     dropout: number, seed: number, scale: number): NativeTensor;
   attentionReference(q: NativeTensor, k: NativeTensor, v: NativeTensor, causal: boolean, keyLengths: NativeTensor | null,

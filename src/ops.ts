@@ -131,6 +131,8 @@ export const div = (a: Operand, b: Operand): Tensor => binary('div', a, b);
 export const pow = (a: Operand, b: Operand): Tensor => binary('pow', a, b);
 export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', a, b);
 export const minimum = (a: Operand, b: Operand): Tensor => binary('minimum', a, b);
+/** 1 where a == b, 0 elsewhere, in the operands' dtype (a mask; it has no gradient). */
+export const equal = (a: Operand, b: Operand): Tensor => binary('equal', a, b);
 
 export const neg = (x: Tensor): Tensor => unary('neg', x);
 export const exp = (x: Tensor): Tensor => unary('exp', x);
@@ -139,11 +141,37 @@ export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 export const tanh = (x: Tensor): Tensor => unary('tanh', x);
 export const abs = (x: Tensor): Tensor => unary('abs', x);
 export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+/** x · sigmoid(1.702 x), the activation of OpenAI's CLIP. */
+export const quickGelu = (x: Tensor): Tensor => unary('quickGelu', x);
 /** GELU: the exact erf form by default, or the tanh approximation (GPT-2's) with `approximate: 'tanh'`. */
 export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
   const a = options.approximate ?? 'none';
   if (a !== 'none' && a !== 'tanh') throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(a)}`);
   return unary(a === 'tanh' ? 'geluTanh' : 'gelu', x);
+}
+
+/** x Wᵀ + b for x [N, in], weight [out, in] (PyTorch's layout) and bias [out] (or null): one fused op. */
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return wrap(binding.linear(handle(x, 'linear', 'x'), handle(weight, 'linear', 'weight'), bias === null ? null : handle(bias, 'linear', 'bias')));
+}
+
+/**
+ * Dropout: each element zeroed with probability p and the rest scaled by 1/(1-p), from a mask that
+ * depends only on `seed` and the element's index (regenerated, never stored, in the backward pass).
+ * With `residual`, returns residual + dropout(x) in one pass.
+ */
+export function dropout(x: Tensor, p: number, options: { seed?: number; residual?: Tensor } = {}): Tensor {
+  if (typeof p !== 'number') throw new TypeError(`dropout: p must be a number, got ${describe(p)}`);
+  const seed = options.seed ?? 0;
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`dropout: seed must be a non-negative integer, got ${seed}`);
+  return wrap(binding.dropout(handle(x, 'dropout', 'input'), p, seed, options.residual === undefined ? null : handle(options.residual, 'dropout', 'residual')));
+}
+
+/** Rows `indices` of x along its first axis (an index may repeat: its gradient adds up). */
+export function indexSelect(x: Tensor, indices: readonly number[]): Tensor {
+  if (!Array.isArray(indices) || indices.some((i) => !Number.isInteger(i))) throw new TypeError('indexSelect: indices must be an array of integers');
+  return wrap(binding.indexSelect(handle(x, 'indexSelect', 'input'), indices));
 }
 
 // ---- reductions ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@ import { binding, type NativeTensor } from './native';
 import * as ops from './ops';
 
 export type DType = 'float32' | 'float64' | 'int32';
-export type Device = 'cpu' | 'cuda';
+export type Device = 'cpu' | 'cuda' | 'guarded';
 export type TypedArrayOf<D extends DType> = D extends 'float64' ? Float64Array : D extends 'int32' ? Int32Array : Float32Array;
 /** Nested arrays of numbers, as returned by {@link Tensor.toArray}. */
 export type NestedArray = number | NestedArray[];

@@ -76,6 +76,17 @@ const cases: Record<string, () => void> = {
   relu: () => gradcheck([inp([7], 35, away)], (x) => qkv.relu(x), 'relu'),
   gelu: () => gradcheck([inp([9], 36, (v) => v * 3)], (x) => qkv.gelu(x), 'gelu'),
   geluTanh: () => gradcheck([inp([9], 37, (v) => v * 3)], (x) => qkv.gelu(x, { approximate: 'tanh' }), 'geluTanh'),
+  sigmoid: () => gradcheck([inp([9], 55, (v) => v * 3)], (x) => qkv.sigmoid(x), 'sigmoid'),
+  quickGelu: () => gradcheck([inp([9], 56, (v) => v * 3)], (x) => qkv.quickGelu(x), 'quickGelu'),
+  linear: () => {
+    gradcheck([inp([5, 3], 57), inp([4, 3], 58), inp([4], 59)], (x, w, b) => qkv.linear(x, w, b), 'linear');
+    gradcheck([inp([2, 3], 60), inp([4, 3], 61)], (x, w) => qkv.linear(x, w), 'linear without bias');
+  },
+  dropout: () => {
+    gradcheck([inp([40], 62)], (x) => qkv.dropout(x, 0.4, { seed: 3 }), 'dropout');
+    gradcheck([inp([40], 63), inp([40], 64)], (x, r) => qkv.dropout(x, 0.4, { seed: 3, residual: r }), 'dropout residual');
+  },
+  indexSelect: () => gradcheck([inp([5, 3], 65)], (x) => qkv.indexSelect(x, [4, 0, 4, 1]), 'indexSelect'),
   sum: () => {
     gradcheck([inp([2, 3, 4], 38)], (x) => qkv.sum(x, [0, 2]), 'sum axes');
     gradcheck([inp([2, 3], 39)], (x) => qkv.sum(x, -1, { keepdims: true }), 'sum keepdims');

@@ -143,6 +143,8 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
         ['relu', (x: number) => Math.max(x, 0), 1, 0],
         ['gelu', gelu, 3, 2e-7],
         ['geluTanh', geluTanh, 3, 2e-7],
+        ['sigmoid', (x: number) => 1 / (1 + Math.exp(-x)), 3, 2e-7],
+        ['quickGelu', (x: number) => x / (1 + Math.exp(-1.702 * x)), 3, 2e-7],
       ] as const
     ).map(([name, f, scale, atol]) => [
       name,
@@ -165,6 +167,50 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
       },
     ]),
   ),
+  equal(dtype) {
+    const a = randomRef([4, 7], 75), b = mapRef(a, (v, i) => (i % 3 === 0 ? v : v + 1));
+    check(qkv.equal(toTensor(a, dtype), toTensor(b, dtype)), binaryRef(a, b, (x, y) => (x === y ? 1 : 0)), dtype, 0, 0, 'equal');
+    const row = { data: a.data.subarray(0, 7), shape: [7] };
+    check(qkv.equal(toTensor(a, dtype), toTensor(row, dtype)), binaryRef(a, row, (x, y) => (x === y ? 1 : 0)), dtype, 0, 0, 'equal broadcast');
+    expect(qkv.equal(toTensor(a, dtype), toTensor(b, dtype)).requiresGrad).toBe(false);
+  },
+  linear(dtype) {
+    for (const [N, I, O] of [[1, 1, 1], [7, 13, 5], [33, 70, 129]]) {
+      const x = randomRef([N, I], N + 200), w = randomRef([O, I], O + 201), b = randomRef([O], I + 202);
+      const ref = matmulRef(x, permuteRef(w, [1, 0]));
+      check(qkv.linear(toTensor(x, dtype), toTensor(w, dtype)), ref, dtype, 1e-5, 1e-5, `linear ${N}x${I}x${O} no bias`);
+      check(qkv.linear(toTensor(x, dtype), toTensor(w, dtype), toTensor(b, dtype)), binaryRef(ref, b, (p, q) => p + q), dtype, 1e-5, 1e-5, `linear ${N}x${I}x${O}`);
+    }
+    expect(() => qkv.linear(toTensor(randomRef([2, 3], 1), dtype), toTensor(randomRef([4, 5], 2), dtype))).toThrow(/linear: expected x \[N, in\]/);
+  },
+  dropout(dtype) {
+    // The law: kept elements scaled by 1/(1-p), about p dropped; the same seed, the same mask;
+    // the residual form adds x; p = 0 is the identity.
+    const n = 20000, p = 0.3;
+    const y = mapRef(randomRef([n], 210), (v) => Math.abs(v) + 0.1), x = randomRef([n], 211);
+    const out = Array.from(qkv.dropout(toTensor(y, dtype), p, { seed: 5 }).toTypedArray());
+    let dropped = 0;
+    out.forEach((v, i) => {
+      if (v === 0) dropped++;
+      else expect(Math.abs(v - y.data[i] / (1 - p))).toBeLessThan(1e-5 * Math.abs(v));
+    });
+    expect(dropped / n).toBeGreaterThan(p - 0.02);
+    expect(dropped / n).toBeLessThan(p + 0.02);
+    expect(Array.from(qkv.dropout(toTensor(y, dtype), p, { seed: 5 }).toTypedArray())).toEqual(out);
+    expect(Array.from(qkv.dropout(toTensor(y, dtype), p, { seed: 6 }).toTypedArray())).not.toEqual(out);
+    const res = qkv.dropout(toTensor(y, dtype), p, { seed: 5, residual: toTensor(x, dtype) }).toTypedArray();
+    check(qkv.Tensor.from(res, [n]), { data: Float64Array.from(out, (v, i) => v + x.data[i]), shape: [n] }, dtype, 1e-6, 1e-6, 'dropout residual');
+    expect(Array.from(qkv.dropout(toTensor(y, dtype), 0).toTypedArray())).toEqual(Array.from(toTensor(y, dtype).toTypedArray()));
+    expect(() => qkv.dropout(toTensor(y, dtype), 1)).toThrow(RangeError);
+  },
+  indexSelect(dtype) {
+    const a = randomRef([6, 3, 4], 220);
+    const idx = [5, 0, 5, 2];
+    const ref = new Float64Array(idx.length * 12);
+    idx.forEach((r, i) => ref.set(a.data.subarray(r * 12, r * 12 + 12), i * 12));
+    check(qkv.indexSelect(toTensor(a, dtype), idx), { data: ref, shape: [4, 3, 4] }, dtype, 0, 0, 'indexSelect');
+    expect(() => qkv.indexSelect(toTensor(a, dtype), [6])).toThrow(/indexSelect: index 6 .* 6 rows/);
+  },
   sum(dtype) {
     const a = randomRef([4, 5, 6], 70);
     const s = (v: number[]) => v.reduce((p, q) => p + q, 0);

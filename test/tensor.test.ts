@@ -7,7 +7,7 @@ describe('Tensor', () => {
     expect(f32.shape).toEqual([2, 3]);
     expect(f32.strides).toEqual([3, 1]);
     expect(f32.dtype).toBe('float32');
-    expect(f32.device).toBe('cpu');
+    expect(f32.device).toBe(process.env.QKV_DEVICE_GUARD === '1' ? 'guarded' : 'cpu');
     expect(f32.size).toBe(6);
     expect(f32.toArray()).toEqual([[1, 2, 3], [4, 5, 6]]);
     const f64 = qkv.Tensor.from(new Float64Array([0.1, 1e300]));

@@ -7,7 +7,6 @@
 #include <numeric>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
 
 namespace qkv::ag {
 
@@ -21,23 +20,6 @@ Tensor scalar_like(const Tensor& t, double v) { return Tensor::scalar(v, t.dtype
 Tensor mul_(const Tensor& a, const Tensor& b) { return ops::binary(BinaryOp::Mul, a, b); }
 Tensor sub_(const Tensor& a, const Tensor& b) { return ops::binary(BinaryOp::Sub, a, b); }
 Tensor div_(const Tensor& a, const Tensor& b) { return ops::binary(BinaryOp::Div, a, b); }
-
-// out[i] = f(a[i], b[i]) over same-shape tensors, in the float type of `a`.
-template <class F> Tensor zip(const Tensor& a_in, const Tensor& b_in, F f) {
-  Tensor a = a_in.contiguous(), b = b_in.contiguous();
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
-  dispatch_float(a.dtype(), [&](auto z) {
-    using T = decltype(z);
-    const T* pa = a.template data<T>();
-    const T* pb = b.template data<T>();
-    T* po = out.template data<T>();
-    parallel_for(0, a.numel(), 16384, [&](int64_t lo, int64_t hi) {
-      for (int64_t i = lo; i < hi; ++i) po[i] = static_cast<T>(f(static_cast<double>(pa[i]), static_cast<double>(pb[i])));
-    });
-    return 0;
-  });
-  return out;
-}
 
 std::vector<int64_t> all_axes_if_empty(const std::vector<int64_t>& axes, int64_t nd) {
   if (!axes.empty()) {
@@ -162,6 +144,22 @@ Tensor matmul(const Tensor& a_in, const Tensor& b_in) {
   return out;
 }
 
+// Shapes: x [N, in], weight [out, in], bias [out] -> [N, out]. One GEMM per gradient, each in its
+// parameter's layout (ops::linear_backward); checked by finite differences in test/nn.test.ts.
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+  Tensor out = ops::linear(x, weight, bias);
+  if (needs_grad({&x, &weight, &bias})) {
+    const bool gx = x.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+    const Tensor xd = x.detach(), wd = weight.detach();
+    record(out, OpKind::Linear, {x, weight, bias}, [=](const Tensor& g) {
+      Grads gs(3);
+      ops::linear_backward(xd, wd, g, gx ? &gs[0] : nullptr, gw ? &gs[1] : nullptr, gb ? &gs[2] : nullptr);
+      return gs;
+    });
+  }
+  return out;
+}
+
 // ---- elementwise --------------------------------------------------------------------------------
 
 static OpKind binary_kind(BinaryOp op) {
@@ -173,13 +171,14 @@ static OpKind binary_kind(BinaryOp op) {
     case BinaryOp::Pow: return OpKind::Pow;
     case BinaryOp::Maximum: return OpKind::Maximum;
     case BinaryOp::Minimum: return OpKind::Minimum;
+    case BinaryOp::Equal: return OpKind::Equal;
   }
   return OpKind::Add;
 }
 
 Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
   Tensor out = ops::binary(op, a_in, b_in);
-  if (!needs_grad({&a_in, &b_in})) return out;
+  if (op == BinaryOp::Equal || !needs_grad({&a_in, &b_in})) return out;
   Tensor a = a_in.detach(), b = b_in.detach(), y = out.detach();
   const bool ga = a_in.requires_grad(), gb = b_in.requires_grad();
   record(out, binary_kind(op), {a_in, b_in}, [=](const Tensor& g) {
@@ -205,18 +204,13 @@ Tensor binary(BinaryOp op, const Tensor& a_in, const Tensor& b_in) {
         if (gb) db = ops::unary(UnaryOp::Neg, div_(mul_(g, y), bb));  // -g a / b^2 = -g y / b
         break;
       case BinaryOp::Pow:
-        if (ga) da = mul_(g, zip(ab, bb, [](double x, double p) { return p == 0 ? 0.0 : p * std::pow(x, p - 1); }));
-        if (gb) db = mul_(g, zip(ab, y, [](double x, double v) { return x > 0 ? v * std::log(x) : 0.0; }));
-        break;
       case BinaryOp::Maximum:
-      case BinaryOp::Minimum: {
-        const bool is_max = op == BinaryOp::Maximum;
-        // Ties split the gradient evenly, as PyTorch does.
-        auto share = [is_max](double x, double o) { return x == o ? 0.5 : ((x > o) == is_max ? 1.0 : 0.0); };
-        if (ga) da = mul_(g, zip(ab, bb, share));
-        if (gb) db = mul_(g, zip(bb, ab, share));
+      case BinaryOp::Minimum:  // ties of maximum/minimum split the gradient evenly, as in PyTorch
+        if (ga) da = ops::binary_backward(op, ab, bb, y, g, false);
+        if (gb) db = ops::binary_backward(op, ab, bb, y, g, true);
         break;
-      }
+      case BinaryOp::Equal:  // no gradient
+        break;
     }
     if (ga) gs[0] = sum_to(da, a.shape());
     if (gb) gs[1] = sum_to(db, b.shape());
@@ -236,6 +230,8 @@ static OpKind unary_kind(UnaryOp op) {
     case UnaryOp::Relu: return OpKind::Relu;
     case UnaryOp::GeluErf: return OpKind::Gelu;
     case UnaryOp::GeluTanh: return OpKind::GeluTanh;
+    case UnaryOp::Sigmoid: return OpKind::Sigmoid;
+    case UnaryOp::QuickGelu: return OpKind::QuickGelu;
   }
   return OpKind::Neg;
 }
@@ -244,35 +240,7 @@ Tensor unary(UnaryOp op, const Tensor& x_in) {
   Tensor out = ops::unary(op, x_in);
   if (!needs_grad({&x_in})) return out;
   Tensor x = x_in.contiguous().detach(), y = out.detach();
-  record(out, unary_kind(op), {x_in}, [op, x, y](const Tensor& g) {
-    Tensor d;
-    switch (op) {
-      case UnaryOp::Neg: d = ops::unary(UnaryOp::Neg, g); break;
-      case UnaryOp::Exp: d = mul_(g, y); break;
-      case UnaryOp::Log: d = div_(g, x); break;
-      case UnaryOp::Sqrt: d = zip(g, y, [](double gv, double v) { return gv * 0.5 / v; }); break;
-      case UnaryOp::Tanh: d = zip(g, y, [](double gv, double v) { return gv * (1 - v * v); }); break;
-      case UnaryOp::Abs: d = zip(g, x, [](double gv, double v) { return v > 0 ? gv : v < 0 ? -gv : 0.0; }); break;
-      case UnaryOp::Relu: d = zip(g, x, [](double gv, double v) { return v > 0 ? gv : 0.0; }); break;
-      case UnaryOp::GeluErf:
-      case UnaryOp::GeluTanh: {
-        Tensor gc = g.contiguous();
-        d = Tensor::empty(x.shape(), x.dtype());
-        dispatch_float(x.dtype(), [&](auto z) {
-          using T = decltype(z);
-          const auto& k = cpu::kernels_of<T>();
-          const T *px = x.template data<T>(), *pg = gc.template data<T>();
-          T* pd = d.template data<T>();
-          parallel_for(0, x.numel(), 16384, [&](int64_t lo, int64_t hi) {
-            k.gelu_backward(hi - lo, px + lo, pg + lo, pd + lo, op == UnaryOp::GeluTanh);
-          });
-          return 0;
-        });
-        break;
-      }
-    }
-    return Grads{d};
-  });
+  record(out, unary_kind(op), {x_in}, [op, x, y](const Tensor& g) { return Grads{ops::unary_backward(op, x, y, g)}; });
   return out;
 }
 
@@ -308,7 +276,7 @@ Tensor max(const Tensor& x_in, const std::vector<int64_t>& axes, bool keepdims) 
     record(out, OpKind::Max, {x_in}, [=](const Tensor& g) {
       // The gradient goes to the maxima, split evenly among ties.
       Tensor ymax = expand_reduced(y, x.shape(), axes, keepdims);
-      Tensor mask = zip(x, ymax, [](double v, double m) { return v == m ? 1.0 : 0.0; });
+      Tensor mask = ops::binary(BinaryOp::Equal, x, ymax);
       Tensor count = expand_reduced(ops::sum(mask, axes, keepdims), x.shape(), axes, keepdims);
       return Grads{mul_(expand_reduced(g, x.shape(), axes, keepdims), div_(mask, count))};
     });
@@ -334,8 +302,7 @@ Tensor softmax(const Tensor& x_in, bool log) {
   return out;
 }
 
-// Shapes: x [..., C] viewed as [R, C]; gamma, beta [C]; mean, rstd [R].
-// Reference: llm.c layernorm_backward; checked by finite differences in test/autograd.test.ts.
+// Shapes: x [..., C] viewed as [R, C]; gamma, beta [C]; mean, rstd [R] (saved by the forward pass).
 Tensor layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta_in, double eps) {
   const bool track = needs_grad({&x_in, &gamma_in, &beta_in});
   Tensor mean, rstd;
@@ -344,43 +311,10 @@ Tensor layer_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
   Tensor x = x_in.contiguous().detach(), gamma = gamma_in.defined() ? gamma_in.contiguous().detach() : Tensor();
   const bool gx = x_in.requires_grad(), gg = gamma_in.defined() && gamma_in.requires_grad(),
              gb = beta_in.defined() && beta_in.requires_grad();
-  record(out, OpKind::LayerNorm, {x_in, gamma_in, beta_in}, [=](const Tensor& g_in) {
-    Tensor g = g_in.contiguous();
-    const int64_t C = x.size(-1), R = C ? x.numel() / C : 0;
-    Tensor dx = Tensor::empty(x.shape(), x.dtype());
-    Tensor dgamma = Tensor::empty({C}, x.dtype()), dbeta = Tensor::empty({C}, x.dtype());  // written whole when used
-    dispatch_float(x.dtype(), [&](auto z) {
-      using T = decltype(z);
-      const T *px = x.template data<T>(), *pg = g.template data<T>(), *pm = mean.template data<T>(), *pr = rstd.template data<T>();
-      const T* pgam = gamma.defined() ? gamma.template data<T>() : nullptr;
-      T *pdx = dx.template data<T>(), *pdg = dgamma.template data<T>(), *pdb = dbeta.template data<T>();
-      const auto& k = cpu::kernels_of<T>();
-      // dx rows are independent; dgamma/dbeta are summed over rows in a fixed order afterwards.
-      parallel_for(0, R, std::max<int64_t>(1, 8192 / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
-        k.layernorm_backward_rows(hi - lo, C, px + lo * C, pg + lo * C, pgam, pm + lo, pr + lo, pdx + lo * C);
-      });
-      if (gg || gb) {
-        // Column sums, split by columns so that each sum keeps its row order: blocks of 256 rows
-        // summed in T (vector speed), the blocks added in double (bounded rounding error).
-        parallel_for(0, C, std::max<int64_t>(32, C / 8), [&](int64_t lo, int64_t hi) {
-          const int64_t w = hi - lo;
-          std::vector<T> part(2 * w);
-          std::vector<double> acc(2 * w, 0.0);
-          for (int64_t r0 = 0; r0 < R; r0 += 256) {
-            std::fill(part.begin(), part.end(), T(0));
-            k.layernorm_param_grads(std::min<int64_t>(256, R - r0), w, C, px + r0 * C + lo, pg + r0 * C + lo, pm + r0,
-                                    pr + r0, part.data(), part.data() + w);
-            for (int64_t j = 0; j < 2 * w; ++j) acc[j] += part[j];
-          }
-          for (int64_t j = 0; j < w; ++j) {
-            pdg[lo + j] = static_cast<T>(acc[j]);
-            pdb[lo + j] = static_cast<T>(acc[w + j]);
-          }
-        });
-      }
-      return 0;
-    });
-    return Grads{gx ? dx : Tensor(), gg ? dgamma : Tensor(), gb ? dbeta : Tensor()};
+  record(out, OpKind::LayerNorm, {x_in, gamma_in, beta_in}, [=](const Tensor& g) {
+    Tensor dx, dgamma, dbeta;
+    ops::layer_norm_backward(x, g, gamma, mean, rstd, gx ? &dx : nullptr, gg ? &dgamma : nullptr, gb ? &dbeta : nullptr);
+    return Grads{dx, dgamma, dbeta};
   });
   return out;
 }
@@ -391,23 +325,8 @@ Tensor embedding(const Tensor& weight, const Tensor& ids_in) {
   Tensor out = ops::embedding(weight, ids_in);
   if (needs_grad({&weight})) {
     Tensor ids = ids_in.contiguous().detach();
-    Shape wshape = weight.shape();
-    DType dt = weight.dtype();
-    record(out, OpKind::Embedding, {weight, Tensor()}, [ids, wshape, dt](const Tensor& g_in) {
-      Tensor g = g_in.contiguous();
-      Tensor dw = Tensor::zeros(wshape, dt);
-      const int64_t D = wshape[1], n = ids.numel();
-      const int32_t* pi = ids.data<int32_t>();
-      dispatch_float(dt, [&](auto z) {
-        using T = decltype(z);
-        const T* pg = g.template data<T>();
-        T* pw = dw.template data<T>();
-        for (int64_t i = 0; i < n; ++i)
-          for (int64_t j = 0; j < D; ++j) pw[pi[i] * D + j] += pg[i * D + j];
-        return 0;
-      });
-      return Grads{dw, Tensor()};
-    });
+    const int64_t V = weight.size(0);
+    record(out, OpKind::Embedding, {weight, Tensor()}, [ids, V](const Tensor& g) { return Grads{ops::embedding_backward(ids, g, V), Tensor()}; });
   }
   return out;
 }
@@ -418,29 +337,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, int64_t 
   if (needs_grad({&logits_in})) {
     Tensor x = logits_in.contiguous().detach(), t = targets_in.contiguous().detach();
     record(out, OpKind::CrossEntropy, {logits_in, Tensor()}, [=](const Tensor& g) {
-      const int64_t N = x.size(0), C = x.size(1);
-      const int32_t* pt = t.data<int32_t>();
-      int64_t count = 0;
-      for (int64_t i = 0; i < N; ++i) count += pt[i] != ignore_index;
-      const double scale = count ? g.item() / static_cast<double>(count) : 0.0;
-      Tensor p = ops::softmax(x, false);
-      dispatch_float(x.dtype(), [&](auto z) {
-        using T = decltype(z);
-        T* pp = p.template data<T>();
-        parallel_for(0, N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
-          for (int64_t i = lo; i < hi; ++i) {
-            T* row = pp + i * C;
-            if (pt[i] == ignore_index) {
-              for (int64_t j = 0; j < C; ++j) row[j] = 0;
-              continue;
-            }
-            for (int64_t j = 0; j < C; ++j) row[j] = static_cast<T>((row[j] - smoothing / C) * scale);
-            row[pt[i]] -= static_cast<T>((1 - smoothing) * scale);
-          }
-        });
-        return 0;
-      });
-      return Grads{p, Tensor()};
+      return Grads{ops::cross_entropy_backward(x, t, ignore_index, smoothing, g), Tensor()};
     });
   }
   return out;
@@ -458,6 +355,41 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
       Tensor dq, dk, dv;
       ops::attention_backward(qd, kd, vd, od, lse, g, options, &dq, &dk, &dv);
       return Grads{dq, dk, dv};
+    });
+  }
+  return out;
+}
+
+// ---- dropout and row gathers ----------------------------------------------------------------------
+
+Tensor dropout(const Tensor& y, double p, uint64_t seed) {
+  const ops::DropoutLaw law = ops::dropout_law(p, seed, "dropout");
+  if (law.threshold == 0) return y;
+  Tensor out = ops::dropout(nullptr, y, law);
+  if (needs_grad({&y})) record(out, OpKind::Dropout, {y}, [law](const Tensor& g) { return Grads{ops::dropout(nullptr, g, law)}; });
+  return out;
+}
+
+Tensor add_dropout(const Tensor& x, const Tensor& y, double p, uint64_t seed) {
+  const ops::DropoutLaw law = ops::dropout_law(p, seed, "addDropout");
+  if (law.threshold == 0) return add(x, y);
+  Tensor out = ops::dropout(&x, y, law);
+  if (needs_grad({&x, &y})) {
+    const bool gx = x.requires_grad(), gy = y.requires_grad();
+    record(out, OpKind::Dropout, {x, y}, [law, gx, gy](const Tensor& g) { return Grads{gx ? g : Tensor(), gy ? ops::dropout(nullptr, g, law) : Tensor()}; });
+  }
+  return out;
+}
+
+Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx) {
+  Tensor out = ops::index_select(x, idx);
+  if (needs_grad({&x})) {
+    const Shape shape = x.shape();
+    const DType dt = x.dtype();
+    record(out, OpKind::IndexSelect, {x}, [shape, dt, idx](const Tensor& g) {
+      Tensor dx = Tensor::zeros(shape, dt, g.device());
+      ops::index_add(dx, idx, g);
+      return Grads{dx};
     });
   }
   return out;

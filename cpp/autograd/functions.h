@@ -17,6 +17,8 @@ Tensor contiguous(const Tensor& x);
 Tensor clone(const Tensor& x);  // always a copy
 Tensor concat(const std::vector<Tensor>& parts, int64_t axis);
 Tensor matmul(const Tensor& a, const Tensor& b);
+// x [N, in] W^T + b with weight [out, in], bias [out] or undefined (recorded as "linear").
+Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 Tensor binary(cpu::BinaryOp op, const Tensor& a, const Tensor& b);
 Tensor unary(cpu::UnaryOp op, const Tensor& x);
 Tensor sum(const Tensor& x, const std::vector<int64_t>& axes, bool keepdims);
@@ -27,6 +29,12 @@ Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, doub
 Tensor embedding(const Tensor& weight, const Tensor& ids);
 Tensor cross_entropy(const Tensor& logits, const Tensor& targets, int64_t ignore_index, double label_smoothing);
 Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tensor& v, const ops::AttentionOptions& options);
+// dropout(y) = y * mask / (1 - p), from the counter-based law of ops/op_args.h (p == 0: y itself);
+// add_dropout(x, y) = x + dropout(y) in one pass (a residual connection and its dropout).
+Tensor dropout(const Tensor& y, double p, uint64_t seed);
+Tensor add_dropout(const Tensor& x, const Tensor& y, double p, uint64_t seed);
+// Rows idx of x along axis 0 (any index may repeat; its gradient adds up).
+Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx);
 
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }

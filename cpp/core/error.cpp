@@ -12,6 +12,7 @@ const char* error_code(ErrorKind kind) {
     case ErrorKind::Aborted: return "ERR_ABORTED";
     case ErrorKind::NaN: return "ERR_NAN";
     case ErrorKind::Unsupported: return "ERR_UNSUPPORTED";
+    case ErrorKind::Device: return "ERR_DEVICE";
     case ErrorKind::Internal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

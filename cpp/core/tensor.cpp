@@ -1,12 +1,8 @@
 #include "core/tensor.h"
 
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <numeric>
 
 #include "core/error.h"
-#include "core/thread_pool.h"
 
 namespace qkv {
 
@@ -27,17 +23,14 @@ bool dtype_from_name(const std::string& name, DType* out) {
   return true;
 }
 
-const char* device_name(Device d) { return d == Device::CUDA ? "cuda" : "cpu"; }
-
-Storage::Storage(size_t n) : nbytes(n) {
-  // 64-byte alignment suits every SIMD width; round the size up as aligned_alloc requires.
-  size_t rounded = ((n + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  data = std::aligned_alloc(64, rounded);
-  if (!data) throw Error(ErrorKind::Range, "out of memory allocating " + std::to_string(n) + " bytes");
+Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
+  data = allocator_for(d).alloc(n);
+  if (!data) throw Error(ErrorKind::Range, "out of memory allocating " + std::to_string(n) + " bytes on " + device_name(d));
 }
 
-Storage::~Storage() { std::free(data); }
+Storage::~Storage() {
+  if (data) allocator_for(device).free(data);
+}
 
 int64_t numel_of(const Shape& shape) {
   int64_t n = 1;
@@ -64,41 +57,15 @@ static void check_shape(const Shape& shape, const char* op) {
   }
 }
 
-Tensor Tensor::empty(const Shape& shape, DType dtype) {
+Tensor Tensor::empty(const Shape& shape, DType dtype, Device device) {
   check_shape(shape, "empty");
   Tensor t;
-  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype));
+  t.storage_ = std::make_shared<Storage>(static_cast<size_t>(numel_of(shape)) * dtype_size(dtype), device);
   t.shape_ = shape;
   t.strides_ = contiguous_strides(shape);
   t.dtype_ = dtype;
   return t;
 }
-
-Tensor Tensor::zeros(const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
-  std::memset(t.raw(), 0, t.nbytes());
-  return t;
-}
-
-Tensor Tensor::full(const Shape& shape, DType dtype, double value) {
-  Tensor t = empty(shape, dtype);
-  int64_t n = t.numel();
-  dispatch_dtype(dtype, [&](auto z) {
-    using T = decltype(z);
-    T v = static_cast<T>(value);
-    T* p = t.data<T>();
-    for (int64_t i = 0; i < n; ++i) p[i] = v;
-  });
-  return t;
-}
-
-Tensor Tensor::from_data(const void* data, const Shape& shape, DType dtype) {
-  Tensor t = empty(shape, dtype);
-  if (t.nbytes()) std::memcpy(t.raw(), data, t.nbytes());
-  return t;
-}
-
-Tensor Tensor::scalar(double value, DType dtype) { return full({}, dtype, value); }
 
 int64_t Tensor::size(int64_t d) const { return shape_[normalize_axis(d, dim(), "size")]; }
 
@@ -110,63 +77,6 @@ bool Tensor::is_contiguous() const {
     expect *= shape_[i];
   }
   return true;
-}
-
-template <class E>
-static void gather_strided(const E* src, const Shape& shape, const Shape& strides, E* dst) {
-  const int64_t nd = static_cast<int64_t>(shape.size());
-  if (nd == 0) {
-    dst[0] = src[0];
-    return;
-  }
-  const int64_t inner = shape[nd - 1], inner_stride = strides[nd - 1];
-  const int64_t outer = numel_of(shape) / (inner ? inner : 1);
-  if (inner == 0) return;
-  parallel_for(0, outer, std::max<int64_t>(1, 16384 / inner), [&](int64_t lo, int64_t hi) {
-    std::vector<int64_t> idx(nd, 0);
-    // Decompose `lo` into a multi-index over the outer dims.
-    int64_t rem = lo, off = 0;
-    for (int64_t d = nd - 2; d >= 0; --d) {
-      idx[d] = rem % shape[d];
-      rem /= shape[d];
-      off += idx[d] * strides[d];
-    }
-    for (int64_t r = lo; r < hi; ++r) {
-      const E* s = src + off;
-      E* o = dst + r * inner;
-      if (inner_stride == 1) std::memcpy(o, s, sizeof(E) * inner);
-      else for (int64_t j = 0; j < inner; ++j) o[j] = s[j * inner_stride];
-      for (int64_t d = nd - 2; d >= 0; --d) {
-        off += strides[d];
-        if (++idx[d] < shape[d]) break;
-        off -= strides[d] * shape[d];
-        idx[d] = 0;
-      }
-    }
-  });
-}
-
-void Tensor::copy_to_contiguous(void* dst) const {
-  if (numel() == 0) return;
-  if (is_contiguous()) {
-    std::memcpy(dst, raw(), nbytes());
-    return;
-  }
-  if (dtype_size(dtype_) == 8)
-    gather_strided(static_cast<const uint64_t*>(raw()), shape_, strides_, static_cast<uint64_t*>(dst));
-  else
-    gather_strided(static_cast<const uint32_t*>(raw()), shape_, strides_, static_cast<uint32_t*>(dst));
-}
-
-Tensor Tensor::contiguous() const {
-  if (is_contiguous()) return alias();
-  return clone();
-}
-
-Tensor Tensor::clone() const {
-  Tensor t = empty(shape_, dtype_);
-  copy_to_contiguous(t.raw());
-  return t;
 }
 
 static Shape infer_shape(const Shape& shape, int64_t numel, const Shape& from, const char* op) {
@@ -270,38 +180,6 @@ Tensor Tensor::expand(const Shape& shape, const char* op) const {
   return t;
 }
 
-template <class E>
-static void scatter_strided(const E* src, const Shape& shape, const Shape& strides, E* dst) {
-  const int64_t nd = static_cast<int64_t>(shape.size()), n = numel_of(shape);
-  std::vector<int64_t> idx(nd, 0);
-  int64_t off = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    dst[off] = src[i];
-    for (int64_t d = nd - 1; d >= 0; --d) {
-      off += strides[d];
-      if (++idx[d] < shape[d]) break;
-      off -= strides[d] * shape[d];
-      idx[d] = 0;
-    }
-  }
-}
-
-void Tensor::copy_from(const Tensor& src_in, const char* op) {
-  if (src_in.shape() != shape_ || src_in.dtype() != dtype_)
-    throw_range(std::string(op) + ": cannot copy " + shape_str(src_in.shape()) + " " + dtype_name(src_in.dtype()) + " into " +
-                shape_str(shape_) + " " + dtype_name(dtype_));
-  Tensor src = src_in.contiguous();
-  if (numel() == 0) return;
-  if (is_contiguous()) {
-    std::memcpy(raw(), src.raw(), nbytes());
-    return;
-  }
-  if (dtype_size(dtype_) == 8)
-    scatter_strided(static_cast<const uint64_t*>(src.raw()), shape_, strides_, static_cast<uint64_t*>(raw()));
-  else
-    scatter_strided(static_cast<const uint32_t*>(src.raw()), shape_, strides_, static_cast<uint32_t*>(raw()));
-}
-
 Tensor Tensor::alias() const {
   Tensor t;
   t.storage_ = storage_;
@@ -313,30 +191,6 @@ Tensor Tensor::alias() const {
 }
 
 Tensor Tensor::detach() const { return alias(); }
-
-double Tensor::item() const {
-  if (numel() != 1) throw_range("item: expected a tensor with one element, got shape " + shape_str(shape_));
-  return dispatch_dtype(dtype_, [&](auto z) { return static_cast<double>(*data<decltype(z)>()); });
-}
-
-Tensor Tensor::to(DType target) const {
-  if (target == dtype_) return alias();
-  Tensor src = contiguous();
-  Tensor out = empty(shape_, target);
-  int64_t n = numel();
-  dispatch_dtype(dtype_, [&](auto zs) {
-    using S = decltype(zs);
-    dispatch_dtype(target, [&](auto zt) {
-      using T = decltype(zt);
-      const S* s = src.data<S>();
-      T* o = out.data<T>();
-      for (int64_t i = 0; i < n; ++i) o[i] = static_cast<T>(s[i]);
-      return 0;
-    });
-    return 0;
-  });
-  return out;
-}
 
 int64_t normalize_axis(int64_t axis, int64_t ndim, const char* op) {
   if (axis < -ndim || axis >= ndim || ndim == 0)

@@ -5,21 +5,20 @@
 #include <memory>
 #include <vector>
 
+#include "core/device.h"
 #include "core/dtype.h"
 
 namespace qkv {
 
 using Shape = std::vector<int64_t>;
 
-enum class Device : uint8_t { CPU = 0, CUDA = 1 };
-const char* device_name(Device d);
-
+// Memory of one device, from that device's allocator.
 struct Storage {
   void* data = nullptr;
   size_t nbytes = 0;
   Device device = Device::CPU;
   int js_handles = 0;  // owned by the binding: how many JavaScript objects hold this storage
-  explicit Storage(size_t nbytes);
+  Storage(size_t nbytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -33,11 +32,14 @@ Shape contiguous_strides(const Shape& shape);
 class Tensor {
  public:
   Tensor() = default;
-  static Tensor empty(const Shape& shape, DType dtype);
-  static Tensor zeros(const Shape& shape, DType dtype);
-  static Tensor full(const Shape& shape, DType dtype, double value);
-  static Tensor from_data(const void* data, const Shape& shape, DType dtype);  // copies
-  static Tensor scalar(double value, DType dtype);
+  // New contiguous tensors, on `device` (by default the running op's device, else the process's
+  // default device: see core/device.h). The filling ones go through the device's ops.
+  static Tensor empty(const Shape& shape, DType dtype, Device device = current_device());
+  static Tensor zeros(const Shape& shape, DType dtype, Device device = current_device());
+  static Tensor full(const Shape& shape, DType dtype, double value, Device device = current_device());
+  static Tensor scalar(double value, DType dtype, Device device = current_device());
+  // A copy of host memory (numel x dtype size bytes, row-major) on `device`.
+  static Tensor from_host(const void* host, const Shape& shape, DType dtype, Device device = current_device());
 
   bool defined() const { return storage_ != nullptr; }
   DType dtype() const { return dtype_; }
@@ -65,9 +67,21 @@ class Tensor {
   Tensor expand(const Shape& shape, const char* op = "expand") const;  // broadcast view (stride 0)
   void copy_from(const Tensor& src, const char* op = "copy");          // writes src into this (strided) view
 
-  template <class T> T* data() { return static_cast<T*>(storage_->data) + offset_; }
-  template <class T> const T* data() const { return static_cast<const T*>(storage_->data) + offset_; }
-  void* raw() const { return static_cast<char*>(storage_->data) + offset_ * dtype_size(dtype_); }
+  // The memory itself: for the op implementations of cpp/backend/ only. Any other code goes through
+  // ops or to_host()/from_host(); for a tensor whose device the host may not touch now, these
+  // throw Error(Device) (core/device.h).
+  template <class T> T* data() {
+    check_access();
+    return static_cast<T*>(storage_->data) + offset_;
+  }
+  template <class T> const T* data() const {
+    check_access();
+    return static_cast<const T*>(storage_->data) + offset_;
+  }
+  void* raw() const {
+    check_access();
+    return static_cast<char*>(storage_->data) + offset_ * dtype_size(dtype_);
+  }
 
   // Autograd (cpp/autograd/autograd.h). Views and ops made by the methods above carry no autograd
   // state: the differentiable ops in qkv::ag attach it.
@@ -76,12 +90,16 @@ class Tensor {
   bool requires_grad() const;
   Tensor detach() const;  // the same data, without autograd state
 
-  double item() const;                       // the single element, as double
-  Tensor to(DType dtype) const;              // a converted contiguous copy (itself when equal)
-  void copy_to_contiguous(void* dst) const;  // gathers a strided tensor into dst
+  double item() const;                   // the single element, as double (a copy to the host)
+  Tensor to(DType dtype) const;          // a converted contiguous copy (itself when equal)
+  void to_host(void* host) const;        // the elements in row-major order into host memory
+  std::vector<double> to_host_doubles() const;  // the same, converted to double (small tensors)
 
  private:
   Tensor alias() const;  // same storage and layout, no autograd state
+  void check_access() const {
+    if (storage_->device != Device::CPU) check_host_access(storage_->device, "tensor memory");
+  }
   std::shared_ptr<Storage> storage_;
   std::shared_ptr<AutogradMeta> meta_;
   int64_t offset_ = 0;

@@ -1,10 +1,13 @@
 #include "core/thread_pool.h"
 
+#include "core/device.h"
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <exception>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -57,11 +60,16 @@ bool spin_until(Pred ready) {
   }
 }
 
-// One call of run(): lives on the caller's stack for the duration of the call.
+// One call of run(): lives on the caller's stack for the duration of the call. Its tasks run with
+// the caller's execution context (core/device.h: the op's device, host access), and the first
+// exception a task throws is handed back to the caller.
 struct Job {
   const std::function<void(int64_t)>* fn;
   int64_t tasks;
+  ThreadContext context;
   std::atomic<int64_t> next{0}, finished{0};
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
 };
 
 }  // namespace
@@ -89,17 +97,24 @@ struct ThreadPool::Impl {
   // sleeping caller.
   void work(Job& job) {
     const bool outer = t_inside_pool;
+    const ThreadContext saved = thread_context();
     t_inside_pool = true;
+    set_thread_context(job.context);
     for (;;) {
       int64_t t = job.next.fetch_add(1, std::memory_order_relaxed);
       if (t >= job.tasks) break;
-      (*job.fn)(t);
+      try {
+        if (!job.failed.load(std::memory_order_relaxed)) (*job.fn)(t);
+      } catch (...) {
+        if (!job.failed.exchange(true)) job.error = std::current_exception();
+      }
       if (job.finished.fetch_add(1, std::memory_order_seq_cst) + 1 == job.tasks &&
           caller_sleeping.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lock(mutex);
         done.notify_all();
       }
     }
+    set_thread_context(saved);
     t_inside_pool = outer;
   }
 
@@ -178,6 +193,7 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
   Job job;
   job.fn = &fn;
   job.tasks = tasks;
+  job.context = thread_context();
   p.current.store(&job, std::memory_order_seq_cst);
   p.generation.fetch_add(1, std::memory_order_seq_cst);
   if (p.sleepers.load(std::memory_order_seq_cst) > 0) {
@@ -200,6 +216,7 @@ void ThreadPool::run(int64_t tasks, const std::function<void(int64_t)>& fn) {
     cpu_relax();
     std::this_thread::yield();
   }
+  if (job.failed.load()) std::rethrow_exception(job.error);
 }
 
 void parallel_for(int64_t begin, int64_t end, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

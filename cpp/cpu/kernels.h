@@ -8,8 +8,9 @@
 
 namespace qkv::cpu {
 
-enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum };
-enum class UnaryOp : uint8_t { Neg, Exp, Log, Sqrt, Tanh, Abs, Relu, GeluTanh, GeluErf };
+// Equal gives 1 where a == b and 0 elsewhere (masks; it has no gradient).
+enum class BinaryOp : uint8_t { Add, Sub, Mul, Div, Pow, Maximum, Minimum, Equal };
+enum class UnaryOp : uint8_t { Neg, Exp, Log, Sqrt, Tanh, Abs, Relu, GeluTanh, GeluErf, Sigmoid, QuickGelu };
 
 template <class T> struct KernelsFor {
   // out[i] = a[i*sa] (op) b[i*sb]; sa, sb are element strides (0 broadcasts). out may alias a or b.
@@ -31,8 +32,8 @@ template <class T> struct KernelsFor {
   void (*sum_rows)(int64_t rows, int64_t cols, const T* x, T* out);
   // Largest of x[0..n) (-inf for n == 0).
   T (*row_max)(int64_t n, const T* x);
-  // out[i] = g[i] * gelu'(x[i]) (the erf form, or the tanh form when `tanh_form`).
-  void (*gelu_backward)(int64_t n, const T* x, const T* g, T* out, bool tanh_form);
+  // out[i] = g[i] * op'(x[i]), given y[i] = op(x[i]) too (some rules are cheaper from y).
+  void (*unary_backward)(UnaryOp op, int64_t n, const T* x, const T* y, const T* g, T* out);
   // out[i] = exp(x[i] - shift); returns the sum of out. (The attention kernel's online softmax.)
   T (*exp_shift_sum)(int64_t n, const T* x, T shift, T* out);
 };

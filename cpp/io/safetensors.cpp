@@ -283,15 +283,16 @@ Safetensors load_tensors(const SafetensorsHeader& h, const ReadAt& read_at, cons
   std::vector<unsigned char> chunk;
   for (const SafetensorsEntry& e : h.entries) {
     const FileDType& fd = *find_dtype(e.dtype);
-    Tensor t = Tensor::empty(e.shape, fd.out);
-    const uint64_t numel = static_cast<uint64_t>(t.numel());
+    // Read (and converted) on the host, then copied to the tensor's device.
+    const uint64_t numel = static_cast<uint64_t>(numel_of(e.shape));
+    std::vector<char> host(static_cast<size_t>(numel * dtype_size(fd.out)));
     const uint64_t base = h.data_start + e.begin;
     auto truncated = [&] { w.fail(e.name, "the file ended while reading its data (it changed while being read?)"); };
     if (fd.conv == Conv::Native) {
-      if (numel > 0 && !read_at(base, t.raw(), static_cast<size_t>(numel * fd.size))) truncated();
+      if (numel > 0 && !read_at(base, host.data(), static_cast<size_t>(numel * fd.size))) truncated();
     } else {
       constexpr uint64_t kChunk = uint64_t(1) << 18;  // elements per read
-      char* dst = static_cast<char*>(t.raw());
+      char* dst = host.data();
       const size_t out_size = dtype_size(fd.out);
       for (uint64_t i = 0; i < numel; i += kChunk) {
         const size_t n = static_cast<size_t>(std::min(kChunk, numel - i));
@@ -300,7 +301,7 @@ Safetensors load_tensors(const SafetensorsHeader& h, const ReadAt& read_at, cons
         convert(fd, chunk.data(), n, dst + i * out_size, i, e.name, w);
       }
     }
-    out.tensors.emplace_back(e.name, std::move(t));
+    out.tensors.emplace_back(e.name, Tensor::from_host(host.data(), e.shape, fd.out));
   }
   return out;
 }
@@ -320,8 +321,6 @@ Layout layout(const NamedTensors& tensors, const Metadata& metadata, const char*
     if (!json::valid_utf8(name)) throw Error(ErrorKind::Type, o + ": tensor names must be valid UTF-8");
     if (!seen.insert(name).second) throw Error(ErrorKind::Type, o + ": tensor '" + name + "' appears twice");
     if (!t.defined()) throw Error(ErrorKind::Type, o + ": tensor '" + name + "' is undefined");
-    if (t.device() != Device::CPU)
-      throw Error(ErrorKind::Unsupported, o + ": tensor '" + name + "' is on " + device_name(t.device()) + "; move it to the CPU first");
   }
   for (const auto& [k, v] : metadata)
     if (!json::valid_utf8(k) || !json::valid_utf8(v)) throw Error(ErrorKind::Type, o + ": metadata must be valid UTF-8");
@@ -380,13 +379,9 @@ void emit_data(const NamedTensors& tensors, Sink&& sink) {
     const Tensor& t = entry.second;
     const size_t n = t.nbytes();
     if (n == 0) continue;
-    if (t.is_contiguous()) {
-      sink(t.raw(), n);
-    } else {
-      buf.resize(n);
-      t.copy_to_contiguous(buf.data());
-      sink(buf.data(), n);
-    }
+    buf.resize(n);
+    t.to_host(buf.data());  // a copy from the tensor's device (gathered when strided)
+    sink(buf.data(), n);
   }
 }
 

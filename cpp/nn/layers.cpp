@@ -6,8 +6,6 @@
 
 #include "autograd/functions.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
-#include "cpu/gemm.h"
 
 namespace qkv::nn {
 
@@ -29,71 +27,6 @@ void check_float_dtype(DType d, const std::string& op) {
 void check_last_dim(const Tensor& x, int64_t features, const std::string& op) {
   if (x.dim() < 1 || x.size(-1) != features)
     throw_range(op + ": expected an input of shape [..., " + std::to_string(features) + "], got " + shape_str(x.shape()));
-}
-
-// A GEMM on the float type of T.
-template <class T>
-void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) {
-  if constexpr (std::is_same_v<T, double>) cpu::dgemm(ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
-  else cpu::sgemm(ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-}
-
-// The fused linear op with its hand-written backward (recorded as a matmul node).
-// Shapes: x [N, in] (any strides), weight [out, in], bias [out] (or undefined) -> y [N, out].
-//   forward   y = x W^T + b      (one GEMM, the bias preloaded into y)
-//   backward  dx = g W [N, in];  dW = g^T x [out, in];  db = sum over rows of g [out]
-// Each gradient comes out contiguous in its parameter's layout, with no transposed copy.
-// Checked against central finite differences in test/nn.test.ts and PyTorch in test/parity.test.ts.
-Tensor linear(const Tensor& x_in, const Tensor& w_in, const Tensor& b_in) {
-  const Tensor x = x_in.contiguous(), w = w_in.contiguous();
-  const int64_t N = x.size(0), in = x.size(1), out = w.size(0);
-  Tensor y = Tensor::empty({N, out}, x.dtype());
-  dispatch_float(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    T* py = y.template data<T>();
-    if (b_in.defined()) {
-      const Tensor b = b_in.contiguous();
-      const T* pb = b.template data<T>();
-      parallel_for(0, N, std::max<int64_t>(1, 16384 / out), [&](int64_t lo, int64_t hi) {
-        for (int64_t r = lo; r < hi; ++r) std::copy(pb, pb + out, py + r * out);
-      });
-    }
-    if (N > 0) gemm<T>(false, true, N, out, in, x.template data<T>(), in, w.template data<T>(), in, b_in.defined() ? T(1) : T(0), py, out);
-    return 0;
-  });
-  if (!needs_grad({&x_in, &w_in, &b_in})) return y;
-  const bool gx = x_in.requires_grad(), gw = w_in.requires_grad(), gb = b_in.defined() && b_in.requires_grad();
-  const Tensor xd = x.detach(), wd = w.detach();
-  record(y, OpKind::Matmul, {x_in, w_in, b_in}, [=](const Tensor& g_in) {
-    const Tensor g = g_in.contiguous();
-    std::vector<Tensor> grads(3);
-    dispatch_float(xd.dtype(), [&](auto z) {
-      using T = decltype(z);
-      const T* pg = g.template data<T>();
-      if (gx) {
-        grads[0] = Tensor::empty({N, in}, xd.dtype());
-        if (N > 0) gemm<T>(false, false, N, in, out, pg, out, wd.template data<T>(), in, T(0), grads[0].template data<T>(), in);
-      }
-      if (gw) {
-        grads[1] = Tensor::empty({out, in}, xd.dtype());
-        if (N > 0) gemm<T>(true, false, out, in, N, pg, out, xd.template data<T>(), in, T(0), grads[1].template data<T>(), in);
-        else grads[1] = Tensor::zeros({out, in}, xd.dtype());
-      }
-      if (gb) {
-        // The column sums of g, as the product ones[1, N] g (the GEMM's vectorised matrix-vector path).
-        grads[2] = Tensor::empty({out}, xd.dtype());
-        if (N > 0) {
-          const std::vector<T> ones(static_cast<size_t>(N), T(1));
-          gemm<T>(false, false, 1, out, N, ones.data(), N, pg, out, T(0), grads[2].template data<T>(), out);
-        } else {
-          grads[2] = Tensor::zeros({out}, xd.dtype());
-        }
-      }
-      return 0;
-    });
-    return grads;
-  });
-  return y;
 }
 
 }  // namespace
@@ -130,7 +63,7 @@ Tensor Linear::forward_features(const Tensor& x, int64_t first, int64_t count) {
   const Tensor b = whole || !bias.defined() ? bias : ag::slice(bias, 0, first, first + count, 1);
   // [..., in] is flattened to [N, in] so that each gradient is one GEMM.
   const bool flat = x.dim() == 2;
-  Tensor y = linear(flat ? x : ag::reshape(x, {x.numel() / in_, in_}), w, b);
+  Tensor y = ag::linear(flat ? x : ag::reshape(x, {x.numel() / in_, in_}), w, b);
   if (flat) return y;
   Shape s(x.shape().begin(), x.shape().end() - 1);
   s.push_back(count);
@@ -213,26 +146,10 @@ Dropout::Dropout(double p, uint64_t seed) : Module("Dropout"), p_(p), seed_(seed
 Tensor Dropout::forward(const Tensor& x) {
   if (!x.defined() || !is_float(x.dtype())) throw_type("Dropout.forward: the input must be a float tensor");
   if (!is_training() || p_ == 0) return x;
-  // Mask values are 0 or 1/(1-p). Each chunk of elements has its own generator, derived from the
-  // seed, the call number and the chunk index: parallel and still deterministic.
-  constexpr int64_t kChunk = 4096;
-  const uint64_t call_seed = derive_seed(seed_, calls_++);
-  const double keep = 1.0 - p_, scale = keep > 0 ? 1.0 / keep : 0.0;
-  Tensor mask = Tensor::empty(x.shape(), x.dtype());
-  const int64_t n = mask.numel(), chunks = (n + kChunk - 1) / kChunk;
-  dispatch_float(x.dtype(), [&](auto z) {
-    using T = decltype(z);
-    T* pm = mask.template data<T>();
-    parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t c = lo; c < hi; ++c) {
-        Rng rng(derive_seed(call_seed, static_cast<uint64_t>(c)));
-        for (int64_t i = c * kChunk, end = std::min(n, i + kChunk); i < end; ++i)
-          pm[i] = rng.uniform() < keep ? static_cast<T>(scale) : T(0);
-      }
-    });
-    return 0;
-  });
-  return ag::mul(x, mask);
+  // The counter-based mask of ops/op_args.h, seeded by the call number: masks are regenerated,
+  // not stored, and the same seed and sequence of calls give the same masks.
+  if (p_ >= 1) return ag::mul(x, Tensor::scalar(0.0, x.dtype(), x.device()));
+  return ag::dropout(x, p_, derive_seed(seed_, calls_++));
 }
 
 json::Value Dropout::config() const {

@@ -1,14 +1,12 @@
-// Elementwise ops: binary with numpy broadcasting (strided inputs read in place), and unary math.
+// Elementwise ops: binary with numpy broadcasting, unary math, their backward rules, dropout.
 #include <algorithm>
+#include <cmath>
 
+#include "backend/backend.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
 #include "ops/ops.h"
 
 namespace qkv::ops {
-
-using cpu::BinaryOp;
-using cpu::UnaryOp;
 
 const char* binary_name(BinaryOp op) {
   switch (op) {
@@ -19,6 +17,7 @@ const char* binary_name(BinaryOp op) {
     case BinaryOp::Pow: return "pow";
     case BinaryOp::Maximum: return "maximum";
     case BinaryOp::Minimum: return "minimum";
+    case BinaryOp::Equal: return "equal";
   }
   return "binary";
 }
@@ -34,6 +33,8 @@ const char* unary_name(UnaryOp op) {
     case UnaryOp::Relu: return "relu";
     case UnaryOp::GeluTanh: return "geluTanh";
     case UnaryOp::GeluErf: return "gelu";
+    case UnaryOp::Sigmoid: return "sigmoid";
+    case UnaryOp::QuickGelu: return "quickGelu";
   }
   return "unary";
 }
@@ -51,104 +52,54 @@ Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
   return out;
 }
 
-// Strides of `t` aligned to `out` (leading and size-1 dims get stride 0).
-static Shape broadcast_strides(const Tensor& t, const Shape& out) {
-  Shape s(out.size(), 0);
-  size_t off = out.size() - t.shape().size();
-  for (size_t i = 0; i < t.shape().size(); ++i) s[off + i] = t.shape()[i] == 1 ? 0 : t.strides()[i];
-  return s;
-}
-
-template <class T, class Kernel>
-static void run_binary(Kernel kernel, BinaryOp op, const Tensor& a, const Tensor& b, Tensor& out) {
-  // Collapse the iteration space: merge adjacent dims that are contiguous for a, b and out alike.
-  Shape shape = out.shape(), sa = broadcast_strides(a, shape), sb = broadcast_strides(b, shape);
-  Shape so = contiguous_strides(shape);
-  std::vector<int64_t> dims, as, bs, os;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == 1) continue;
-    if (!dims.empty() && as.back() == sa[i] * shape[i] && bs.back() == sb[i] * shape[i] && os.back() == so[i] * shape[i]) {
-      dims.back() *= shape[i];
-      as.back() = sa[i];
-      bs.back() = sb[i];
-      os.back() = so[i];
-    } else {
-      dims.push_back(shape[i]);
-      as.push_back(sa[i]);
-      bs.push_back(sb[i]);
-      os.push_back(so[i]);
-    }
-  }
-  const T* pa = a.data<T>();
-  const T* pb = b.data<T>();
-  T* po = out.data<T>();
-  if (dims.empty()) {  // a single element
-    kernel(op, 1, pa, 0, pb, 0, po);
-    return;
-  }
-  const int64_t nd = static_cast<int64_t>(dims.size());
-  const int64_t inner = dims[nd - 1], ia = as[nd - 1], ib = bs[nd - 1];
-  const int64_t outer = out.numel() / inner;
-  if (outer == 1) {
-    parallel_for(0, inner, 32768, [&](int64_t lo, int64_t hi) {
-      kernel(op, hi - lo, pa + lo * ia, ia, pb + lo * ib, ib, po + lo);
-    });
-    return;
-  }
-  parallel_for(0, outer, std::max<int64_t>(1, 32768 / inner), [&](int64_t lo, int64_t hi) {
-    for (int64_t r = lo; r < hi; ++r) {
-      int64_t rem = r, oa = 0, ob = 0;
-      for (int64_t d = nd - 2; d >= 0; --d) {
-        int64_t idx = rem % dims[d];
-        rem /= dims[d];
-        oa += idx * as[d];
-        ob += idx * bs[d];
-      }
-      kernel(op, inner, pa + oa, ia, pb + ob, ib, po + r * inner);
-    }
-  });
-}
-
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b) {
   const char* name = binary_name(op);
   if (a.dtype() != b.dtype())
     throw_type(std::string(name) + ": dtypes differ (" + dtype_name(a.dtype()) + " and " + dtype_name(b.dtype()) + ")");
   if (a.dtype() == DType::I32 && (op == BinaryOp::Div || op == BinaryOp::Pow))
     throw_type(std::string(name) + ": not defined for int32 tensors; convert to float32 first");
-  Tensor out = Tensor::empty(broadcast_shapes(a.shape(), b.shape(), name), a.dtype());
-  if (out.numel() == 0) return out;
-  const auto& k = cpu::kernels();
-  switch (a.dtype()) {
-    case DType::F32: run_binary<float>(k.f32.binary, op, a, b, out); break;
-    case DType::F64: run_binary<double>(k.f64.binary, op, a, b, out); break;
-    case DType::I32: run_binary<int32_t>(k.binary_i32, op, a, b, out); break;
-  }
-  return out;
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  return backend::call(backend::common_device({&a, &b}, name), &backend::Backend::binary, name, op, a, b, shape);
 }
 
 Tensor unary(UnaryOp op, const Tensor& a) {
-  if (!is_float(a.dtype())) {
-    if (a.dtype() == DType::I32 && (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu)) {
-      Tensor src = a.contiguous(), out = Tensor::empty(a.shape(), a.dtype());
-      const int32_t* s = src.data<int32_t>();
-      int32_t* o = out.data<int32_t>();
-      for (int64_t i = 0, n = a.numel(); i < n; ++i)
-        o[i] = op == UnaryOp::Neg ? -s[i] : op == UnaryOp::Abs ? (s[i] < 0 ? -s[i] : s[i]) : (s[i] > 0 ? s[i] : 0);
-      return out;
-    }
-    throw_type(std::string(unary_name(op)) + ": needs a float32 or float64 tensor, got " + dtype_name(a.dtype()));
-  }
-  Tensor src = a.contiguous();
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
-  dispatch_float(a.dtype(), [&](auto z) {
-    using T = decltype(z);
-    const auto& k = cpu::kernels_of<T>();
-    const T* s = src.data<T>();
-    T* o = out.data<T>();
-    parallel_for(0, a.numel(), 16384, [&](int64_t lo, int64_t hi) { k.unary(op, hi - lo, s + lo, o + lo); });
-    return 0;
-  });
-  return out;
+  const char* name = unary_name(op);
+  if (!is_float(a.dtype()) && !(a.dtype() == DType::I32 && (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu)))
+    throw_type(std::string(name) + ": needs a float32 or float64 tensor, got " + dtype_name(a.dtype()));
+  return backend::call(a.device(), &backend::Backend::unary, name, op, a);
+}
+
+Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& y, const Tensor& g) {
+  const char* name = unary_name(op);
+  return backend::call(backend::common_device({&x, &y, &g}, name), &backend::Backend::unary_backward, name, op, x, y, g);
+}
+
+Tensor binary_backward(BinaryOp op, const Tensor& a, const Tensor& b, const Tensor& y, const Tensor& g, bool wrt_b) {
+  const char* name = binary_name(op);
+  if (op != BinaryOp::Pow && op != BinaryOp::Maximum && op != BinaryOp::Minimum)
+    throw Error(ErrorKind::Internal, std::string(name) + ": binary_backward covers pow, maximum and minimum only");
+  const Tensor ab = a.expand(y.shape(), name), bb = b.expand(y.shape(), name);
+  return backend::call(backend::common_device({&a, &b, &y, &g}, name), &backend::Backend::binary_backward, name, op, ab, bb, y, g, wrt_b);
+}
+
+DropoutLaw dropout_law(double p, uint64_t seed, const char* op) {
+  if (!(p >= 0 && p < 1)) throw_range(std::string(op) + ": p must be in [0, 1), got " + std::to_string(p));
+  DropoutLaw a;
+  const double t = std::round(p * 4294967296.0);
+  a.threshold = t >= 4294967295.0 ? 4294967295U : static_cast<uint32_t>(t);
+  a.scale = 1.0 / (1.0 - static_cast<double>(a.threshold) / 4294967296.0);
+  a.s1 = static_cast<uint32_t>(seed);
+  a.s2 = static_cast<uint32_t>(seed >> 32) ^ 0x9e3779b9U;
+  return a;
+}
+
+Tensor dropout(const Tensor* x, const Tensor& y, const DropoutLaw& law) {
+  const char* op = "dropout";
+  if (!y.defined() || !is_float(y.dtype()) || (x && (!x->defined() || x->dtype() != y.dtype())))
+    throw_type(std::string(op) + ": the inputs must be float tensors of one dtype");
+  if (x && x->shape() != y.shape())
+    throw_range(std::string(op) + ": x " + shape_str(x->shape()) + " and y " + shape_str(y.shape()) + " must have one shape");
+  return backend::call(backend::common_device({x, &y}, op), &backend::Backend::dropout, op, x, y, law);
 }
 
 }  // namespace qkv::ops

@@ -12,6 +12,7 @@ constexpr OpInfo kOps[] = {
     {OpKind::Contiguous, "contiguous", 1, true},
     {OpKind::Concat, "concat", -1, true},
     {OpKind::Matmul, "matmul", 2, true},
+    {OpKind::Linear, "linear", 3, true},
     {OpKind::Add, "add", 2, true},
     {OpKind::Sub, "sub", 2, true},
     {OpKind::Mul, "mul", 2, true},
@@ -19,6 +20,7 @@ constexpr OpInfo kOps[] = {
     {OpKind::Pow, "pow", 2, true},
     {OpKind::Maximum, "maximum", 2, true},
     {OpKind::Minimum, "minimum", 2, true},
+    {OpKind::Equal, "equal", 2, false},
     {OpKind::Neg, "neg", 1, true},
     {OpKind::Exp, "exp", 1, true},
     {OpKind::Log, "log", 1, true},
@@ -28,6 +30,8 @@ constexpr OpInfo kOps[] = {
     {OpKind::Relu, "relu", 1, true},
     {OpKind::Gelu, "gelu", 1, true},
     {OpKind::GeluTanh, "geluTanh", 1, true},
+    {OpKind::Sigmoid, "sigmoid", 1, true},
+    {OpKind::QuickGelu, "quickGelu", 1, true},
     {OpKind::Sum, "sum", 1, true},
     {OpKind::Mean, "mean", 1, true},
     {OpKind::Max, "max", 1, true},
@@ -38,6 +42,8 @@ constexpr OpInfo kOps[] = {
     {OpKind::Embedding, "embedding", 2, true},
     {OpKind::CrossEntropy, "crossEntropy", 2, true},
     {OpKind::Attention, "scaledDotProductAttention", 3, true},
+    {OpKind::Dropout, "dropout", 2, true},
+    {OpKind::IndexSelect, "indexSelect", 1, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");

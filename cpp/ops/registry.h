@@ -11,15 +11,15 @@ enum class OpKind : uint16_t {
   // views and layout
   Reshape, Permute, Slice, Contiguous, Concat,
   // linear algebra
-  Matmul,
+  Matmul, Linear,
   // elementwise binary with broadcasting
-  Add, Sub, Mul, Div, Pow, Maximum, Minimum,
+  Add, Sub, Mul, Div, Pow, Maximum, Minimum, Equal,
   // elementwise unary
-  Neg, Exp, Log, Sqrt, Tanh, Abs, Relu, Gelu, GeluTanh,
+  Neg, Exp, Log, Sqrt, Tanh, Abs, Relu, Gelu, GeluTanh, Sigmoid, QuickGelu,
   // reductions
   Sum, Mean, Max, Argmax,
   // fused
-  Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy, Attention,
+  Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy, Attention, Dropout, IndexSelect,
   Count
 };
 

@@ -4,22 +4,14 @@
 
 #include "autograd/autograd.h"
 #include "core/error.h"
-#include "core/thread_pool.h"
-#include "optim/kernels.h"
+#include "ops/ops.h"
 
 namespace qkv::optim {
 
 namespace {
 
-constexpr int64_t kGrain = 16384;
-
 void check_finite_nonneg(double v, const std::string& what) {
   if (!std::isfinite(v) || v < 0) throw_range(what + " must be a finite number >= 0, got " + std::to_string(v));
-}
-
-// Runs fn(lo, hi) over fixed chunks of [0, n) in parallel (chunking does not change results).
-template <class F> void chunked(int64_t n, F fn) {
-  parallel_for(0, n, kGrain, [&](int64_t lo, int64_t hi) { fn(lo, hi); });
 }
 
 const json::Value* field(const json::Value& h, const char* key) { return h.find(key); }
@@ -162,18 +154,8 @@ std::vector<std::string> SGD::state_names() const {
 }
 
 void SGD::update(ParamState& s, const Tensor& grad, double lr) {
-  kern::SgdArgs a{lr, s.decay ? weight_decay_ : 0.0, momentum_, 1 - dampening_, nesterov_, s.step == 1};
-  const kern::Table& k = kern::table();
-  const bool momentum = momentum_ != 0;
-  if (s.param.dtype() == DType::F64) {
-    double *p = s.param.data<double>(), *buf = momentum ? s.buffers[0].data<double>() : nullptr;
-    const double* g = grad.data<double>();
-    chunked(s.param.numel(), [&](int64_t lo, int64_t hi) { k.sgd_f64(p + lo, g + lo, buf ? buf + lo : nullptr, hi - lo, a); });
-  } else {
-    float *p = s.param.data<float>(), *buf = momentum ? s.buffers[0].data<float>() : nullptr;
-    const float* g = grad.data<float>();
-    chunked(s.param.numel(), [&](int64_t lo, int64_t hi) { k.sgd_f32(p + lo, g + lo, buf ? buf + lo : nullptr, hi - lo, a); });
-  }
+  const ops::SgdStep a{lr, s.decay ? weight_decay_ : 0.0, momentum_, 1 - dampening_, nesterov_, s.step == 1};
+  ops::sgd_step(s.param, grad, momentum_ != 0 ? &s.buffers[0] : nullptr, a);
 }
 
 void SGD::write_hyperparameters(json::Value& h) const {
@@ -216,17 +198,8 @@ void Adam::update(ParamState& s, const Tensor& grad, double lr) {
   const double wd = s.decay ? weight_decay_ : 0.0;
   const double t = static_cast<double>(s.step);
   const double bc1 = 1 - std::pow(beta1_, t), bc2 = 1 - std::pow(beta2_, t);
-  kern::AdamArgs a{beta1_, beta2_, eps_, std::sqrt(bc2), lr / bc1, decoupled_ ? 1 - lr * wd : 1.0, decoupled_ ? 0.0 : wd};
-  const kern::Table& k = kern::table();
-  if (s.param.dtype() == DType::F64) {
-    double *p = s.param.data<double>(), *m = s.buffers[0].data<double>(), *v = s.buffers[1].data<double>();
-    const double* g = grad.data<double>();
-    chunked(s.param.numel(), [&](int64_t lo, int64_t hi) { k.adam_f64(p + lo, g + lo, m + lo, v + lo, hi - lo, a); });
-  } else {
-    float *p = s.param.data<float>(), *m = s.buffers[0].data<float>(), *v = s.buffers[1].data<float>();
-    const float* g = grad.data<float>();
-    chunked(s.param.numel(), [&](int64_t lo, int64_t hi) { k.adam_f32(p + lo, g + lo, m + lo, v + lo, hi - lo, a); });
-  }
+  const ops::AdamStep a{beta1_, beta2_, eps_, std::sqrt(bc2), lr / bc1, decoupled_ ? 1 - lr * wd : 1.0, decoupled_ ? 0.0 : wd};
+  ops::adam_step(s.param, grad, s.buffers[0], s.buffers[1], a);
 }
 
 void Adam::write_hyperparameters(json::Value& h) const {
@@ -257,23 +230,10 @@ void Adam::read_hyperparameters(const json::Value& h) {
 // ---- clipping -----------------------------------------------------------------------------------
 
 double grad_norm(const std::vector<Tensor>& params) {
-  const kern::Table& k = kern::table();
   double total = 0;
-  for (const Tensor& p : params) {
-    Tensor g = grad_of(p);
-    if (!g.defined()) continue;
-    g = g.contiguous();
-    const int64_t n = g.numel(), chunks = (n + kGrain - 1) / kGrain;
-    std::vector<double> partial(static_cast<size_t>(chunks), 0.0);
-    const bool f64 = g.dtype() == DType::F64;
-    const void* base = g.raw();
-    parallel_for(0, chunks, 1, [&](int64_t lo, int64_t hi) {
-      for (int64_t c = lo; c < hi; ++c) {
-        const int64_t a = c * kGrain, len = std::min(n, a + kGrain) - a;
-        partial[c] = f64 ? k.sumsq_f64(static_cast<const double*>(base) + a, len) : k.sumsq_f32(static_cast<const float*>(base) + a, len);
-      }
-    });
-    for (double v : partial) total += v;  // fixed order: the same result for any thread count
+  for (const Tensor& p : params) {  // in a fixed order: the same result for any thread count
+    const Tensor g = grad_of(p);
+    if (g.defined()) total += ops::sum_squares(g);
   }
   return std::sqrt(total);
 }
@@ -283,23 +243,15 @@ double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
   const double norm = grad_norm(params);
   const double coef = max_norm / (norm + 1e-6);
   if (!std::isfinite(norm) || coef >= 1) return norm;
-  const kern::Table& k = kern::table();
   for (const Tensor& p : params) {
     Tensor g = grad_of(p);
     if (!g.defined()) continue;
     if (!g.is_contiguous()) {
-      g = g.contiguous().clone();
+      g = g.clone();
       Tensor pp = p;
       set_grad(pp, g);
     }
-    if (g.dtype() == DType::F64) {
-      double* x = g.data<double>();
-      chunked(g.numel(), [&](int64_t lo, int64_t hi) { k.scale_f64(x + lo, hi - lo, coef); });
-    } else {
-      float* x = g.data<float>();
-      const float c = static_cast<float>(coef);
-      chunked(g.numel(), [&](int64_t lo, int64_t hi) { k.scale_f32(x + lo, hi - lo, c); });
-    }
+    ops::scale_inplace(g, coef);
   }
   return norm;
 }

@@ -34,9 +34,9 @@ BatchStats batch_stats(const Tensor& out, const Tensor& y, const LossOptions& lo
     return s;
   }
   const int64_t C = out.size(-1), M = C ? out.numel() / C : 0;
-  Tensor pred = ops::argmax(out.reshape({M, C}), -1, false).contiguous();
-  Tensor t = y.reshape({M}).contiguous();
-  const int32_t *pp = pred.data<int32_t>(), *pt = t.data<int32_t>();
+  std::vector<int32_t> pp(static_cast<size_t>(M)), pt(static_cast<size_t>(M));
+  ops::argmax(out.reshape({M, C}), -1, false).to_host(pp.data());
+  y.to_host(pt.data());
   for (int64_t i = 0; i < M; ++i) {
     if (pt[i] == lo.ignore_index) continue;
     ++s.count;
@@ -88,17 +88,7 @@ void check_dataset(const Dataset& d, const char* op, const char* which) {
 }
 
 Tensor gather_rows(const Tensor& src, const std::vector<int64_t>& idx, int64_t lo, int64_t hi) {
-  Shape shape = src.shape();
-  shape[0] = hi - lo;
-  Tensor out = Tensor::empty(shape, src.dtype());
-  const size_t row = src.size(0) ? src.nbytes() / static_cast<size_t>(src.size(0)) : 0;
-  const char* s = static_cast<const char*>(src.raw());
-  char* d = static_cast<char*>(out.raw());
-  const int64_t grain = std::max<int64_t>(1, static_cast<int64_t>(65536 / std::max<size_t>(row, 1)));
-  parallel_for(lo, hi, grain, [&](int64_t a, int64_t b) {
-    for (int64_t i = a; i < b; ++i) std::memcpy(d + static_cast<size_t>(i - lo) * row, s + static_cast<size_t>(idx[i]) * row, row);
-  });
-  return out;
+  return ops::index_select(src, std::vector<int64_t>(idx.begin() + lo, idx.begin() + hi));
 }
 
 FitResult fit(nn::Module& model, optim::Optimizer& opt, const Dataset& train, const Dataset* validation, const FitOptions& o,

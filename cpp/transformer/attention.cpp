@@ -5,7 +5,7 @@
 
 #include "autograd/functions.h"
 #include "core/error.h"
-#include "train/fit.h"
+#include "ops/attention.h"
 
 namespace qkv::transformer {
 
@@ -50,12 +50,7 @@ void check_mask(const AttentionMask& mask, int64_t B, int64_t S, const char* op)
                   " is outside [0, " + std::to_string(S) + "]");
 }
 
-Tensor take_rows(const Tensor& x, const std::vector<int64_t>& idx) {
-  const Tensor c = x.contiguous();
-  for (int64_t i : idx)
-    if (i < 0 || i >= c.size(0)) throw Error(ErrorKind::Internal, "take_rows: index out of range");
-  return train::gather_rows(c, idx, 0, static_cast<int64_t>(idx.size()));
-}
+Tensor take_rows(const Tensor& x, const std::vector<int64_t>& idx) { return ops::index_select(x, idx); }
 
 MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options) : Module("MultiHeadAttention"), o_(options) {
   if (o_.dim <= 0 || o_.heads <= 0) throw_range("MultiHeadAttention: dim and heads must be positive");
@@ -173,24 +168,12 @@ Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionMask& 
   const int64_t B = q.size(0), T = q.size(2), S = k.size(2);
   Tensor scores = ag::scale(ag::matmul(q, ag::transpose(k, 2, 3)), scale);  // [B, H, T, S]
   if (!mask.causal && mask.key_lengths.empty()) return ag::softmax(scores, false);
-  // An additive mask (a large negative number rather than -inf, so that a fully masked row stays
-  // finite) and a row mask that zeroes the rows with no visible key.
-  Tensor add = Tensor::empty({B, 1, T, S}, q.dtype()), rows = Tensor::empty({B, 1, T, 1}, q.dtype());
-  dispatch_float(q.dtype(), [&](auto z) {
-    using F = decltype(z);
-    F* pa = add.template data<F>();
-    F* pr = rows.template data<F>();
-    const F neg = static_cast<F>(-1e30);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t len = mask.key_lengths.empty() ? S : mask.key_lengths[b];
-      for (int64_t i = 0; i < T; ++i) {
-        const int64_t last = mask.causal ? std::min(len, i + S - T + 1) : len;  // keys [0, last) visible
-        for (int64_t j = 0; j < S; ++j) pa[(b * T + i) * S + j] = j < last ? F(0) : neg;
-        pr[b * T + i] = last > 0 ? F(1) : F(0);
-      }
-    }
-    return 0;
-  });
+  // An additive mask and a row mask that zeroes the rows with no visible key (ops/attention.h).
+  ops::AttentionOptions o;
+  o.causal = mask.causal;
+  o.key_lengths = mask.key_lengths;
+  Tensor add, rows;
+  ops::attention_bias(o, B, T, S, q.dtype(), &add, &rows);
   return ag::mul(ag::softmax(ag::add(scores, add), false), rows);
 }
 

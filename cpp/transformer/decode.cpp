@@ -13,20 +13,13 @@ namespace {
 
 constexpr double kNegInf = -std::numeric_limits<double>::infinity();
 
-// Row r of a [R, V] float tensor as doubles.
-void read_row(const Tensor& t, int64_t r, std::vector<double>& out) {
-  const int64_t V = t.size(1);
-  out.resize(static_cast<size_t>(V));
-  dispatch_float(t.dtype(), [&](auto z) {
-    using F = decltype(z);
-    const F* p = t.template data<F>() + r * V;
-    for (int64_t v = 0; v < V; ++v) out[static_cast<size_t>(v)] = static_cast<double>(p[v]);
-    return 0;
-  });
+// Row r of a [R, V] tensor copied to the host as doubles.
+void read_row(const std::vector<double>& host, int64_t V, int64_t r, std::vector<double>& out) {
+  out.assign(host.begin() + r * V, host.begin() + (r + 1) * V);
 }
 
 Tensor ids_column(const std::vector<int32_t>& tokens) {
-  return Tensor::from_data(tokens.data(), {static_cast<int64_t>(tokens.size()), 1}, DType::I32);
+  return Tensor::from_host(tokens.data(), {static_cast<int64_t>(tokens.size()), 1}, DType::I32);
 }
 
 void reorder(std::vector<DecoderLayerCache>& caches, const std::vector<int64_t>& idx) {
@@ -56,10 +49,12 @@ void greedy(Seq2Seq& model, const Tensor& memory, const std::vector<int32_t>& le
   for (int64_t t = 0; t < o.max_length && !active.empty(); ++t) {
     check_aborted(aborted);
     Tensor logp = model.step(ids_column(tokens), t, t == 0 ? memory : Tensor(), lens, caches);
+    const std::vector<double> host = logp.to_host_doubles();
+    const int64_t V = logp.size(1);
     std::vector<int64_t> keep;
     std::vector<int32_t> next;
     for (size_t r = 0; r < active.size(); ++r) {
-      read_row(logp, static_cast<int64_t>(r), row);
+      read_row(host, V, static_cast<int64_t>(r), row);
       const auto best = std::max_element(row.begin(), row.end()) - row.begin();
       Hypothesis& h = out[active[r]];
       h.log_prob += row[static_cast<size_t>(best)];
@@ -115,6 +110,8 @@ void beam_search(Seq2Seq& model, const Tensor& memory_in, const std::vector<int3
   for (; t < o.max_length; ++t) {
     check_aborted(aborted);
     Tensor logp = model.step(ids_column(tokens), t, t == 0 ? memory : Tensor(), lens, caches);
+    const std::vector<double> host = logp.to_host_doubles();
+    const int64_t V = logp.size(1);
     std::vector<int64_t> origin(static_cast<size_t>(R));
     std::vector<int32_t> next(static_cast<size_t>(R), mo.pad_id);
     std::vector<double> next_scores(static_cast<size_t>(R), kNegInf);
@@ -127,7 +124,7 @@ void beam_search(Seq2Seq& model, const Tensor& memory_in, const std::vector<int3
       for (int64_t k = 0; k < K; ++k) {
         const int64_t r = b * K + k;
         if (scores[r] == kNegInf) continue;
-        read_row(logp, r, row);
+        read_row(host, V, r, row);
         for (size_t v = 0; v < row.size(); ++v) {
           const Candidate c{scores[r] + row[v], r, static_cast<int32_t>(v)};
           if (!(c.score > kNegInf)) continue;
@@ -262,7 +259,7 @@ Tensor cross_attention(Seq2Seq& model, const Tensor& src_row, int32_t src_length
   if (in.empty()) return Tensor::zeros({L, H, 0, src_length}, mo.layer.dtype);
   const Tensor memory = model.encode(src, lens);
   std::vector<Tensor> weights;
-  model.decode(Tensor::from_data(in.data(), {1, static_cast<int64_t>(in.size())}, DType::I32), memory, lens, &weights);
+  model.decode(Tensor::from_host(in.data(), {1, static_cast<int64_t>(in.size())}, DType::I32), memory, lens, &weights);
   for (Tensor& w : weights) w = w.reshape({1, H, static_cast<int64_t>(in.size()), src_length});
   return ops::concat(weights, 0);
 }

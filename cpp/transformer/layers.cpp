@@ -4,7 +4,7 @@
 
 #include "autograd/functions.h"
 #include "core/error.h"
-#include "transformer/fused.h"
+#include "autograd/functions.h"
 
 namespace qkv::transformer {
 
@@ -100,12 +100,12 @@ uint64_t FeedForwardParts::call_seed(uint64_t site) { return nn::derive_seed(nn:
 
 Tensor FeedForwardParts::feed_forward(const Tensor& x, bool training) {
   Tensor h = ag::unary(unary_of(activation_), linear1->forward(x));
-  if (training && dropout_p_ > 0) h = dropout(h, dropout_p_, call_seed(0));
+  if (training && dropout_p_ > 0) h = ag::dropout(h, dropout_p_, call_seed(0));
   return linear2->forward(h);
 }
 
 Tensor FeedForwardParts::residual(const Tensor& x, const Tensor& y, bool training, uint64_t site) {
-  if (training && dropout_p_ > 0) return add_dropout(x, y, dropout_p_, call_seed(site));
+  if (training && dropout_p_ > 0) return ag::add_dropout(x, y, dropout_p_, call_seed(site));
   return ag::add(x, y);
 }
 
@@ -223,18 +223,15 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t max_len, int6
   if (max_len <= 0 || dim <= 0) throw_range("SinusoidalPositionalEncoding: maxLength and dim must be positive");
   if (!is_float(dtype)) throw_type("SinusoidalPositionalEncoding: dtype must be float32 or float64");
   max_len_ = max_len, dim_ = dim;
-  Tensor t = Tensor::empty({max_len, dim}, dtype);
-  dispatch_float(dtype, [&](auto z) {
-    using F = decltype(z);
-    F* p = t.template data<F>();
-    for (int64_t pos = 0; pos < max_len; ++pos)
-      for (int64_t i = 0; i < dim; ++i) {
-        const double freq = std::pow(10000.0, -static_cast<double>(i - (i & 1)) / static_cast<double>(dim));
-        const double a = static_cast<double>(pos) * freq;
-        p[pos * dim + i] = static_cast<F>((i & 1) ? std::cos(a) : std::sin(a));
-      }
-    return 0;
-  });
+  // Computed on the host in double, then copied to the module's device.
+  std::vector<double> p(static_cast<size_t>(max_len * dim));
+  for (int64_t pos = 0; pos < max_len; ++pos)
+    for (int64_t i = 0; i < dim; ++i) {
+      const double freq = std::pow(10000.0, -static_cast<double>(i - (i & 1)) / static_cast<double>(dim));
+      const double a = static_cast<double>(pos) * freq;
+      p[pos * dim + i] = (i & 1) ? std::cos(a) : std::sin(a);
+    }
+  Tensor t = Tensor::from_host(p.data(), {max_len, dim}, DType::F64).to(dtype);
   table = register_buffer("pe", t, false);
 }
 

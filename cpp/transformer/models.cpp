@@ -6,7 +6,7 @@
 #include "autograd/functions.h"
 #include "core/error.h"
 #include "nn/factory.h"
-#include "transformer/fused.h"
+#include "autograd/functions.h"
 
 namespace qkv::transformer {
 
@@ -44,8 +44,8 @@ void check_ids(const Tensor& ids, const std::vector<int32_t>& lengths, int64_t v
     if (lengths[b] < 1 || lengths[b] > L)
       throw_range(std::string(op) + ": " + what + " length " + std::to_string(lengths[b]) + " of row " + std::to_string(b) +
                   " is outside [1, " + std::to_string(L) + "]");
-  const Tensor c = ids.contiguous();
-  const int32_t* p = c.data<int32_t>();
+  std::vector<int32_t> p(static_cast<size_t>(B * L));
+  ids.to_host(p.data());
   for (int64_t i = 0; i < B * L; ++i)
     if (p[i] < 0 || p[i] >= vocab)
       throw_range(std::string(op) + ": " + what + " holds id " + std::to_string(p[i]) + " outside the vocabulary of " + std::to_string(vocab));
@@ -88,21 +88,20 @@ Tensor TransformerEncoder::hidden(const Tensor& ids, const std::vector<int32_t>&
     throw_range("TransformerEncoder: sequences of " + std::to_string(ids.size(1)) + " tokens exceed maxLength " + std::to_string(o_.max_len));
   Tensor x = ag::scale(embed->forward(ids), std::sqrt(static_cast<double>(o_.layer.dim)));
   x = pos->add(x, 0);
-  if (is_training() && o_.layer.dropout > 0) x = dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
+  if (is_training() && o_.layer.dropout > 0) x = ag::dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
   return encoder->encode(x, lengths, weights);
 }
 
 Tensor TransformerEncoder::pool(const Tensor& h, const std::vector<int32_t>& lengths, Pooling pooling) {
   const int64_t B = h.size(0), L = h.size(1), D = h.size(2);
   if (pooling == Pooling::Cls) return ag::reshape(ag::slice(h, 1, 0, 1, 1), {B, D});
-  Tensor w = Tensor::zeros({B, L, 1}, h.dtype());
-  dispatch_float(h.dtype(), [&](auto z) {
-    using F = decltype(z);
-    F* p = w.template data<F>();
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t i = 0; i < lengths[b] && i < L; ++i) p[b * L + i] = static_cast<F>(1.0 / lengths[b]);
-    return 0;
-  });
+  std::vector<double> inv(lengths.size());
+  std::vector<int32_t> ends(lengths.size());
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    ends[b] = std::min<int32_t>(lengths[b], static_cast<int32_t>(L));
+    inv[b] = 1.0 / lengths[b];
+  }
+  const Tensor w = ops::sequence_mask(L, {}, ends, inv, h.dtype()).view({B, L, 1});
   return ag::sum(ag::mul(h, w), {1}, false);
 }
 
@@ -173,7 +172,7 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o) : Module("Seq2Seq"), o_(o) {
 
 Tensor Seq2Seq::embed_tokens(nn::Embedding& table, const Tensor& ids, int64_t offset) {
   Tensor x = pos->add(ag::scale(table.forward(ids), std::sqrt(static_cast<double>(o_.layer.dim))), offset);
-  if (is_training() && o_.layer.dropout > 0) x = dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
+  if (is_training() && o_.layer.dropout > 0) x = ag::dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
   return x;
 }
 

@@ -60,24 +60,37 @@ std::vector<std::vector<int64_t>> make_batches(const std::vector<int64_t>& key, 
   return batches;
 }
 
-// Rows `idx` of s, trimmed to their longest length.
+// The ids of a set of sequences on the host, where batches are cut from them.
+struct HostIds {
+  std::vector<int32_t> ids;
+  int64_t width = 0;
+  explicit HostIds(const Tensor& t) : ids(static_cast<size_t>(t.numel())), width(t.size(1)) { t.to_host(ids.data()); }
+};
+
+// Rows `idx` of s, trimmed to their longest length: the ids on the host and as a tensor.
 struct Batch {
   Tensor ids;
+  std::vector<int32_t> host;
   std::vector<int32_t> lengths;
 };
-Batch gather(const Sequences& s, const Tensor& contiguous_ids, const std::vector<int64_t>& idx) {
+Batch gather(const Sequences& s, const HostIds& all, const std::vector<int64_t>& idx) {
   Batch b;
   int32_t L = 1;
   for (int64_t i : idx) {
     b.lengths.push_back(s.lengths[i]);
     L = std::max(L, s.lengths[i]);
   }
-  const int64_t n = static_cast<int64_t>(idx.size()), W = contiguous_ids.size(1);
-  b.ids = Tensor::empty({n, L}, DType::I32);
-  int32_t* d = b.ids.data<int32_t>();
-  const int32_t* src = contiguous_ids.data<int32_t>();
-  for (int64_t r = 0; r < n; ++r) std::memcpy(d + r * L, src + idx[r] * W, sizeof(int32_t) * static_cast<size_t>(L));
+  const int64_t n = static_cast<int64_t>(idx.size()), W = all.width;
+  b.host.resize(static_cast<size_t>(n * L));
+  for (int64_t r = 0; r < n; ++r) std::memcpy(b.host.data() + r * L, all.ids.data() + idx[r] * W, sizeof(int32_t) * static_cast<size_t>(L));
+  b.ids = Tensor::from_host(b.host.data(), {n, L}, DType::I32);
   return b;
+}
+
+std::vector<int32_t> host_ints(const Tensor& t) {
+  std::vector<int32_t> v(static_cast<size_t>(t.numel()));
+  t.to_host(v.data());
+  return v;
 }
 
 // Weight decay for weight matrices only.
@@ -209,10 +222,8 @@ TrainResult run_loop(nn::Module& model, optim::Optimizer& opt, const std::vector
 
 // Token accuracy of logits [M, V] against targets [M] (ignoring `ignore`); adds to correct/count.
 void count_correct(const Tensor& logits, const Tensor& targets, int64_t ignore, double& correct, int64_t& count) {
-  Tensor pred = ops::argmax(logits, -1, false).contiguous();
-  const Tensor t = targets.contiguous();
-  const int32_t *pp = pred.data<int32_t>(), *pt = t.data<int32_t>();
-  for (int64_t i = 0; i < t.numel(); ++i) {
+  const std::vector<int32_t> pp = host_ints(ops::argmax(logits, -1, false)), pt = host_ints(targets);
+  for (size_t i = 0; i < pt.size(); ++i) {
     if (pt[i] == ignore) continue;
     ++count;
     correct += pp[i] == pt[i];
@@ -235,9 +246,7 @@ int64_t target_tokens(const std::vector<int32_t>& lengths) {
 std::pair<Tensor, Tensor> mlm_batch(const TransformerEncoder& model, const Batch& b, double prob, Rng& rng) {
   const auto& mo = model.options();
   const int64_t n = b.ids.size(0), L = b.ids.size(1);
-  Tensor in = b.ids.clone(), tgt = Tensor::full({n, L}, DType::I32, static_cast<double>(kIgnore));
-  int32_t* pi = in.data<int32_t>();
-  int32_t* pt = tgt.data<int32_t>();
+  std::vector<int32_t> pi = b.host, pt(b.host.size(), static_cast<int32_t>(kIgnore));
   const uint32_t ordinary = static_cast<uint32_t>(mo.vocab_size - mo.num_specials);
   int64_t chosen = 0, first_real = -1;
   for (int64_t r = 0; r < n; ++r)
@@ -256,7 +265,7 @@ std::pair<Tensor, Tensor> mlm_batch(const TransformerEncoder& model, const Batch
     pt[first_real] = pi[first_real];
     pi[first_real] = mo.mask_id;
   }
-  return {in, tgt};
+  return {Tensor::from_host(pi.data(), {n, L}, DType::I32), Tensor::from_host(pt.data(), {n, L}, DType::I32)};
 }
 
 // Runs fn(first row, target batch, target outputs [n, T], logits [n, T, V]) over the pairs in
@@ -270,7 +279,7 @@ void for_each_teacher_forced(Seq2Seq& model, const Sequences& src, const Sequenc
   if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
   NoGradGuard no_grad;
   ModeGuard mode(model, false);
-  const Tensor S = src.ids.contiguous(), T = tgt.ids.contiguous();
+  const HostIds S(src.ids), T(tgt.ids);
   const int64_t N = src.size();
   for (int64_t a = 0; a < N; a += batch_size) {
     if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
@@ -342,25 +351,20 @@ std::vector<double> score_seq2seq(Seq2Seq& model, const Sequences& src, const Se
   check_ids(tgt.ids, tgt.lengths, model.options().tgt_vocab, op, "targets");
   std::vector<double> out(static_cast<size_t>(src.size()));
   for_each_teacher_forced(model, src, tgt, batch_size, op, aborted, [&](int64_t a, const Batch& bt, const Tensor& tout, const Tensor& lg) {
-    const Tensor logits = lg.contiguous();
-    const int64_t L = tout.size(1), V = logits.size(-1);
-    const int32_t* ids = tout.data<int32_t>();
-    dispatch_float(logits.dtype(), [&](auto z) {
-      using F = decltype(z);
-      const F* base = logits.template data<F>();
-      for (size_t r = 0; r < bt.lengths.size(); ++r) {
-        double sum = 0;
-        for (int64_t t = 0; t + 1 < bt.lengths[r]; ++t) {  // log_softmax at the target, in double
-          const F* row = base + (static_cast<int64_t>(r) * L + t) * V;
-          double mx = -std::numeric_limits<double>::infinity(), sum_exp = 0;
-          for (int64_t v = 0; v < V; ++v) mx = std::max(mx, static_cast<double>(row[v]));
-          for (int64_t v = 0; v < V; ++v) sum_exp += std::exp(static_cast<double>(row[v]) - mx);
-          sum += static_cast<double>(row[ids[static_cast<int64_t>(r) * L + t]]) - mx - std::log(sum_exp);
-        }
-        out[static_cast<size_t>(a) + r] = sum;
+    const std::vector<double> base = lg.to_host_doubles();
+    const int64_t L = tout.size(1), V = lg.size(-1);
+    const std::vector<int32_t> ids = host_ints(tout);
+    for (size_t r = 0; r < bt.lengths.size(); ++r) {
+      double sum = 0;
+      for (int64_t t = 0; t + 1 < bt.lengths[r]; ++t) {  // log_softmax at the target, in double
+        const double* row = base.data() + (static_cast<int64_t>(r) * L + t) * V;
+        double mx = -std::numeric_limits<double>::infinity(), sum_exp = 0;
+        for (int64_t v = 0; v < V; ++v) mx = std::max(mx, row[v]);
+        for (int64_t v = 0; v < V; ++v) sum_exp += std::exp(row[v] - mx);
+        sum += row[ids[static_cast<int64_t>(r) * L + t]] - mx - std::log(sum_exp);
       }
-      return 0;
-    });
+      out[static_cast<size_t>(a) + r] = sum;
+    }
   });
   return out;
 }
@@ -382,7 +386,7 @@ TrainResult fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& t
     check_sequences(*val_tgt, op, "validation targets");
     if (val_src->size() != val_tgt->size()) throw_range(std::string(op) + ": validation sources and targets differ in number");
   }
-  const Tensor S = src.ids.contiguous(), T = tgt.ids.contiguous();
+  const HostIds S(src.ids), T(tgt.ids);
   std::vector<int64_t> key(static_cast<size_t>(src.size()));
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<int64_t>(src.lengths[i]) * 4096 + tgt.lengths[i];
   const double smoothing = o.label_smoothing;
@@ -407,7 +411,7 @@ EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, co
   const bool classify = labels.defined();
   NoGradGuard no_grad;
   ModeGuard mode(model, false);
-  const Tensor X = data.ids.contiguous();
+  const HostIds X(data.ids);
   const Tensor Y = classify ? labels.contiguous() : Tensor();
   Rng rng(seed);
   double loss_sum = 0, correct = 0;
@@ -450,11 +454,9 @@ TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const 
   auto check_labels = [&](const Tensor& y, int64_t n, const char* what) {
     if (y.dtype() != DType::I32 || y.dim() != 1 || y.size(0) != n)
       throw_range(std::string(op) + ": " + what + " must be int32 [" + std::to_string(n) + "]");
-    const Tensor c = y.contiguous();
-    for (int64_t i = 0; i < n; ++i)
-      if (c.data<int32_t>()[i] < 0 || c.data<int32_t>()[i] >= model.options().num_classes)
-        throw_range(std::string(op) + ": label " + std::to_string(c.data<int32_t>()[i]) + " is outside [0, " +
-                    std::to_string(model.options().num_classes) + ")");
+    for (int32_t c : host_ints(y))
+      if (c < 0 || c >= model.options().num_classes)
+        throw_range(std::string(op) + ": label " + std::to_string(c) + " is outside [0, " + std::to_string(model.options().num_classes) + ")");
   };
   if (classify) {
     if (!model.classifier) throw Error(ErrorKind::Unsupported, std::string(op) + ": labels need a model with numClasses > 0");
@@ -470,8 +472,8 @@ TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const 
       check_labels(*val_labels, val->size(), "validation labels");
     }
   }
-  const Tensor X = data.ids.contiguous();
-  const Tensor Y = classify ? labels.contiguous() : Tensor();
+  const HostIds X(data.ids);
+  const std::vector<int32_t> Y = classify ? host_ints(labels) : std::vector<int32_t>();
   std::vector<int64_t> key(data.lengths.begin(), data.lengths.end());
   Rng mask_rng(nn::derive_seed(o.seed, 1));
   auto batch_loss = [&](const std::vector<int64_t>& idx, int64_t* tokens) {
@@ -480,8 +482,8 @@ TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const 
     for (int32_t l : b.lengths) *tokens += l;
     if (classify) {
       std::vector<int32_t> y;
-      for (int64_t i : idx) y.push_back(Y.data<int32_t>()[i]);
-      Tensor t = Tensor::from_data(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
+      for (int64_t i : idx) y.push_back(Y[i]);
+      Tensor t = Tensor::from_host(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
       return ag::cross_entropy(model.classify(b.ids, b.lengths), t, kIgnore, o.label_smoothing);
     }
     auto [in, tgt] = mlm_batch(model, b, o.mask_prob, mask_rng);
@@ -505,7 +507,7 @@ Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Poolin
   if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
   NoGradGuard no_grad;
   ModeGuard mode(model, false);
-  const Tensor X = data.ids.contiguous();
+  const HostIds X(data.ids);
   const int64_t N = data.size();
   std::vector<Tensor> parts;
   for (int64_t a = 0; a < N; a += batch_size) {

@@ -50,10 +50,9 @@ Value train_json(const TrainConfig& t) {
 
 // The first `rows` rows of a (row-padded) matrix as a dense [rows, dim] float32 tensor.
 Tensor to_tensor(const Matrix& m, int64_t rows) {
-  Tensor t = Tensor::empty({rows, m.dim()}, DType::F32);
-  float* dst = t.data<float>();
-  for (int64_t r = 0; r < rows; ++r) std::memcpy(dst + r * m.dim(), m.row(r), sizeof(float) * m.dim());
-  return t;
+  std::vector<float> dense(static_cast<size_t>(rows * m.dim()));
+  for (int64_t r = 0; r < rows; ++r) std::memcpy(dense.data() + r * m.dim(), m.row(r), sizeof(float) * m.dim());
+  return Tensor::from_host(dense.data(), {rows, m.dim()}, DType::F32);
 }
 
 const Value& need(const Value& o, const char* key, Value::Type type, const std::string& path, const char* where) {

@@ -77,7 +77,7 @@ export function binaryRef(a: Ref, b: Ref, f: (x: number, y: number) => number): 
   return { data: out, shape };
 }
 
-export function mapRef(a: Ref, f: (x: number) => number): Ref {
+export function mapRef(a: Ref, f: (x: number, i: number) => number): Ref {
   return { data: a.data.map(f), shape: [...a.shape] };
 }
 

@@ -1,11 +1,11 @@
 #pragma once
-// The optimizers' elementwise loops over [0, n), compiled from kernels_impl.inc once per SIMD level
-// (kernels_scalar.cpp, kernels_avx2.cpp, kernels_avx512.cpp) and picked by cpu::simd_level() at the
+// The optimizers' elementwise loops over [0, n), compiled from optim_kernels_impl.inc once per SIMD level
+// (optim_kernels_scalar.cpp, optim_kernels_avx2.cpp, optim_kernels_avx512.cpp) and picked by cpu::simd_level() at the
 // time of the call. Each element depends only on its own inputs, so results do not depend on how
 // the caller splits [0, n) across threads.
 #include <cstdint>
 
-namespace qkv::optim::kern {
+namespace qkv::cpu::optim {
 
 // p <- p * decay (AdamW); g' = g + l2 * p (Adam's L2); m <- b1 m + (1-b1) g'; v <- b2 v + (1-b2) g'^2;
 // p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)
@@ -35,4 +35,4 @@ namespace scalar_impl { extern const Table kTable; }
 namespace avx2_impl { extern const Table kTable; }
 namespace avx512_impl { extern const Table kTable; }
 
-}  // namespace qkv::optim::kern
+}  // namespace qkv::cpu::optim
