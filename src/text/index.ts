@@ -1,5 +1,18 @@
 export {
+  registerTokenizer,
+  tokenizerFromJSON,
+  type Tokenizer,
+  type TokenizerJSON,
+  type TokenizerFromJSON,
+  type SpecialName,
+  type EncodeOptions,
+  type DecodeOptions,
+} from './tokenizer';
+export { padBatch, type TokenBatch } from './batch';
+export { StreamDecoder, type StreamDecoderOptions } from './stream';
+export {
   SPECIAL_TOKENS,
+  DEFAULT_SPECIALS,
   PAD_ID,
   BOS_ID,
   EOS_ID,
@@ -9,10 +22,8 @@ export {
   CharVocab,
   WordVocab,
   vocabFromJSON,
-  padBatch,
-  type EncodeOptions,
-  type DecodeOptions,
-  type TokenBatch,
+  type Specials,
+  type VocabOptions,
   type BuildOptions,
   type VocabJSON,
 } from './vocab';

@@ -1,8 +1,29 @@
-// Vocabularies for the transformer models: character-level and word-level, with the special
-// tokens every model of qkv expects at fixed ids. Saved with a model as JSON in its safetensors
-// metadata (toJSON / vocabFromJSON).
+// Vocabularies for the transformer models: character-level and word-level tokenizers with
+// configurable special tokens. Saved with a model as JSON in its safetensors metadata (toJSON /
+// tokenizerFromJSON).
 
-/** The special tokens, at ids 0..4 in every vocabulary. */
+import { padBatch, type TokenBatch } from './batch';
+import {
+  checkDecodeOptions,
+  checkEncodeOptions,
+  checkIds,
+  checkRows,
+  checkText,
+  checkTexts,
+  registerTokenizer,
+  tokenizerFromJSON,
+  withSpecials,
+  type DecodeOptions,
+  type EncodeOptions,
+  type SpecialName,
+  type Tokenizer,
+  type TokenizerJSON,
+} from './tokenizer';
+
+export { padBatch, type TokenBatch } from './batch';
+export type { EncodeOptions, DecodeOptions } from './tokenizer';
+
+/** The default special tokens, at ids 0..4 in vocabularies built with the default specials. */
 export const SPECIAL_TOKENS = ['<pad>', '<bos>', '<eos>', '<unk>', '<mask>'] as const;
 export const PAD_ID = 0;
 export const BOS_ID = 1;
@@ -10,65 +31,115 @@ export const EOS_ID = 2;
 export const UNK_ID = 3;
 export const MASK_ID = 4;
 
-export interface EncodeOptions {
-  /** Prepend `<bos>` (default false). */
-  bos?: boolean;
-  /** Append `<eos>` (default false). */
-  eos?: boolean;
-  /** Keep at most this many ids, specials included (the text is cut, `<bos>`/`<eos>` are kept). */
-  maxLength?: number;
+/** The default specials, name → token, in the order build() puts them first. */
+export const DEFAULT_SPECIALS: Readonly<Record<SpecialName, string>> = Object.freeze({
+  pad: '<pad>',
+  bos: '<bos>',
+  eos: '<eos>',
+  unk: '<unk>',
+  mask: '<mask>',
+});
+
+/**
+ * Which special tokens a vocabulary has. An object maps each name to its token
+ * (`{ pad: '<pad>', eos: '</s>' }`); a list gives the names and each token is `<name>`
+ * (`['pad', 'eos']`). pad, bos, eos, unk and mask are the ones models ask for (padId...); other
+ * names (e.g. `sep`) are allowed and are special too. Two names may share one token (and id). A
+ * special token must be one no text tokenizes to (for CharVocab: more than one character), so that
+ * encode() never yields a special id from text. `[]` or `{}`: no specials.
+ */
+export type Specials = Readonly<Record<string, string>> | readonly string[];
+
+export interface VocabOptions {
+  /** Lower-case text before tokenising (default false for characters, true for words). */
+  lowercase?: boolean;
+  /** The special tokens (default DEFAULT_SPECIALS); each must be one of the tokens, its id is its index. */
+  specials?: Specials;
 }
 
-export interface DecodeOptions {
-  /** Drop special tokens (default true). */
-  skipSpecial?: boolean;
-}
-
-/** Right-padded ids of several texts: `ids` is rows × cols, row-major, padded with `<pad>` (0). */
-export interface TokenBatch {
-  ids: Int32Array;
-  rows: number;
-  cols: number;
-  lengths: Int32Array;
-}
-
-export interface BuildOptions {
+export interface BuildOptions extends VocabOptions {
   /** Keep tokens seen at least this often (default 1). */
   minCount?: number;
   /** Keep at most this many tokens, specials included (the most frequent win; ties by code point order). */
   maxSize?: number;
-  /** Lower-case text before tokenising (default false for characters, true for words). */
-  lowercase?: boolean;
+  /** Put the specials, in the order given, before the counted tokens (default) or after them. */
+  specialsAt?: 'start' | 'end';
 }
 
-export interface VocabJSON {
+// A type, not an interface: TokenizerJSON's index signature accepts type literals only.
+export type VocabJSON = {
   kind: 'char' | 'word';
   lowercase: boolean;
+  /** Name → token. Absent in JSON saved before specials were configurable: then DEFAULT_SPECIALS. */
+  specials?: Record<string, string>;
   tokens: string[];
+};
+
+const SPECIAL_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
+
+/** Specials in their object form (name → token), checked. */
+function specialsObject(specials: Specials | undefined, op: string): Readonly<Record<string, string>> {
+  if (specials === undefined) return DEFAULT_SPECIALS;
+  if (specials === null || typeof specials !== 'object') throw new TypeError(`${op}: specials must be an object (name → token) or a list of names`);
+  const entries: [unknown, unknown][] = Array.isArray(specials) ? specials.map((n) => [n, `<${n}>`]) : Object.entries(specials);
+  const out: Record<string, string> = {};
+  for (const [name, token] of entries) {
+    if (typeof name !== 'string' || typeof token !== 'string') throw new TypeError(`${op}: special names and tokens must be strings`);
+    if (!SPECIAL_NAME.test(name)) throw new RangeError(`${op}: ${JSON.stringify(name)} is not a valid special name (letters, digits, _)`);
+    if (Object.hasOwn(out, name)) throw new RangeError(`${op}: the special ${name} is listed twice`);
+    if (token === '') throw new RangeError(`${op}: the special ${name} has an empty token`);
+    out[name] = token;
+  }
+  return out;
 }
 
-function checkTexts(texts: unknown, op: string): asserts texts is readonly string[] {
-  if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new TypeError(`${op}: texts must be an array of strings`);
-}
-
-/** A token ↔ id mapping with special tokens at fixed ids. */
-export abstract class Vocabulary {
+/** A tokenizer mapping each token to its index in a token list, with configurable special tokens. */
+export abstract class Vocabulary implements Tokenizer {
   abstract readonly kind: 'char' | 'word';
   readonly lowercase: boolean;
   readonly tokens: readonly string[];
+  /** Name → token of the special tokens (what toJSON saves). */
+  readonly specials: Readonly<Record<string, string>>;
+  readonly specialTokens: Readonly<Record<string, number>>;
+  readonly padId: number | undefined;
+  readonly bosId: number | undefined;
+  readonly eosId: number | undefined;
+  readonly unkId: number | undefined;
+  readonly maskId: number | undefined;
   private readonly index: Map<string, number>;
+  private readonly specialIds: ReadonlySet<number>;
 
-  protected constructor(tokens: readonly string[], lowercase: boolean) {
-    SPECIAL_TOKENS.forEach((s, i) => {
-      if (tokens[i] !== s) throw new RangeError(`Vocabulary: token ${i} must be ${s}, got ${JSON.stringify(tokens[i])}`);
-    });
+  protected constructor(tokens: readonly string[], lowercase: boolean, specials: Specials | undefined) {
+    const op = new.target.name;
+    if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new TypeError(`${op}: tokens must be an array of strings`);
+    if (typeof lowercase !== 'boolean') throw new TypeError(`${op}: lowercase must be a boolean`);
     this.tokens = Object.freeze([...tokens]);
     this.lowercase = lowercase;
     this.index = new Map();
     this.tokens.forEach((t, i) => {
-      if (this.index.has(t)) throw new RangeError(`Vocabulary: the token ${JSON.stringify(t)} appears twice`);
+      if (t === '') throw new RangeError(`${op}: token ${i} is empty`);
+      if (this.index.has(t)) throw new RangeError(`${op}: the token ${JSON.stringify(t)} appears twice`);
       this.index.set(t, i);
     });
+    this.specials = Object.freeze({ ...specialsObject(specials, op) });
+    const ids: Record<string, number> = {};
+    for (const [name, token] of Object.entries(this.specials)) {
+      const id = this.index.get(token);
+      if (id === undefined) throw new RangeError(`${op}: the special token ${JSON.stringify(token)} (${name}) is not among the tokens`);
+      // tokenize() only reads `lowercase`, set above; a special that text can produce would make
+      // encode() yield special ids (skipped by decode, taken for padding or the end by models).
+      const fromText = this.tokenize(token);
+      if (fromText.length === 1 && fromText[0] === token)
+        throw new RangeError(`${op}: the special token ${JSON.stringify(token)} (${name}) is also what the text ${JSON.stringify(token)} tokenizes to; use a token no text produces, such as "<${name}>"`);
+      ids[name] = id;
+    }
+    this.specialTokens = Object.freeze(ids);
+    this.specialIds = new Set(Object.values(ids));
+    this.padId = ids.pad;
+    this.bosId = ids.bos;
+    this.eosId = ids.eos;
+    this.unkId = ids.unk;
+    this.maskId = ids.mask;
   }
 
   /** The number of tokens, specials included. */
@@ -81,14 +152,28 @@ export abstract class Vocabulary {
   /** Joins tokens back into text. */
   abstract detokenize(tokens: readonly string[]): string;
 
-  /** The id of a token, `<unk>` (3) when unknown. */
+  private op(method: string): string {
+    return `${this.constructor.name}.${method}`;
+  }
+
+  private lookup(token: string, op: string): number {
+    const id = this.index.get(token) ?? this.unkId;
+    if (id === undefined) throw new RangeError(`${op}: the token ${JSON.stringify(token)} is not in the vocabulary, which has no unk token`);
+    return id;
+  }
+
+  /** The id of a token: unkId when unknown; RangeError for an unknown token without an unk token. */
   id(token: string): number {
-    return this.index.get(token) ?? UNK_ID;
+    const op = this.op('id');
+    if (typeof token !== 'string') throw new TypeError(`${op}: token must be a string`);
+    return this.lookup(token, op);
   }
 
   /** The token of an id; RangeError outside the vocabulary. */
   token(id: number): string {
-    if (!Number.isInteger(id) || id < 0 || id >= this.tokens.length) throw new RangeError(`Vocabulary.token: id ${id} is outside [0, ${this.tokens.length})`);
+    const op = this.op('token');
+    if (typeof id !== 'number') throw new TypeError(`${op}: id must be a number`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.size) throw new RangeError(`${op}: id ${id} is outside [0, ${this.size})`);
     return this.tokens[id];
   }
 
@@ -96,90 +181,103 @@ export abstract class Vocabulary {
     return this.index.has(token);
   }
 
-  encode(text: string, options: EncodeOptions = {}): number[] {
-    if (typeof text !== 'string') throw new TypeError('Vocabulary.encode: text must be a string');
-    let ids = this.tokenize(text).map((t) => this.id(t));
-    if (options.maxLength !== undefined) {
-      const room = options.maxLength - (options.bos ? 1 : 0) - (options.eos ? 1 : 0);
-      if (!Number.isInteger(options.maxLength) || room < 0) throw new RangeError('Vocabulary.encode: maxLength is too small for the special tokens');
-      ids = ids.slice(0, room);
-    }
-    if (options.bos) ids.unshift(BOS_ID);
-    if (options.eos) ids.push(EOS_ID);
-    return ids;
+  isSpecial(id: number): boolean {
+    return this.specialIds.has(id);
   }
 
-  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
-    const skip = options.skipSpecial ?? true;
+  /** The ids of a text: unknown tokens map to unkId (RangeError naming the token without one). */
+  encode(text: string, options?: EncodeOptions): number[] {
+    const op = this.op('encode');
+    checkText(text, op);
+    const room = checkEncodeOptions(this, options, op);
+    const toks = this.tokenize(text);
+    if (toks.length > room) toks.length = room; // cut first: tokens past the cut need no id
+    return withSpecials(this, toks.map((t) => this.lookup(t, op)), options);
+  }
+
+  decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
+    const op = this.op('decode');
+    const skip = checkDecodeOptions(options, op);
+    checkIds(ids, this.size, op);
     const toks: string[] = [];
-    for (let i = 0; i < ids.length; i++) {
-      if (skip && ids[i] < SPECIAL_TOKENS.length) continue;
-      toks.push(this.token(ids[i]));
-    }
+    for (let i = 0; i < ids.length; i++) if (!(skip && this.specialIds.has(ids[i]))) toks.push(this.tokens[ids[i]]);
     return this.detokenize(toks);
   }
 
-  /** Encodes several texts into one right-padded batch. RangeError for an empty list or an empty row. */
-  batch(texts: readonly string[], options: EncodeOptions = {}): TokenBatch {
-    checkTexts(texts, 'Vocabulary.batch');
-    if (texts.length === 0) throw new RangeError('Vocabulary.batch: no texts');
-    const rows = texts.map((t) => this.encode(t, options));
-    return padBatch(rows, 'Vocabulary.batch');
+  /** encode() of each text; resolves at once (the work is synchronous JS). */
+  async encodeBatch(texts: readonly string[], options?: EncodeOptions): Promise<number[][]> {
+    checkTexts(texts, this.op('encodeBatch'));
+    return texts.map((t) => this.encode(t, options));
+  }
+
+  /** decode() of each row; resolves at once. */
+  async decodeBatch(rows: readonly ArrayLike<number>[], options?: DecodeOptions): Promise<string[]> {
+    checkRows(rows, this.op('decodeBatch'));
+    return rows.map((r) => this.decode(r, options));
+  }
+
+  /** Encodes several texts into one batch padded with padId (0 without a pad token). RangeError for an empty list or an empty row. */
+  batch(texts: readonly string[], options?: EncodeOptions): TokenBatch {
+    const op = this.op('batch');
+    checkTexts(texts, op);
+    if (texts.length === 0) throw new RangeError(`${op}: no texts`);
+    return padBatch(texts.map((t) => this.encode(t, options)), op, this.padId ?? 0);
   }
 
   toJSON(): VocabJSON {
-    return { kind: this.kind, lowercase: this.lowercase, tokens: [...this.tokens] };
+    return { kind: this.kind, lowercase: this.lowercase, specials: { ...this.specials }, tokens: [...this.tokens] };
   }
 
   protected prepare(text: string): string {
     return this.lowercase ? text.toLowerCase() : text;
   }
 
-  protected static count(texts: readonly string[], split: (t: string) => string[], options: BuildOptions, op: string): string[] {
+  /** What build() passes to the constructor: the specials, then (or before) the counted tokens by frequency. */
+  protected static count(
+    texts: readonly string[],
+    split: (t: string) => string[],
+    options: BuildOptions,
+    lowercaseDefault: boolean,
+    op: string,
+  ): { tokens: string[]; options: VocabOptions } {
     checkTexts(texts, op);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
+    const lowercase = options.lowercase ?? lowercaseDefault;
+    if (typeof lowercase !== 'boolean') throw new TypeError(`${op}: lowercase must be a boolean`);
+    const specials = [...new Set(Object.values(specialsObject(options.specials, op)))];
+    const at = options.specialsAt ?? 'start';
+    if (at !== 'start' && at !== 'end') throw new RangeError(`${op}: specialsAt must be 'start' or 'end'`);
     const minCount = options.minCount ?? 1;
     if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`${op}: minCount must be a positive integer`);
     const counts = new Map<string, number>();
-    for (const t of texts) for (const tok of split(t)) counts.set(tok, (counts.get(tok) ?? 0) + 1);
-    const specials = new Set<string>(SPECIAL_TOKENS);
-    let kept = [...counts.entries()].filter(([t, c]) => c >= minCount && !specials.has(t));
+    for (const t of texts) for (const tok of split(lowercase ? t.toLowerCase() : t)) counts.set(tok, (counts.get(tok) ?? 0) + 1);
+    // A special that text produces is refused by the constructor; leaving it out here keeps that
+    // error from turning into "appears twice".
+    const isSpecial = new Set(specials);
+    let kept = [...counts.entries()].filter(([t, c]) => c >= minCount && !isSpecial.has(t));
     kept.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     if (options.maxSize !== undefined) {
-      if (!Number.isInteger(options.maxSize) || options.maxSize < SPECIAL_TOKENS.length)
-        throw new RangeError(`${op}: maxSize must be an integer >= ${SPECIAL_TOKENS.length}`);
-      kept = kept.slice(0, options.maxSize - SPECIAL_TOKENS.length);
+      if (!Number.isInteger(options.maxSize) || options.maxSize < specials.length)
+        throw new RangeError(`${op}: maxSize must be an integer >= ${specials.length} (the special tokens)`);
+      kept = kept.slice(0, options.maxSize - specials.length);
     }
-    return [...SPECIAL_TOKENS, ...kept.map(([t]) => t)];
+    const counted = kept.map(([t]) => t);
+    return { tokens: at === 'start' ? [...specials, ...counted] : [...counted, ...specials], options: { lowercase, specials: options.specials } };
   }
-}
-
-/** Pads id rows (each non-empty) into a batch. */
-export function padBatch(rows: readonly (readonly number[])[], op = 'padBatch'): TokenBatch {
-  if (rows.length === 0) throw new RangeError(`${op}: no rows`);
-  const cols = Math.max(...rows.map((r) => r.length));
-  if (cols === 0 || rows.some((r) => r.length === 0)) throw new RangeError(`${op}: a row encodes to no tokens`);
-  const ids = new Int32Array(rows.length * cols);
-  const lengths = new Int32Array(rows.length);
-  rows.forEach((r, i) => {
-    ids.set(r, i * cols);
-    lengths[i] = r.length;
-  });
-  return { ids, rows: rows.length, cols, lengths };
 }
 
 /** One token per Unicode code point. */
 export class CharVocab extends Vocabulary {
   readonly kind = 'char' as const;
 
-  constructor(tokens: readonly string[], options: { lowercase?: boolean } = {}) {
-    super(tokens, options.lowercase ?? false);
+  constructor(tokens: readonly string[], options: VocabOptions = {}) {
+    super(tokens, options.lowercase ?? false, options.specials);
   }
 
-  /** The characters of `texts`, most frequent first, after the special tokens. */
+  /** The characters of `texts`, most frequent first, after (or before) the special tokens. */
   static build(texts: readonly string[], options: BuildOptions = {}): CharVocab {
-    const lowercase = options.lowercase ?? false;
-    const prep = (t: string) => Array.from(lowercase ? t.toLowerCase() : t);
-    return new CharVocab(Vocabulary.count(texts, prep, options, 'CharVocab.build'), { lowercase });
+    const built = Vocabulary.count(texts, (t) => Array.from(t), options, false, 'CharVocab.build');
+    return new CharVocab(built.tokens, built.options);
   }
 
   tokenize(text: string): string[] {
@@ -199,8 +297,8 @@ const NO_SPACE_AFTER = /^[([{$#]$/u;
 export class WordVocab extends Vocabulary {
   readonly kind = 'word' as const;
 
-  constructor(tokens: readonly string[], options: { lowercase?: boolean } = {}) {
-    super(tokens, options.lowercase ?? true);
+  constructor(tokens: readonly string[], options: VocabOptions = {}) {
+    super(tokens, options.lowercase ?? true, options.specials);
   }
 
   static split(text: string): string[] {
@@ -208,16 +306,19 @@ export class WordVocab extends Vocabulary {
   }
 
   static build(texts: readonly string[], options: BuildOptions = {}): WordVocab {
-    const lowercase = options.lowercase ?? true;
-    const prep = (t: string) => WordVocab.split(lowercase ? t.toLowerCase() : t);
-    return new WordVocab(Vocabulary.count(texts, prep, options, 'WordVocab.build'), { lowercase });
+    const built = Vocabulary.count(texts, WordVocab.split, options, true, 'WordVocab.build');
+    return new WordVocab(built.tokens, built.options);
   }
 
   tokenize(text: string): string[] {
     return WordVocab.split(this.prepare(text));
   }
 
-  /** Joins with spaces, without a space before closing punctuation or after opening brackets. */
+  /**
+   * Joins with spaces, without a space before closing punctuation or after opening brackets. The
+   * space before a token depends only on it and the token before, so the decode of a prefix of ids
+   * is a prefix of the decode of all (what StreamDecoder relies on).
+   */
   detokenize(tokens: readonly string[]): string {
     let out = '';
     tokens.forEach((t, i) => {
@@ -228,12 +329,29 @@ export class WordVocab extends Vocabulary {
   }
 }
 
-/** Rebuilds a vocabulary saved with toJSON(). */
+/** The fields of VocabJSON, checked; JSON without `specials` (saved by older versions) gets the defaults. */
+function vocabOptionsFromJSON(j: TokenizerJSON, lowercaseDefault: boolean): { tokens: string[]; options: VocabOptions } {
+  const op = 'tokenizerFromJSON';
+  const { tokens, lowercase, specials } = j as Partial<VocabJSON>;
+  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new TypeError(`${op}: expected { kind, lowercase, specials, tokens: string[] }`);
+  if (lowercase !== undefined && typeof lowercase !== 'boolean') throw new TypeError(`${op}: lowercase must be a boolean`);
+  if (specials !== undefined && (specials === null || typeof specials !== 'object' || Array.isArray(specials)))
+    throw new TypeError(`${op}: specials must be an object (name → token)`);
+  return { tokens, options: { lowercase: lowercase ?? lowercaseDefault, specials } };
+}
+
+registerTokenizer('char', (j) => {
+  const { tokens, options } = vocabOptionsFromJSON(j, false);
+  return new CharVocab(tokens, options);
+});
+registerTokenizer('word', (j) => {
+  const { tokens, options } = vocabOptionsFromJSON(j, true);
+  return new WordVocab(tokens, options);
+});
+
+/** Rebuilds a vocabulary saved with toJSON(): tokenizerFromJSON, for a result that is a Vocabulary. */
 export function vocabFromJSON(json: unknown): Vocabulary {
-  const j = (typeof json === 'string' ? JSON.parse(json) : json) as Partial<VocabJSON> | null;
-  if (!j || typeof j !== 'object' || !Array.isArray(j.tokens) || j.tokens.some((t) => typeof t !== 'string'))
-    throw new TypeError('vocabFromJSON: expected { kind, lowercase, tokens: string[] }');
-  if (j.kind === 'char') return new CharVocab(j.tokens, { lowercase: j.lowercase === true });
-  if (j.kind === 'word') return new WordVocab(j.tokens, { lowercase: j.lowercase !== false });
-  throw new TypeError(`vocabFromJSON: unknown vocabulary kind ${JSON.stringify(j.kind)}`);
+  const t = tokenizerFromJSON(json as string | object);
+  if (!(t instanceof Vocabulary)) throw new TypeError(`vocabFromJSON: a ${t.kind} tokenizer is not a Vocabulary; use tokenizerFromJSON`);
+  return t;
 }
