@@ -33,7 +33,10 @@ DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* op, const 
 double opt_number(const Napi::Object& o, const char* key, double fallback, const char* op);
 bool opt_bool(const Napi::Object& o, const char* key, bool fallback, const char* op);
 int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op);  // a safe integer
+int64_t required_int(const Napi::Object& o, const char* key, const char* op);               // the same, not optional
 std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op);
+// The options object at argument i ({} when undefined or null); TypeError for anything else.
+Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op);
 
 // ---- tensors ------------------------------------------------------------------------------------
 // The JavaScript handle class `NativeTensor` wraps one qkv::Tensor; src/tensor.ts wraps that again.

@@ -104,6 +104,17 @@ int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const 
   return static_cast<int64_t>(d);
 }
 
+int64_t required_int(const Napi::Object& o, const char* key, const char* op) {
+  if (!o.Get(key).IsNumber()) throw_type(std::string(op) + ": option " + key + " must be an integer");
+  return opt_int(o, key, 0, op);
+}
+
+Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());
+  if (!info[i].IsObject()) throw_type(std::string(op) + ": options must be an object");
+  return info[i].As<Napi::Object>();
+}
+
 std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op) {
   Napi::Value v = o.Get(key);
   if (v.IsUndefined()) return fallback;

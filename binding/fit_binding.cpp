@@ -6,6 +6,7 @@
 
 #include "binding.h"
 #include "progress_job.h"
+#include "training.h"
 #include "train/fit.h"
 
 namespace qkv::binding {
@@ -39,30 +40,6 @@ train::LossOptions loss_options(const Napi::Object& o, const char* op) {
   return lo;
 }
 
-Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());
-  if (!info[i].IsObject()) throw_type(std::string(op) + ": options must be an object");
-  return info[i].As<Napi::Object>();
-}
-
-Napi::Value number_or_null(Napi::Env env, double v) { return std::isnan(v) ? env.Null() : Napi::Number::New(env, v); }
-
-// Progress as numbers (progress_job.h delivers plain objects of numbers; reports are coalesced,
-// the newest wins). The validation results are those of the latest finished epoch, carried in
-// every later report so that coalescing cannot hide them.
-ProgressFields progress_fields(const train::FitProgress& p, double last_val_loss, double last_val_accuracy) {
-  ProgressFields f = {
-      {"step", static_cast<double>(p.step)},       {"totalSteps", static_cast<double>(p.total_steps)},
-      {"epoch", static_cast<double>(p.epoch)},     {"loss", p.loss},
-      {"lr", p.lr},                                {"gradNorm", p.grad_norm},
-      {"samplesPerSec", p.samples_per_sec},        {"epochEnd", p.epoch_end ? 1.0 : 0.0},
-      {"epochLoss", p.epoch_loss},
-  };
-  if (!std::isnan(last_val_loss)) f.emplace_back("valLoss", last_val_loss);
-  if (!std::isnan(last_val_accuracy)) f.emplace_back("valAccuracy", last_val_accuracy);
-  return f;
-}
-
 // Starts `work` as a progress job holding the module (and optimizer) busy until it settles.
 Napi::Value start_job(Napi::Env env, const char* name, const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt,
                       Napi::Value on_progress, std::function<void(JobControl&)> work,
@@ -76,26 +53,6 @@ Napi::Value start_job(Napi::Env env, const char* name, const nn::ModulePtr& m, c
   return start_progress_job(env, std::move(spec), [hold](Napi::Object, std::shared_ptr<JobControl> ctl) {
     ctl->on_settle([hold]() mutable { hold.reset(); });
   });
-}
-
-Napi::Object fit_result_object(Napi::Env env, const train::FitResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("steps", Napi::Number::New(env, static_cast<double>(r.steps)));
-  o.Set("samples", Napi::Number::New(env, static_cast<double>(r.samples)));
-  o.Set("seconds", Napi::Number::New(env, r.seconds));
-  Napi::Array epochs = Napi::Array::New(env, r.epochs.size());
-  for (uint32_t i = 0; i < r.epochs.size(); ++i) {
-    const train::EpochStats& e = r.epochs[i];
-    Napi::Object eo = Napi::Object::New(env);
-    eo.Set("epoch", Napi::Number::New(env, static_cast<double>(e.epoch)));
-    eo.Set("loss", Napi::Number::New(env, e.loss));
-    if (!std::isnan(e.val_loss)) eo.Set("valLoss", Napi::Number::New(env, e.val_loss));
-    if (!std::isnan(e.val_accuracy)) eo.Set("valAccuracy", Napi::Number::New(env, e.val_accuracy));
-    eo.Set("seconds", Napi::Number::New(env, e.seconds));
-    epochs.Set(i, eo);
-  }
-  o.Set("epochs", epochs);
-  return o;
 }
 
 // nnFit(module, optimizer, inputs, targets, valInputs | null, valTargets | null, options, onProgress | null)
@@ -112,14 +69,9 @@ Napi::Value nn_fit(const Napi::CallbackInfo& info) {
     val->targets = optional_tensor(info, 5, op, "validation targets");
     Napi::Object o = options_arg(info, 6, op);
     train::FitOptions fo;
-    fo.epochs = opt_int(o, "epochs", 1, op);
+    fo.loop = loop_options(o, op, fo.loop);
     fo.batch_size = opt_int(o, "batchSize", 32, op);
-    fo.accumulate = opt_int(o, "accumulate", 1, op);
-    fo.clip_norm = opt_number(o, "clipNorm", 0, op);
     fo.shuffle = opt_bool(o, "shuffle", true, op);
-    double seed = opt_number(o, "seed", 0, op);
-    if (!std::isfinite(seed) || seed < 0 || std::floor(seed) != seed) throw_type("fit: seed must be a non-negative integer");
-    fo.seed = static_cast<uint64_t>(seed);
     fo.loss = loss_options(o, op);
     fo.eval_batch_size = opt_int(o, "evalBatchSize", 0, op);
     // Argument errors are thrown now, synchronously, rather than from the worker.
@@ -127,22 +79,14 @@ Napi::Value nn_fit(const Napi::CallbackInfo& info) {
     if (val->inputs.defined() || val->targets.defined()) train::check_dataset(*val, op, "the validation set");
     Napi::Value on_progress = info.Length() > 7 ? info[7] : env.Undefined();
     if (refuse_if_busy(env, *m, op) || refuse_if_optimizer_busy(env, *opt, op)) return env.Undefined();
-    auto result = std::make_shared<train::FitResult>();
+    auto result = std::make_shared<train::Result>();
     const bool has_val = val->inputs.defined();
     return start_job(
         env, op, m, opt, on_progress,
         [m, opt, data, val, has_val, fo, result](JobControl& ctl) {
-          double val_loss = std::nan(""), val_acc = std::nan("");
-          auto cb = [&](const train::FitProgress& p) {
-            if (p.epoch_end) {
-              val_loss = p.val_loss;
-              val_acc = p.val_accuracy;
-            }
-            ctl.report(progress_fields(p, val_loss, val_acc));
-          };
-          *result = train::fit(*m, *opt, data, has_val ? val.get() : nullptr, fo, cb, [&ctl] { return ctl.aborted(); });
+          *result = train::fit(*m, *opt, data, has_val ? val.get() : nullptr, fo, ProgressReporter(ctl), [&ctl] { return ctl.aborted(); });
         },
-        [result](Napi::Env e) -> Napi::Value { return fit_result_object(e, *result); });
+        [result](Napi::Env e) -> Napi::Value { return result_object(e, *result); });
   });
 }
 
@@ -163,13 +107,7 @@ Napi::Value nn_evaluate(const Napi::CallbackInfo& info) {
     return start_job(
         env, op, m, nullptr, env.Undefined(),
         [m, data, lo, batch, result](JobControl& ctl) { *result = train::evaluate(*m, data, lo, batch, [&ctl] { return ctl.aborted(); }); },
-        [result](Napi::Env e) -> Napi::Value {
-                             Napi::Object r = Napi::Object::New(e);
-                             r.Set("loss", number_or_null(e, result->loss));
-                             if (!std::isnan(result->accuracy)) r.Set("accuracy", Napi::Number::New(e, result->accuracy));
-                             r.Set("samples", Napi::Number::New(e, static_cast<double>(result->samples)));
-          return r;
-        });
+        [result](Napi::Env e) -> Napi::Value { return eval_object(e, *result); });
   });
 }
 

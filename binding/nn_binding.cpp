@@ -52,21 +52,6 @@ nn::ModulePtr module_arg(const Napi::CallbackInfo& info, size_t i, const char* o
   return unwrap_module(info.Env(), i < info.Length() ? info[i] : info.Env().Undefined(), op, "module");
 }
 
-Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return Napi::Object::New(info.Env());
-  if (!info[i].IsObject()) throw_type(std::string(op) + ": options must be an object");
-  return info[i].As<Napi::Object>();
-}
-
-int64_t opt_int(const Napi::Object& o, const char* key, const char* op) {
-  Napi::Value v = o.Get(key);
-  if (!v.IsNumber()) throw_type(std::string(op) + ": option " + key + " must be an integer");
-  double d = v.As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
-    throw_range(std::string(op) + ": option " + key + " must be an integer, got " + std::to_string(d));
-  return static_cast<int64_t>(d);
-}
-
 uint64_t opt_seed(const Napi::Object& o, const char* op) {
   Napi::Value v = o.Get("seed");
   if (v.IsUndefined()) return 0;
@@ -108,18 +93,18 @@ nn::ModulePtr create(const std::string& type, const Napi::Object& o, Napi::Env e
   const char* op = where.c_str();
   if (type == "Linear") {
     nn::LinearOptions lo{opt_bool(o, "bias", true, op), opt_dtype(o, op), opt_init(o, op), opt_seed(o, op)};
-    return std::make_shared<nn::Linear>(opt_int(o, "inFeatures", op), opt_int(o, "outFeatures", op), lo);
+    return std::make_shared<nn::Linear>(required_int(o, "inFeatures", op), required_int(o, "outFeatures", op), lo);
   }
   if (type == "Embedding") {
     nn::EmbeddingOptions eo;
     eo.dtype = opt_dtype(o, op);
     eo.init = opt_init(o, op);
     eo.seed = opt_seed(o, op);
-    return std::make_shared<nn::Embedding>(opt_int(o, "numEmbeddings", op), opt_int(o, "dim", op), eo);
+    return std::make_shared<nn::Embedding>(required_int(o, "numEmbeddings", op), required_int(o, "dim", op), eo);
   }
   if (type == "LayerNorm") {
     nn::LayerNormOptions lo{opt_number(o, "eps", 1e-5, op), opt_bool(o, "affine", true, op), opt_dtype(o, op)};
-    return std::make_shared<nn::LayerNorm>(opt_int(o, "dim", op), lo);
+    return std::make_shared<nn::LayerNorm>(required_int(o, "dim", op), lo);
   }
   if (type == "Dropout") return std::make_shared<nn::Dropout>(opt_number(o, "p", 0.5, op), opt_seed(o, op));
   if (type == "Activation")
@@ -159,7 +144,7 @@ nn::ModulePtr create(const std::string& type, const Napi::Object& o, Napi::Env e
         hidden.push_back(static_cast<int64_t>(x.As<Napi::Number>().DoubleValue()));
       }
     }
-    return std::make_shared<nn::MLP>(opt_int(o, "in", op), hidden, opt_int(o, "out", op), mo);
+    return std::make_shared<nn::MLP>(required_int(o, "in", op), hidden, required_int(o, "out", op), mo);
   }
   throw_type("nn.create: unknown module type '" + type + "'");
 }
@@ -216,6 +201,18 @@ Napi::Value nn_forward(const Napi::CallbackInfo& info) {
 
 Napi::Value nn_named_parameters(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, { return named_tensors(info.Env(), module_arg(info, 0, "namedParameters")->named_parameters()); });
+}
+
+// nnParameterDecay(module) → { [name]: boolean }: whether weight decay applies, as each module declared.
+Napi::Value nn_parameter_decay(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    nn::ModulePtr m = module_arg(info, 0, "parameterDecay");
+    const nn::NamedTensors named = m->named_parameters();
+    const std::vector<bool> decay = m->parameter_decay();
+    Napi::Object out = Napi::Object::New(info.Env());
+    for (size_t i = 0; i < named.size(); ++i) out.Set(named[i].first, Napi::Boolean::New(info.Env(), decay[i]));
+    return out;
+  });
 }
 
 Napi::Value nn_named_buffers(const Napi::CallbackInfo& info) {
@@ -466,6 +463,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
       {"nnConfig", nn_config},
       {"nnForward", nn_forward},
       {"nnNamedParameters", nn_named_parameters},
+      {"nnParameterDecay", nn_parameter_decay},
       {"nnNamedBuffers", nn_named_buffers},
       {"nnNamedChildren", nn_named_children},
       {"nnParameterCount", nn_parameter_count},

@@ -17,6 +17,7 @@
 #include "optim/optimizer.h"
 #include "nn/checkpoint.h"
 #include "progress_job.h"
+#include "training.h"
 #include "transformer/decode.h"
 #include "autograd/functions.h"
 #include "transformer/train.h"
@@ -45,13 +46,6 @@ std::shared_ptr<M> module_as(const Napi::CallbackInfo& info, size_t i, const cha
 
 Napi::Value arg(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
 bool absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
-
-Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  Napi::Value v = arg(info, i);
-  if (absent(v)) return Napi::Object::New(info.Env());
-  if (!v.IsObject()) throw_type(std::string(op) + ": options must be an object");
-  return v.As<Napi::Object>();
-}
 
 std::vector<int32_t> int32_list(Napi::Env env, const Napi::Value& v, const char* op, const char* name) {
   std::vector<int32_t> out;
@@ -97,83 +91,16 @@ Sequences sequences_arg(Napi::Env env, const Napi::Value& v, const char* op, con
 
 Napi::Value tensor_or_undefined(Napi::Env env, const Tensor& t) { return t.defined() ? TensorHandle::wrap(env, t) : env.Undefined(); }
 
-// A number option left unset stays unset (the optimizer's own value then applies; train.h).
-std::optional<double> opt_given(const Napi::Object& o, const char* key, const char* op) {
-  if (o.Get(key).IsUndefined()) return std::nullopt;
-  return opt_number(o, key, 0, op);
-}
-
 transformer::TrainOptions train_options(const Napi::Object& o, const char* op) {
   transformer::TrainOptions t;
-  if (!o.Get("epochs").IsUndefined()) t.epochs = opt_int(o, "epochs", 10, op);
+  t.loop = loop_options(o, op, t.loop);
+  t.hyper = hyper_options(o, op);
   t.batch_size = opt_int(o, "batchSize", t.batch_size, op);
-  t.max_steps = opt_int(o, "maxSteps", 0, op);
-  t.lr = opt_given(o, "lr", op);
-  t.min_lr = opt_given(o, "minLr", op);
-  t.weight_decay = opt_given(o, "weightDecay", op);
-  t.beta1 = opt_given(o, "beta1", op);
-  t.beta2 = opt_given(o, "beta2", op);
-  t.eps = opt_given(o, "eps", op);
-  t.warmup_steps = opt_int(o, "warmupSteps", -1, op);
-  Napi::Value s = o.Get("schedule");
-  if (!s.IsUndefined()) {
-    optim::ScheduleKind kind;
-    if (!s.IsString() || !optim::schedule_from_name(s.As<Napi::String>().Utf8Value(), &kind))
-      throw_type(std::string(op) + ": schedule must be 'warmupCosine', 'warmupLinear' or 'constant'");
-    t.schedule = kind;
-  }
-  t.clip_norm = opt_number(o, "clipNorm", t.clip_norm, op);
   t.label_smoothing = opt_number(o, "labelSmoothing", 0, op);
   t.bucket = opt_bool(o, "bucket", true, op);
   t.shuffle = opt_bool(o, "shuffle", true, op);
-  const int64_t seed = opt_int(o, "seed", 0, op);
-  if (seed < 0) throw_type(std::string(op) + ": seed must be a non-negative integer");
-  t.seed = static_cast<uint64_t>(seed);
   t.mask_prob = opt_number(o, "maskProb", t.mask_prob, op);
   return t;
-}
-
-ProgressFields progress_fields(const transformer::TrainProgress& p) {
-  ProgressFields f = {{"step", static_cast<double>(p.step)},
-                      {"totalSteps", static_cast<double>(p.total_steps)},
-                      {"epoch", static_cast<double>(p.epoch)},
-                      {"loss", p.loss},
-                      {"lr", p.lr},
-                      {"gradNorm", p.grad_norm},
-                      {"tokensPerSec", p.tokens_per_sec},
-                      {"epochEnd", p.epoch_end ? 1.0 : 0.0},
-                      {"epochLoss", p.epoch_loss},
-                      {"seconds", p.seconds}};
-  if (!std::isnan(p.val_loss)) f.emplace_back("valLoss", p.val_loss);
-  if (!std::isnan(p.val_accuracy)) f.emplace_back("valAccuracy", p.val_accuracy);
-  return f;
-}
-
-Napi::Array number_array(Napi::Env env, const std::vector<double>& v) {
-  Napi::Array a = Napi::Array::New(env, v.size());
-  for (uint32_t i = 0; i < v.size(); ++i) a.Set(i, std::isnan(v[i]) ? env.Null() : Napi::Number::New(env, v[i]));
-  return a;
-}
-
-Napi::Object train_result(Napi::Env env, const transformer::TrainResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("steps", Napi::Number::New(env, static_cast<double>(r.steps)));
-  o.Set("tokens", Napi::Number::New(env, static_cast<double>(r.tokens)));
-  o.Set("seconds", Napi::Number::New(env, r.seconds));
-  o.Set("tokensPerSec", Napi::Number::New(env, r.tokens_per_sec));
-  o.Set("firstEpoch", Napi::Number::New(env, static_cast<double>(r.first_epoch)));
-  o.Set("epochLoss", number_array(env, r.epoch_loss));
-  o.Set("valLoss", number_array(env, r.val_loss));
-  o.Set("valAccuracy", number_array(env, r.val_accuracy));
-  return o;
-}
-
-Napi::Object eval_result(Napi::Env env, const transformer::EvalResult& r) {
-  Napi::Object o = Napi::Object::New(env);
-  o.Set("loss", std::isnan(r.loss) ? env.Null() : Napi::Number::New(env, r.loss));
-  o.Set("accuracy", std::isnan(r.accuracy) ? env.Null() : Napi::Number::New(env, r.accuracy));
-  o.Set("tokens", Napi::Number::New(env, static_cast<double>(r.tokens)));
-  return o;
 }
 
 Napi::Object hypothesis_object(Napi::Env env, const transformer::Hypothesis& h) {
@@ -398,15 +325,15 @@ Napi::Value tf_seq2seq_fit(const Napi::CallbackInfo& info) {
     }
     const transformer::TrainOptions o = train_options(options_arg(info, 5, op), op);
     auto opt = fit_optimizer(info, 7, *args.model, op);
-    auto result = std::make_shared<transformer::TrainResult>();
+    auto result = std::make_shared<train::Result>();
     return start_model_job(
         env, args.model, op,
         [args, vs, vt, o, opt, result](JobControl& ctl) {
           *result = transformer::fit_seq2seq(*args.model, *args.src, *args.tgt, vs.get(), vt.get(), o, *opt,
-                                             [&ctl](const transformer::TrainProgress& p) { ctl.report(progress_fields(p)); },
+                                             ProgressReporter(ctl),
                                              [&ctl] { return ctl.aborted(); });
         },
-        [result](Napi::Env e) -> Napi::Value { return train_result(e, *result); }, arg(info, 6), opt);
+        [result](Napi::Env e) -> Napi::Value { return result_object(e, *result); }, arg(info, 6), opt);
   });
 }
 
@@ -429,15 +356,15 @@ Napi::Value tf_encoder_fit(const Napi::CallbackInfo& info) {
     Tensor val_labels = labels_of(4, "validation labels");
     const transformer::TrainOptions o = train_options(options_arg(info, 5, op), op);
     auto opt = fit_optimizer(info, 7, *m, op);
-    auto result = std::make_shared<transformer::TrainResult>();
+    auto result = std::make_shared<train::Result>();
     return start_model_job(
         env, m, op,
         [m, data, labels, val, val_labels, o, opt, result](JobControl& ctl) {
           *result = transformer::fit_encoder(*m, *data, labels, val.get(), val_labels.defined() ? &val_labels : nullptr, o, *opt,
-                                             [&ctl](const transformer::TrainProgress& p) { ctl.report(progress_fields(p)); },
+                                             ProgressReporter(ctl),
                                              [&ctl] { return ctl.aborted(); });
         },
-        [result](Napi::Env e) -> Napi::Value { return train_result(e, *result); }, arg(info, 6), opt);
+        [result](Napi::Env e) -> Napi::Value { return result_object(e, *result); }, arg(info, 6), opt);
   });
 }
 
@@ -584,8 +511,8 @@ Napi::Value tf_evaluate(const Napi::CallbackInfo& info) {
     nn::ModulePtr m = unwrap_module(env, arg(info, 0), op, "model");
     Napi::Object o = options_arg(info, 3, op);
     const int64_t batch = opt_int(o, "batchSize", 128, op);
-    auto result = std::make_shared<transformer::EvalResult>();
-    auto done = [result](Napi::Env e) -> Napi::Value { return eval_result(e, *result); };
+    auto result = std::make_shared<train::EvalResult>();
+    auto done = [result](Napi::Env e) -> Napi::Value { return eval_object(e, *result); };
     if (auto s2s = std::dynamic_pointer_cast<transformer::Seq2Seq>(m)) {
       auto src = std::make_shared<Sequences>(sequences_arg(env, arg(info, 1), op, "sources"));
       auto tgt = std::make_shared<Sequences>(sequences_arg(env, arg(info, 2), op, "targets"));

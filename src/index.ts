@@ -1,6 +1,6 @@
 /**
  * qkv: representation learning for Node.js on a native C++ core.
- * Tensors and ops, word2vec, transformers and dual encoders.
+ * Tensors and ops, autograd and modules, word2vec, and transformers (encoders and encoder-decoders).
  */
 export { Tensor, type DType, type Device, type NestedArray } from './tensor';
 export * from './ops';
@@ -13,4 +13,5 @@ export * from './word2vec/index';
 export * as nn from './nn/index';
 export * as optim from './optim/index';
 export * from './transformer/index';
+export type { TrainProgress, TrainResult, EvalResult, EpochStats } from './training';
 export * as plot from './plot/index';

@@ -26,7 +26,7 @@ describe('fit', () => {
     const val = { inputs: all.inputs.slice(0, 2000), targets: all.targets.slice(0, 2000) };
     const model = new qkv.nn.MLP(8, [32], 4, { seed: 1 });
     const before = await model.evaluate(val);
-    const reports: qkv.nn.FitProgress[] = [];
+    const reports: qkv.nn.TrainProgress[] = [];
     const opt = new qkv.optim.AdamW(model, { lr: 3e-3 });
     const r = await model.fit(train, { epochs: 3, batchSize: 50, optimizer: opt, validation: val, seed: 3, onProgress: (p) => reports.push(p) });
     expect(r.steps).toBe(3 * 40);
@@ -45,7 +45,7 @@ describe('fit', () => {
     const ev = await model.evaluate(val, { batchSize: 64 });
     expect(ev.accuracy).toBe(r.epochs[2].valAccuracy);
     expect(ev.loss).toBeCloseTo(r.epochs[2].valLoss!, 5);
-    expect(ev.samples).toBe(500);
+    expect(ev.count).toBe(500);
     expect(model.training).toBe(true);  // fit and evaluate restore the mode
     const out = await model.predict(val.inputs, { batchSize: 77 });
     expect(out.shape).toEqual([500, 4]);

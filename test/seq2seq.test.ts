@@ -28,8 +28,8 @@ describe('Seq2Seq: date normalisation', () => {
   const heldOut = qkv.data.generateDates(1000, { seed: 2, exclude: train.map((p) => p.source) });
   const vocab = qkv.CharVocab.build([...train.map((p) => p.source), ...train.map((p) => p.target)]);
   let model: qkv.Seq2Seq;
-  const progress: qkv.TransformerTrainProgress[] = [];
-  let fitResult: qkv.TransformerTrainResult;
+  const progress: qkv.TrainProgress[] = [];
+  let fitResult: qkv.TrainResult;
 
   beforeAll(async () => {
     model = new qkv.Seq2Seq({ vocab, dim: 64, heads: 4, ffDim: 256, encoderLayers: 2, decoderLayers: 2, dropout: 0, maxLength: 48, seed: 1 });
@@ -288,7 +288,7 @@ describe('Seq2Seq: decoding, jobs and gradients', () => {
 
     const second = await qkv.Seq2Seq.load(file);
     expect(second.optimizerStep).toBe(20);
-    const progress: qkv.TransformerTrainProgress[] = [];
+    const progress: qkv.TrainProgress[] = [];
     const r = await second.fit(pairs, { ...resumeOptions, maxSteps: 15, resume: true, onProgress: (p) => progress.push(p) });
     expect(r.steps).toBe(15);
     expect(second.optimizerStep).toBe(35);

@@ -90,7 +90,7 @@ Embedding::Embedding(int64_t num, int64_t dim, const EmbeddingOptions& o) : Modu
   Init init = o.init;
   if (init.kind == InitKind::Default) init = {InitKind::Normal, 1.0};
   initialize(w, init, derive_seed(o.seed, 0));
-  weight = register_parameter("weight", w);
+  weight = register_parameter("weight", w, Decay::No);  // a lookup table, not a linear map
 }
 
 Tensor Embedding::forward(const Tensor& ids) {

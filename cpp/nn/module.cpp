@@ -25,13 +25,14 @@ void Module::check_name(const std::string& name, const char* what) const {
   if (taken(name)) throw_type(type_ + ": the name '" + name + "' is already registered");
 }
 
-Tensor Module::register_parameter(const std::string& name, Tensor t) {
+Tensor Module::register_parameter(const std::string& name, Tensor t, Decay decay) {
   check_name(name, "parameter");
   if (!t.defined()) throw_type(type_ + ": parameter '" + name + "' is undefined");
   if (!is_float(t.dtype())) throw_type(type_ + ": parameter '" + name + "' must be float32 or float64");
   if (!is_leaf(t) || !t.is_contiguous()) t = t.contiguous().detach();
   set_requires_grad(t, true);
   params_.emplace_back(name, t);
+  decay_.push_back(decay == Decay::Auto ? t.dim() >= 2 : decay == Decay::Yes);
   return t;
 }
 
@@ -43,15 +44,6 @@ Tensor Module::register_buffer(const std::string& name, Tensor t, bool persisten
   return t;
 }
 
-void Module::set_buffer(const std::string& name, Tensor t) {
-  for (auto& b : buffers_)
-    if (b.name == name) {
-      b.tensor = t.contiguous().detach();
-      return;
-    }
-  throw Error(ErrorKind::Internal, type_ + ": no buffer named '" + name + "'");
-}
-
 void Module::add_child(const std::string& name, ModulePtr m) {
   check_name(name, "child module");
   if (!m) throw_type(type_ + ": child module '" + name + "' is null");
@@ -61,20 +53,30 @@ void Module::add_child(const std::string& name, ModulePtr m) {
   children_.emplace_back(name, std::move(m));
 }
 
-void Module::collect_parameters(const std::string& prefix, NamedTensors& out, std::vector<const AutogradMeta*>& seen) const {
-  for (const auto& [name, t] : params_) {
-    const AutogradMeta* meta = t.autograd().get();
+void Module::collect_parameters(const std::string& prefix, NamedTensors& out, std::vector<bool>* decay,
+                                std::vector<const AutogradMeta*>& seen) const {
+  for (size_t i = 0; i < params_.size(); ++i) {
+    const AutogradMeta* meta = params_[i].second.autograd().get();
     if (std::find(seen.begin(), seen.end(), meta) != seen.end()) continue;
     seen.push_back(meta);
-    out.emplace_back(prefix + name, t);
+    out.emplace_back(prefix + params_[i].first, params_[i].second);
+    if (decay) decay->push_back(decay_[i]);
   }
-  for (const auto& [name, child] : children_) child->collect_parameters(prefix + name + ".", out, seen);
+  for (const auto& [name, child] : children_) child->collect_parameters(prefix + name + ".", out, decay, seen);
 }
 
 NamedTensors Module::named_parameters() const {
   NamedTensors out;
   std::vector<const AutogradMeta*> seen;
-  collect_parameters("", out, seen);
+  collect_parameters("", out, nullptr, seen);
+  return out;
+}
+
+std::vector<bool> Module::parameter_decay() const {
+  NamedTensors names;
+  std::vector<bool> out;
+  std::vector<const AutogradMeta*> seen;
+  collect_parameters("", names, &out, seen);
   return out;
 }
 

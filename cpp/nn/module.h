@@ -57,6 +57,9 @@ class Module : public std::enable_shared_from_this<Module> {
   const NamedModules& named_children() const { return children_; }
   NamedModules named_modules() const;     // recursive, this module first under ""
   int64_t parameter_count() const;        // elements over all (deduplicated) parameters
+  // Whether weight decay applies, per parameter in named_parameters() order (as each module
+  // declared it when registering; by default matrices decay, vectors do not).
+  std::vector<bool> parameter_decay() const;
   DType dtype() const;                    // the dtype of the first parameter (float32 when none)
 
   // ---- random state ------------------------------------------------------------------------------
@@ -80,15 +83,15 @@ class Module : public std::enable_shared_from_this<Module> {
  protected:
   // Registration (in a subclass constructor). Names are non-empty and hold no '.' or '/'.
   // A parameter becomes a leaf that requires gradients; the returned tensor shares its storage and
-  // autograd state with the registered one.
-  Tensor register_parameter(const std::string& name, Tensor t);
+  // autograd state with the registered one. `decay`: whether weight decay applies (Auto: for
+  // tensors of two or more dimensions; lookup tables such as embeddings declare No).
+  enum class Decay : uint8_t { Auto, Yes, No };
+  Tensor register_parameter(const std::string& name, Tensor t, Decay decay = Decay::Auto);
   Tensor register_buffer(const std::string& name, Tensor t, bool persistent = true);
   template <class M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_child(name, m);
     return m;
   }
-  // Replaces the data of a registered buffer (same name), e.g. a cache that grows.
-  void set_buffer(const std::string& name, Tensor t);
   // Throws a RangeError naming `op` unless x is a float tensor of this module's dtype.
   void check_input_dtype(const Tensor& x, const char* op) const;
 
@@ -96,12 +99,14 @@ class Module : public std::enable_shared_from_this<Module> {
   friend class BusyGuard;
   void add_child(const std::string& name, ModulePtr m);
   void check_name(const std::string& name, const char* what) const;
-  void collect_parameters(const std::string& prefix, NamedTensors& out, std::vector<const AutogradMeta*>& seen) const;
+  void collect_parameters(const std::string& prefix, NamedTensors& out, std::vector<bool>* decay,
+                          std::vector<const AutogradMeta*>& seen) const;
   void collect_buffers(const std::string& prefix, NamedTensors& out, bool persistent_only) const;
   void mark_busy(int delta);
 
   std::string type_;
   NamedTensors params_;
+  std::vector<bool> decay_;  // per params_ entry
   struct Buffer {
     std::string name;
     Tensor tensor;

@@ -8,15 +8,11 @@
 
 #include "autograd/functions.h"
 #include "core/error.h"
-#include "core/random.h"
-#include "core/thread_pool.h"
-#include "train/loop_support.h"
 
 namespace qkv::train {
 
 namespace {
 
-using nn::GradCleaner;
 using nn::ModeGuard;
 
 // Sum of the loss and of correct predictions over a batch's targets, and how many targets counted.
@@ -34,14 +30,7 @@ BatchStats batch_stats(const Tensor& out, const Tensor& y, const LossOptions& lo
     return s;
   }
   const int64_t C = out.size(-1), M = C ? out.numel() / C : 0;
-  std::vector<int32_t> pp(static_cast<size_t>(M)), pt(static_cast<size_t>(M));
-  ops::argmax(out.reshape({M, C}), -1, false).to_host(pp.data());
-  y.to_host(pt.data());
-  for (int64_t i = 0; i < M; ++i) {
-    if (pt[i] == lo.ignore_index) continue;
-    ++s.count;
-    s.correct += pp[i] == pt[i];
-  }
+  count_correct(out.reshape({M, C}), y.reshape({M}), lo.ignore_index, s.correct, s.count);
   s.loss_sum = s.count ? loss * static_cast<double>(s.count) : 0.0;
   return s;
 }
@@ -50,9 +39,29 @@ void check_positive(int64_t v, const char* op, const char* what) {
   if (v < 1) throw_range(std::string(op) + ": " + what + " must be a positive integer, got " + std::to_string(v));
 }
 
-}  // namespace
+// The supervised objective: the loss of the model's output on a batch of rows, weighted by rows.
+class SupervisedObjective : public Objective {
+ public:
+  SupervisedObjective(nn::Module& model, const Dataset& train, const Dataset* validation, const FitOptions& o, const AbortFn& aborted)
+      : model_(model), X_(train.inputs.contiguous()), Y_(train.targets.contiguous()), val_(validation), o_(o), aborted_(aborted) {}
+  BatchLoss loss(const Rows& rows, int64_t) override {
+    return {compute_loss(model_.forward(ops::index_select(X_, rows)), ops::index_select(Y_, rows), o_.loss, "fit"), 0};
+  }
+  bool has_validation() const override { return val_ != nullptr; }
+  EvalResult validate() override {
+    const int64_t eval_batch = o_.eval_batch_size > 0 ? o_.eval_batch_size : std::max<int64_t>(o_.batch_size, 256);
+    return evaluate(model_, *val_, o_.loss, eval_batch, aborted_);
+  }
 
-const char* loss_name(LossKind k) { return k == LossKind::MSE ? "mse" : "crossEntropy"; }
+ private:
+  nn::Module& model_;
+  Tensor X_, Y_;
+  const Dataset* val_;
+  const FitOptions& o_;
+  const AbortFn& aborted_;
+};
+
+}  // namespace
 
 Tensor compute_loss(const Tensor& output, const Tensor& targets, const LossOptions& o, const char* op) {
   if (!output.defined() || !targets.defined()) throw_type(std::string(op) + ": output and targets must be tensors");
@@ -87,24 +96,12 @@ void check_dataset(const Dataset& d, const char* op, const char* which) {
   if (d.inputs.size(0) == 0) throw_range(std::string(op) + ": " + which + " is empty");
 }
 
-Tensor gather_rows(const Tensor& src, const std::vector<int64_t>& idx, int64_t lo, int64_t hi) {
-  return ops::index_select(src, std::vector<int64_t>(idx.begin() + lo, idx.begin() + hi));
-}
-
-FitResult fit(nn::Module& model, optim::Optimizer& opt, const Dataset& train, const Dataset* validation, const FitOptions& o,
-              const std::function<void(const FitProgress&)>& on_progress, const std::function<bool()>& aborted) {
+Result fit(nn::Module& model, optim::Optimizer& opt, const Dataset& train, const Dataset* validation, const FitOptions& o,
+           const ProgressFn& on_progress, const AbortFn& aborted) {
   const char* op = "fit";
-  check_positive(o.epochs, op, "epochs");
   check_positive(o.batch_size, op, "batchSize");
-  check_positive(o.accumulate, op, "accumulate");
-  if (!(o.clip_norm >= 0) || !std::isfinite(o.clip_norm)) throw_range("fit: clipNorm must be a finite number >= 0");
   check_dataset(train, op, "the dataset");
   if (validation) check_dataset(*validation, op, "the validation set");
-
-  const Tensor X = train.inputs.contiguous(), Y = train.targets.contiguous();
-  const int64_t N = X.size(0), B = o.batch_size, K = o.accumulate;
-  const int64_t micro_per_epoch = (N + B - 1) / B, steps_per_epoch = (micro_per_epoch + K - 1) / K;
-  const int64_t eval_batch = o.eval_batch_size > 0 ? o.eval_batch_size : std::max<int64_t>(B, 256);
   const std::vector<Tensor> params = opt.params();
   {
     std::vector<const AutogradMeta*> own;
@@ -114,84 +111,13 @@ FitResult fit(nn::Module& model, optim::Optimizer& opt, const Dataset& train, co
         throw_range("fit: optimizer parameter " + std::to_string(i) + " (shape " + shape_str(params[i].shape()) +
                     ") is not a parameter of the " + model.type());
   }
-
-  FitResult result;
-  ModeGuard mode(model, true);
-  GradCleaner cleaner(model);
-  model.zero_grad();
-  Rng rng(o.seed);
-  std::vector<int64_t> perm(static_cast<size_t>(N));
-  std::iota(perm.begin(), perm.end(), 0);
-  const auto t0 = Clock::now();
-  FitProgress p;
-  p.total_steps = steps_per_epoch * o.epochs;
-
-  for (int64_t epoch = 1; epoch <= o.epochs; ++epoch) {
-    const auto te = Clock::now();
-    if (o.shuffle)
-      for (int64_t i = N - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(static_cast<uint32_t>(i + 1))]);
-    double epoch_loss = 0;
-    int64_t epoch_samples = 0;
-    for (int64_t s = 0; s < steps_per_epoch; ++s) {
-      const int64_t m0 = s * K, m1 = std::min(micro_per_epoch, m0 + K);
-      const int64_t group = std::min(N, m1 * B) - m0 * B;
-      const int64_t step = result.steps + 1;
-      double step_loss = 0;
-      for (int64_t mb = m0; mb < m1; ++mb) {
-        if (aborted && aborted())
-          throw Error(ErrorKind::Aborted, "fit: aborted before step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ")");
-        const int64_t a = mb * B, b = std::min(N, a + B);
-        Tensor x = gather_rows(X, perm, a, b), y = gather_rows(Y, perm, a, b);
-        Tensor loss = compute_loss(model.forward(x), y, o.loss, op);
-        const double lv = loss.item();
-        if (!std::isfinite(lv))
-          throw Error(ErrorKind::NaN, "fit: the loss is " + num_str(lv) + " at step " + std::to_string(step) + " (epoch " +
-                                          std::to_string(epoch) + ")");
-        const double w = static_cast<double>(b - a) / static_cast<double>(group);
-        step_loss += lv * w;
-        backward(loss, w == 1.0 ? Tensor() : Tensor::full(loss.shape(), loss.dtype(), w), false);
-      }
-      const double norm = o.clip_norm > 0 ? optim::clip_grad_norm(params, o.clip_norm) : optim::grad_norm(params);
-      if (!std::isfinite(norm))
-        throw Error(ErrorKind::NaN, "fit: the gradient norm is " + num_str(norm) + " at step " + std::to_string(step) +
-                                        " (epoch " + std::to_string(epoch) + ")");
-      const double lr = opt.step();
-      model.zero_grad();
-      ++result.steps;
-      result.samples += group;
-      epoch_loss += step_loss * static_cast<double>(group);
-      epoch_samples += group;
-
-      p.step = result.steps;
-      p.epoch = epoch;
-      p.loss = step_loss;
-      p.lr = lr;
-      p.grad_norm = norm;
-      p.samples_per_sec = static_cast<double>(result.samples) / std::max(seconds_since(t0), 1e-9);
-      p.epoch_loss = epoch_loss / static_cast<double>(epoch_samples);
-      p.epoch_end = s == steps_per_epoch - 1;
-      p.val_loss = p.val_accuracy = std::numeric_limits<double>::quiet_NaN();
-      EpochStats es;
-      if (p.epoch_end) {
-        es.epoch = epoch;
-        es.loss = p.epoch_loss;
-        if (validation) {
-          EvalResult ev = evaluate(model, *validation, o.loss, eval_batch, aborted);
-          es.val_loss = p.val_loss = ev.loss;
-          es.val_accuracy = p.val_accuracy = ev.accuracy;
-        }
-        es.seconds = seconds_since(te);
-        result.epochs.push_back(es);
-      }
-      if (on_progress) on_progress(p);
-    }
-  }
-  result.seconds = seconds_since(t0);
-  return result;
+  ShuffledBatches data(train.size(), o.batch_size, o.shuffle);
+  SupervisedObjective objective(model, train, validation, o, aborted);
+  const RunPlan p = plan(data, o.loop, opt, op);
+  return run(model, opt, data, objective, o.loop, p, op, on_progress, aborted);
 }
 
-EvalResult evaluate(nn::Module& model, const Dataset& data, const LossOptions& loss, int64_t batch_size,
-                    const std::function<bool()>& aborted) {
+EvalResult evaluate(nn::Module& model, const Dataset& data, const LossOptions& loss, int64_t batch_size, const AbortFn& aborted) {
   check_positive(batch_size, "evaluate", "batchSize");
   check_dataset(data, "evaluate", "the dataset");
   NoGradGuard no_grad;
@@ -201,7 +127,7 @@ EvalResult evaluate(nn::Module& model, const Dataset& data, const LossOptions& l
   double loss_sum = 0, correct = 0;
   int64_t count = 0;
   for (int64_t a = 0; a < N; a += batch_size) {
-    if (aborted && aborted()) throw Error(ErrorKind::Aborted, "evaluate: aborted");
+    check_abort(aborted, "evaluate");
     const int64_t b = std::min(N, a + batch_size);
     BatchStats s = batch_stats(model.forward(X.slice(0, a, b)), Y.slice(0, a, b), loss);
     loss_sum += s.loss_sum;
@@ -209,13 +135,13 @@ EvalResult evaluate(nn::Module& model, const Dataset& data, const LossOptions& l
     count += s.count;
   }
   EvalResult r;
-  r.samples = count;
+  r.count = count;
   r.loss = count ? loss_sum / static_cast<double>(count) : std::numeric_limits<double>::quiet_NaN();
   if (loss.kind == LossKind::CrossEntropy && count) r.accuracy = correct / static_cast<double>(count);
   return r;
 }
 
-Tensor predict(nn::Module& model, const Tensor& inputs, int64_t batch_size, const std::function<bool()>& aborted) {
+Tensor predict(nn::Module& model, const Tensor& inputs, int64_t batch_size, const AbortFn& aborted) {
   check_positive(batch_size, "predict", "batchSize");
   if (!inputs.defined() || inputs.dim() < 1) throw_range("predict: inputs must have a batch dimension");
   NoGradGuard no_grad;
@@ -224,7 +150,7 @@ Tensor predict(nn::Module& model, const Tensor& inputs, int64_t batch_size, cons
   if (N == 0) throw_range("predict: no inputs");
   std::vector<Tensor> parts;
   for (int64_t a = 0; a < N; a += batch_size) {
-    if (aborted && aborted()) throw Error(ErrorKind::Aborted, "predict: aborted");
+    check_abort(aborted, "predict");
     parts.push_back(model.forward(inputs.slice(0, a, std::min(N, a + batch_size))));
   }
   if (parts.size() > 1) return ops::concat(parts, 0);

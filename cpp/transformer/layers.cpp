@@ -257,7 +257,7 @@ LearnedPositionalEmbedding::LearnedPositionalEmbedding(int64_t max_len, int64_t 
   max_len_ = max_len, dim_ = dim;
   Tensor w = Tensor::empty({max_len, dim}, dtype);
   nn::fill_normal(w, 0.0, std::sqrt(0.5), seed);
-  weight = register_parameter("weight", w);
+  weight = register_parameter("weight", w, Decay::No);
 }
 
 Tensor LearnedPositionalEmbedding::add(const Tensor& x, int64_t offset) {

@@ -10,54 +10,38 @@
 #include "core/error.h"
 #include "core/random.h"
 #include "optim/optimizer.h"
-#include "train/loop_support.h"
 
 namespace qkv::transformer {
 
 namespace {
 
-using nn::GradCleaner;
 using nn::ModeGuard;
-using train::Clock;
-using train::num_str;
-using train::seconds_since;
+using train::BatchLoss;
+using train::Rows;
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr int64_t kIgnore = -100;
 
 void check_train_options(const TrainOptions& o, const char* op) {
-  if (o.epochs && *o.epochs < 1) throw_range(std::string(op) + ": epochs must be a positive integer");
   if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be a positive integer");
-  if (o.max_steps < 0) throw_range(std::string(op) + ": maxSteps must be >= 0");
-  if (o.lr && (!(*o.lr > 0) || !std::isfinite(*o.lr))) throw_range(std::string(op) + ": lr must be a positive number");
-  if (o.min_lr && !(*o.min_lr >= 0)) throw_range(std::string(op) + ": minLr must be in [0, lr]");
-  if (o.weight_decay && (!(*o.weight_decay >= 0) || !std::isfinite(*o.weight_decay))) throw_range(std::string(op) + ": weightDecay must be >= 0");
-  for (const auto& [beta, name] : {std::pair{o.beta1, "beta1"}, std::pair{o.beta2, "beta2"}})
-    if (beta && !(*beta >= 0 && *beta < 1)) throw_range(std::string(op) + ": " + name + " must be in [0, 1)");
-  if (o.eps && (!(*o.eps >= 0) || !std::isfinite(*o.eps))) throw_range(std::string(op) + ": eps must be a finite number >= 0");
-  if (!(o.clip_norm >= 0) || !std::isfinite(o.clip_norm)) throw_range(std::string(op) + ": clipNorm must be a finite number >= 0");
+  train::check_hyper_options(o.hyper, op);
   if (!(o.label_smoothing >= 0 && o.label_smoothing < 1)) throw_range(std::string(op) + ": labelSmoothing must be in [0, 1)");
   if (!(o.mask_prob > 0 && o.mask_prob < 1)) throw_range(std::string(op) + ": maskProb must be in (0, 1)");
 }
 
-// Batches of sample indices for one epoch (see train.h).
-std::vector<std::vector<int64_t>> make_batches(const std::vector<int64_t>& key, int64_t B, bool bucket, bool shuffle, Rng& rng) {
-  const int64_t N = static_cast<int64_t>(key.size());
-  std::vector<int64_t> perm(static_cast<size_t>(N));
-  std::iota(perm.begin(), perm.end(), 0);
-  if (shuffle)
-    for (int64_t i = N - 1; i > 0; --i) std::swap(perm[i], perm[rng.below(static_cast<uint32_t>(i + 1))]);
-  std::vector<std::vector<int64_t>> batches;
-  const int64_t pool = bucket ? B * 50 : B;
-  for (int64_t p0 = 0; p0 < N; p0 += pool) {
-    const int64_t p1 = std::min(N, p0 + pool);
-    if (bucket) std::stable_sort(perm.begin() + p0, perm.begin() + p1, [&](int64_t a, int64_t b) { return key[a] < key[b]; });
-    for (int64_t a = p0; a < p1; a += B) batches.emplace_back(perm.begin() + a, perm.begin() + std::min(p1, a + B));
-  }
-  if (bucket && shuffle)
-    for (int64_t i = static_cast<int64_t>(batches.size()) - 1; i > 0; --i)
-      std::swap(batches[i], batches[rng.below(static_cast<uint32_t>(i + 1))]);
-  return batches;
+// The batches of a run: length-bucketed by `keys`, or plainly shuffled.
+std::unique_ptr<train::BatchSource> batch_source(std::vector<int64_t> keys, const TrainOptions& o) {
+  if (o.bucket) return std::make_unique<train::BucketedBatches>(std::move(keys), o.batch_size, o.shuffle);
+  return std::make_unique<train::ShuffledBatches>(static_cast<int64_t>(keys.size()), o.batch_size, o.shuffle);
+}
+
+// Checks the optimizer, plans the run, sets its schedule and runs it on the engine.
+Result train_on_engine(nn::Module& model, optim::Optimizer& opt, const train::BatchSource& data, train::Objective& objective,
+                       const TrainOptions& o, const char* op, const ProgressFn& on_progress, const AbortFn& aborted) {
+  train::check_optimizer_of(opt, model, op);
+  const train::RunPlan plan = train::plan(data, o.loop, opt, op);
+  train::configure(opt, o.hyper, plan, op);
+  return train::run(model, opt, data, objective, o.loop, plan, op, on_progress, aborted);
 }
 
 // The ids of a set of sequences on the host, where batches are cut from them.
@@ -91,143 +75,6 @@ std::vector<int32_t> host_ints(const Tensor& t) {
   std::vector<int32_t> v(static_cast<size_t>(t.numel()));
   t.to_host(v.data());
   return v;
-}
-
-// Weight decay for weight matrices only.
-std::vector<bool> decay_flags(const nn::NamedTensors& params) {
-  std::vector<bool> decay;
-  for (const auto& [name, t] : params) {
-    const bool table = name.find("embed") != std::string::npos || name.rfind("pos.", 0) == 0;
-    decay.push_back(t.dim() >= 2 && !table);
-  }
-  return decay;
-}
-
-// Sets the hyperparameters the options give and the schedule of a run that ends at step `total`
-// (see train.h); checks that the optimizer is this model's.
-void configure(optim::Optimizer& opt, const nn::Module& model, const TrainOptions& o, int64_t total, const char* op) {
-  const nn::NamedTensors named = model.named_parameters();
-  bool same = opt.size() == named.size();
-  for (size_t i = 0; same && i < named.size(); ++i) same = opt.state(i).param.autograd() == named[i].second.autograd();
-  if (!same) throw_type(std::string(op) + ": the optimizer state belongs to another model");
-  json::Value h = opt.hyperparameters();
-  const auto given = [&h](const char* key, const std::optional<double>& v, size_t item = 0) {
-    if (!v) return;
-    for (auto& [k, x] : h.members())  // (json::Value::set appends)
-      if (k == key) (x.is_array() ? x.items().at(item) : x) = json::Value::number(*v);
-  };
-  given("lr", o.lr);
-  given("weightDecay", o.weight_decay);
-  given("eps", o.eps);
-  given("betas", o.beta1, 0);
-  given("betas", o.beta2, 1);
-  opt.set_hyperparameters(h, op);
-  optim::Schedule s = opt.schedule();
-  if (o.schedule) s.kind = *o.schedule;
-  if (o.min_lr) s.min_lr = *o.min_lr;
-  if (s.min_lr > opt.lr()) throw_range(std::string(op) + ": minLr must be in [0, lr]");
-  s.total_steps = total;
-  if (o.warmup_steps >= 0) s.warmup_steps = o.warmup_steps;
-  else if (opt.step_count() == 0) s.warmup_steps = std::min<int64_t>(1000, total / 20);
-  s.warmup_steps = std::min(s.warmup_steps, total);
-  s.validate(op);
-  opt.set_schedule(s);
-}
-
-// The shared step loop: `batch_loss(batch indices, &tokens)` returns the recorded loss of a batch;
-// `skip(batch indices)` replays the random draws of a batch an earlier run took (see train.h).
-template <class LossFn, class SkipFn, class EvalFn>
-TrainResult run_loop(nn::Module& model, optim::Optimizer& opt, const std::vector<int64_t>& key, const TrainOptions& o, const char* op,
-                     LossFn&& batch_loss, SkipFn&& skip, EvalFn&& eval_fn, bool has_val, const ProgressFn& on_progress,
-                     const AbortFn& aborted) {
-  const int64_t N = static_cast<int64_t>(key.size()), B = o.batch_size;
-  const int64_t per_epoch = (N + B - 1) / B;
-  // maxSteps alone runs that many steps, over as many epochs as they take (as Hugging Face's
-  // max_steps does); with epochs too, whichever ends first.
-  int64_t steps = per_epoch * o.epochs.value_or(o.max_steps > 0 ? (o.max_steps + per_epoch - 1) / per_epoch : 10);
-  if (o.max_steps > 0) steps = std::min(steps, o.max_steps);
-  const int64_t s0 = opt.step_count(), total = s0 + steps;
-  configure(opt, model, o, total, op);
-  const std::vector<Tensor> params = opt.params();
-
-  TrainResult result;
-  ModeGuard mode(model, true);
-  GradCleaner cleaner(model);
-  model.zero_grad();
-  Rng rng(o.seed);
-  result.first_epoch = s0 / per_epoch + 1;
-  for (int64_t e = 1; e < result.first_epoch; ++e)
-    for (const auto& b : make_batches(key, B, o.bucket, o.shuffle, rng)) skip(b);
-  size_t skipped = static_cast<size_t>(s0 % per_epoch);  // of the first epoch
-  const auto t0 = Clock::now();
-  TrainProgress p;
-  p.total_steps = total;
-  for (int64_t epoch = result.first_epoch; result.steps < steps; ++epoch) {
-    const auto batches = make_batches(key, B, o.bucket, o.shuffle, rng);
-    for (size_t bi = 0; bi < skipped; ++bi) skip(batches[bi]);
-    double epoch_loss = 0;
-    int64_t epoch_tokens = 0;
-    for (size_t bi = skipped; bi < batches.size() && result.steps < steps; ++bi) {
-      const int64_t step = s0 + result.steps + 1;
-      if (aborted && aborted())
-        throw Error(ErrorKind::Aborted, std::string(op) + ": aborted before step " + std::to_string(step) + " (epoch " + std::to_string(epoch) + ")");
-      int64_t tokens = 0;
-      Tensor loss = batch_loss(batches[bi], &tokens);
-      const double lv = loss.item();
-      if (!std::isfinite(lv))
-        throw Error(ErrorKind::NaN, std::string(op) + ": the loss is " + num_str(lv) + " at step " + std::to_string(step) + " (epoch " +
-                                        std::to_string(epoch) + ")");
-      backward(loss, Tensor(), false);
-      loss = Tensor();
-      const double norm = o.clip_norm > 0 ? optim::clip_grad_norm(params, o.clip_norm) : optim::grad_norm(params);
-      if (!std::isfinite(norm))
-        throw Error(ErrorKind::NaN, std::string(op) + ": the gradient norm is " + num_str(norm) + " at step " + std::to_string(step) +
-                                        " (epoch " + std::to_string(epoch) + ")");
-      const double lr = opt.step();
-      model.zero_grad();
-      ++result.steps;
-      result.tokens += tokens;
-      epoch_loss += lv * static_cast<double>(tokens);
-      epoch_tokens += tokens;
-
-      p.step = step;
-      p.epoch = epoch;
-      p.loss = lv;
-      p.lr = lr;
-      p.grad_norm = norm;
-      p.seconds = seconds_since(t0);
-      p.tokens_per_sec = static_cast<double>(result.tokens) / std::max(p.seconds, 1e-9);
-      p.epoch_loss = epoch_loss / static_cast<double>(std::max<int64_t>(epoch_tokens, 1));
-      p.epoch_end = bi + 1 == batches.size() || result.steps == steps;
-      p.val_loss = p.val_accuracy = kNaN;
-      if (p.epoch_end) {
-        result.epoch_loss.push_back(p.epoch_loss);
-        if (has_val) {
-          EvalResult ev = eval_fn();
-          p.val_loss = ev.loss;
-          p.val_accuracy = ev.accuracy;
-        }
-        result.val_loss.push_back(p.val_loss);
-        result.val_accuracy.push_back(p.val_accuracy);
-        p.seconds = seconds_since(t0);
-      }
-      if (on_progress) on_progress(p);
-    }
-    skipped = 0;
-  }
-  result.seconds = seconds_since(t0);
-  result.tokens_per_sec = static_cast<double>(result.tokens) / std::max(result.seconds, 1e-9);
-  return result;
-}
-
-// Token accuracy of logits [M, V] against targets [M] (ignoring `ignore`); adds to correct/count.
-void count_correct(const Tensor& logits, const Tensor& targets, int64_t ignore, double& correct, int64_t& count) {
-  const std::vector<int32_t> pp = host_ints(ops::argmax(logits, -1, false)), pt = host_ints(targets);
-  for (size_t i = 0; i < pt.size(); ++i) {
-    if (pt[i] == ignore) continue;
-    ++count;
-    correct += pp[i] == pt[i];
-  }
 }
 
 // Shifted teacher-forcing pair of a target batch: in = [:, :-1], out = [:, 1:].
@@ -282,7 +129,7 @@ void for_each_teacher_forced(Seq2Seq& model, const Sequences& src, const Sequenc
   const HostIds S(src.ids), T(tgt.ids);
   const int64_t N = src.size();
   for (int64_t a = 0; a < N; a += batch_size) {
-    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    train::check_abort(aborted, op);
     std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
     std::iota(idx.begin(), idx.end(), a);
     Batch bs = gather(src, S, idx), bt = gather(tgt, T, idx);
@@ -303,7 +150,7 @@ std::shared_ptr<optim::Optimizer> make_train_optimizer(nn::Module& model) {
   ao.beta2 = 0.98;
   ao.eps = 1e-9;
   ao.weight_decay = 0.01;
-  auto opt = optim::make_adamw(params, ao, decay_flags(named));
+  auto opt = optim::make_adamw(params, ao, model.parameter_decay());
   optim::Schedule s;
   s.kind = optim::ScheduleKind::WarmupCosine;
   opt->set_schedule(s);
@@ -334,10 +181,10 @@ EvalResult evaluate_seq2seq(Seq2Seq& model, const Sequences& src, const Sequence
                             Tensor flat = logits.reshape({M, V});
                             const int64_t tokens = target_tokens(bt.lengths);
                             loss_sum += ops::cross_entropy(flat, tout.reshape({M}), pad, 0).item() * static_cast<double>(tokens);
-                            count_correct(flat, tout.reshape({M}), pad, correct, count);
+                            train::count_correct(flat, tout.reshape({M}), pad, correct, count);
                           });
   EvalResult r;
-  r.tokens = count;
+  r.count = count;
   r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
   r.accuracy = count ? correct / static_cast<double>(count) : kNaN;
   return r;
@@ -369,8 +216,40 @@ std::vector<double> score_seq2seq(Seq2Seq& model, const Sequences& src, const Se
   return out;
 }
 
-TrainResult fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, const Sequences* val_src, const Sequences* val_tgt,
-                        const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
+namespace {
+
+// Teacher-forced translation: the mean cross-entropy over a batch's target tokens.
+class TranslationObjective : public train::Objective {
+ public:
+  TranslationObjective(Seq2Seq& model, const Sequences& src, const Sequences& tgt, const Sequences* val_src, const Sequences* val_tgt,
+                       const TrainOptions& o, const AbortFn& aborted)
+      : model_(model), src_(src), tgt_(tgt), S_(src.ids), T_(tgt.ids), val_src_(val_src), val_tgt_(val_tgt), o_(o), aborted_(aborted) {}
+  BatchLoss loss(const Rows& rows, int64_t) override {
+    Batch bs = gather(src_, S_, rows), bt = gather(tgt_, T_, rows);
+    auto [tin, tout] = shift(bt.ids);
+    return {model_.loss(bs.ids, bs.lengths, tin, tout, o_.label_smoothing), target_tokens(bt.lengths)};
+  }
+  int64_t weight(const Rows& rows) const override {
+    int64_t n = 0;
+    for (int64_t r : rows) n += tgt_.lengths[r] - 1;
+    return n;
+  }
+  bool has_validation() const override { return val_src_ != nullptr; }
+  EvalResult validate() override { return evaluate_seq2seq(model_, *val_src_, *val_tgt_, std::max<int64_t>(o_.batch_size, 128), aborted_); }
+
+ private:
+  Seq2Seq& model_;
+  const Sequences &src_, &tgt_;
+  const HostIds S_, T_;
+  const Sequences *val_src_, *val_tgt_;
+  const TrainOptions& o_;
+  const AbortFn& aborted_;
+};
+
+}  // namespace
+
+Result fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, const Sequences* val_src, const Sequences* val_tgt,
+                   const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
   const char* op = "Seq2Seq.fit";
   check_train_options(o, op);
   check_sequences(src, op, "sources");
@@ -386,19 +265,10 @@ TrainResult fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& t
     check_sequences(*val_tgt, op, "validation targets");
     if (val_src->size() != val_tgt->size()) throw_range(std::string(op) + ": validation sources and targets differ in number");
   }
-  const HostIds S(src.ids), T(tgt.ids);
   std::vector<int64_t> key(static_cast<size_t>(src.size()));
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<int64_t>(src.lengths[i]) * 4096 + tgt.lengths[i];
-  const double smoothing = o.label_smoothing;
-  auto batch_loss = [&](const std::vector<int64_t>& idx, int64_t* tokens) {
-    Batch bs = gather(src, S, idx), bt = gather(tgt, T, idx);
-    auto [tin, tout] = shift(bt.ids);
-    *tokens = target_tokens(bt.lengths);
-    return model.loss(bs.ids, bs.lengths, tin, tout, smoothing);
-  };
-  auto eval_fn = [&]() { return evaluate_seq2seq(model, *val_src, *val_tgt, std::max<int64_t>(o.batch_size, 128), aborted); };
-  auto skip = [](const std::vector<int64_t>&) {};  // batches draw nothing at random here (dropout counts its own calls)
-  return run_loop(model, optimizer, key, o, op, batch_loss, skip, eval_fn, has_val, on_progress, aborted);
+  TranslationObjective objective(model, src, tgt, has_val ? val_src : nullptr, val_tgt, o, aborted);
+  return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o, op, on_progress, aborted);
 }
 
 // ---- TransformerEncoder -------------------------------------------------------------------------------
@@ -418,7 +288,7 @@ EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, co
   int64_t count = 0;
   const int64_t N = data.size();
   for (int64_t a = 0; a < N; a += batch_size) {
-    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    train::check_abort(aborted, op);
     std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
     std::iota(idx.begin(), idx.end(), a);
     Batch b = gather(data, X, idx);
@@ -434,18 +304,62 @@ EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, co
     const int64_t V = logits.size(-1), M = logits.numel() / V;
     Tensor flat = logits.reshape({M, V}), t = targets.reshape({M});
     const int64_t before = count;
-    count_correct(flat, t, kIgnore, correct, count);
+    train::count_correct(flat, t, kIgnore, correct, count);
     if (count > before) loss_sum += ops::cross_entropy(flat, t, kIgnore, 0).item() * static_cast<double>(count - before);
   }
   EvalResult r;
-  r.tokens = count;
+  r.count = count;
   r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
   r.accuracy = count ? correct / static_cast<double>(count) : kNaN;
   return r;
 }
 
-TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val, const Tensor* val_labels,
-                        const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
+namespace {
+
+// The encoder's objectives: cross-entropy of the classifier on the pooled vector (with labels), or
+// masked language modelling over the masked tokens (without), the masks drawn from (seed, step).
+class EncoderObjective : public train::Objective {
+ public:
+  EncoderObjective(TransformerEncoder& model, const Sequences& data, std::vector<int32_t> labels, const Sequences* val,
+                   const Tensor* val_labels, const TrainOptions& o, const AbortFn& aborted)
+      : model_(model), data_(data), X_(data.ids), Y_(std::move(labels)), val_(val), val_labels_(val_labels), o_(o), aborted_(aborted) {}
+  BatchLoss loss(const Rows& rows, int64_t step) override {
+    Batch b = gather(data_, X_, rows);
+    int64_t tokens = 0;
+    for (int32_t l : b.lengths) tokens += l;
+    if (!Y_.empty()) {
+      std::vector<int32_t> y;
+      for (int64_t i : rows) y.push_back(Y_[i]);
+      Tensor t = Tensor::from_host(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
+      return {ag::cross_entropy(model_.classify(b.ids, b.lengths), t, kIgnore, o_.label_smoothing), tokens};
+    }
+    Rng rng(nn::derive_seed(nn::derive_seed(o_.loop.seed, 1), static_cast<uint64_t>(step)));
+    auto [in, tgt] = mlm_batch(model_, b, o_.mask_prob, rng);
+    Tensor logits = model_.mlm_logits(model_.hidden(in, b.lengths));
+    const int64_t V = logits.size(-1), M = logits.numel() / V;
+    return {ag::cross_entropy(ag::reshape(logits, {M, V}), tgt.reshape({M}), kIgnore, o_.label_smoothing), tokens};
+  }
+  bool has_validation() const override { return val_ != nullptr; }
+  EvalResult validate() override {
+    return evaluate_encoder(model_, *val_, Y_.empty() ? Tensor() : *val_labels_, std::max<int64_t>(o_.batch_size, 128), o_.mask_prob,
+                            nn::derive_seed(o_.loop.seed, 2), aborted_);
+  }
+
+ private:
+  TransformerEncoder& model_;
+  const Sequences& data_;
+  const HostIds X_;
+  const std::vector<int32_t> Y_;
+  const Sequences* val_;
+  const Tensor* val_labels_;
+  const TrainOptions& o_;
+  const AbortFn& aborted_;
+};
+
+}  // namespace
+
+Result fit_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val, const Tensor* val_labels,
+                   const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
   const char* op = "TransformerEncoder.fit";
   check_train_options(o, op);
   check_sequences(data, op, "inputs");
@@ -472,37 +386,17 @@ TrainResult fit_encoder(TransformerEncoder& model, const Sequences& data, const 
       check_labels(*val_labels, val->size(), "validation labels");
     }
   }
-  const HostIds X(data.ids);
-  const std::vector<int32_t> Y = classify ? host_ints(labels) : std::vector<int32_t>();
+  EncoderObjective objective(model, data, classify ? host_ints(labels) : std::vector<int32_t>(), has_val ? val : nullptr, val_labels, o,
+                             aborted);
   std::vector<int64_t> key(data.lengths.begin(), data.lengths.end());
-  Rng mask_rng(nn::derive_seed(o.seed, 1));
-  auto batch_loss = [&](const std::vector<int64_t>& idx, int64_t* tokens) {
-    Batch b = gather(data, X, idx);
-    *tokens = 0;
-    for (int32_t l : b.lengths) *tokens += l;
-    if (classify) {
-      std::vector<int32_t> y;
-      for (int64_t i : idx) y.push_back(Y[i]);
-      Tensor t = Tensor::from_host(y.data(), {static_cast<int64_t>(y.size())}, DType::I32);
-      return ag::cross_entropy(model.classify(b.ids, b.lengths), t, kIgnore, o.label_smoothing);
-    }
-    auto [in, tgt] = mlm_batch(model, b, o.mask_prob, mask_rng);
-    Tensor logits = model.mlm_logits(model.hidden(in, b.lengths));
-    const int64_t V = logits.size(-1), M = logits.numel() / V;
-    return ag::cross_entropy(ag::reshape(logits, {M, V}), tgt.reshape({M}), kIgnore, o.label_smoothing);
-  };
-  auto eval_fn = [&]() {
-    return evaluate_encoder(model, *val, classify ? *val_labels : Tensor(), std::max<int64_t>(o.batch_size, 128), o.mask_prob,
-                            nn::derive_seed(o.seed, 2), aborted);
-  };
-  auto skip = [&](const std::vector<int64_t>& idx) {  // replays the masks of a batch taken before
-    if (!classify) mlm_batch(model, gather(data, X, idx), o.mask_prob, mask_rng);
-  };
-  return run_loop(model, optimizer, key, o, op, batch_loss, skip, eval_fn, has_val, on_progress, aborted);
+  return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o, op, on_progress, aborted);
 }
 
-Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size, const AbortFn& aborted) {
-  const char* op = "TransformerEncoder.encode";
+namespace {
+
+// fn(batch) for the inputs in order, in batches, in eval mode without recording, concatenated.
+template <class Fn>
+Tensor map_batches(TransformerEncoder& model, const Sequences& data, int64_t batch_size, const char* op, const AbortFn& aborted, Fn&& fn) {
   check_sequences(data, op, "inputs");
   if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
   NoGradGuard no_grad;
@@ -511,13 +405,25 @@ Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Poolin
   const int64_t N = data.size();
   std::vector<Tensor> parts;
   for (int64_t a = 0; a < N; a += batch_size) {
-    if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted");
+    train::check_abort(aborted, op);
     std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
     std::iota(idx.begin(), idx.end(), a);
-    Batch b = gather(data, X, idx);
-    parts.push_back(TransformerEncoder::pool(model.hidden(b.ids, b.lengths), b.lengths, pooling).contiguous());
+    parts.push_back(fn(gather(data, X, idx)).contiguous());
   }
   return parts.size() == 1 ? parts[0] : ops::concat(parts, 0);
+}
+
+}  // namespace
+
+Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size, const AbortFn& aborted) {
+  return map_batches(model, data, batch_size, "TransformerEncoder.encode", aborted,
+                     [&](const Batch& b) { return TransformerEncoder::pool(model.hidden(b.ids, b.lengths), b.lengths, pooling); });
+}
+
+Tensor classify_sentences(TransformerEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted) {
+  const char* op = "TransformerEncoder.classify";
+  if (!model.classifier) throw Error(ErrorKind::Unsupported, std::string(op) + ": this model has no classifier (numClasses is 0)");
+  return map_batches(model, data, batch_size, op, aborted, [&](const Batch& b) { return model.classify(b.ids, b.lengths); });
 }
 
 }  // namespace qkv::transformer

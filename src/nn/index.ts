@@ -9,14 +9,12 @@ export {
   type LossName,
   type LossOptions,
   type FitOptions,
-  type FitProgress,
-  type FitResult,
   type EvaluateOptions,
-  type EvaluateResult,
   type SaveOptions,
   type LoadOptions,
   type LoadResult,
 } from './module';
+export type { TrainProgress, TrainResult, EvalResult, EpochStats } from '../training';
 export {
   Linear,
   Embedding,

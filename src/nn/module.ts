@@ -4,7 +4,8 @@
 import { QkvError } from '../errors';
 import { Tensor, describe, handle } from '../tensor';
 import { AdamW, checkOptimizer, type Optimizer, type Schedule } from '../optim/index';
-import { nnBinding, type NativeFitProgress, type NativeJob, type NativeModule } from './native-nn';
+import { nnBinding, type NativeJob, type NativeModule } from './native-nn';
+import { progressCallback, type EvalResult, type TrainProgress, type TrainResult } from '../training';
 
 /** A training or evaluation set: row i of `inputs` goes with row i of `targets`. */
 export interface Dataset {
@@ -25,32 +26,11 @@ export interface LossOptions {
   labelSmoothing?: number;
 }
 
-export interface FitProgress {
-  /** Optimizer steps taken so far in this fit. */
-  step: number;
-  totalSteps: number;
-  /** 1-based. */
-  epoch: number;
-  /** Mean loss of this step's micro-batches. */
-  loss: number;
-  /** Learning rate this step used. */
-  lr: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-  samplesPerSec: number;
-  /** True on the last step of an epoch. */
-  epochEnd: boolean;
-  /** Mean loss of the epoch so far. */
-  epochLoss: number;
-  /** Validation loss of the latest finished epoch (with a validation set). */
-  valLoss?: number;
-  /** Validation accuracy of the latest finished epoch (cross-entropy only). */
-  valAccuracy?: number;
-}
-
 export interface FitOptions extends LossOptions {
-  /** Default 1. */
+  /** Epochs of this call. Default 1 (with maxSteps alone, as many as those steps take). */
   epochs?: number;
+  /** At most this many optimizer steps in this call. */
+  maxSteps?: number;
   /** Samples per micro-batch. Default 32. */
   batchSize?: number;
   /** Default: a fresh AdamW (lr 1e-3) over the model's parameters. */
@@ -63,7 +43,8 @@ export interface FitOptions extends LossOptions {
   accumulate?: number;
   /** Reshuffle the samples each epoch. Default true. */
   shuffle?: boolean;
-  /** Seed of the shuffling. Default 0. */
+  /** Seed of the shuffling (the order of epoch e derives from (seed, e)). Default 0. A fit with an
+   * optimizer that has taken steps continues its step count and the data order where it stopped. */
   seed?: number;
   /** Evaluated at the end of each epoch (eval mode, no gradients). */
   validation?: Dataset;
@@ -74,31 +55,16 @@ export interface FitOptions extends LossOptions {
   /**
    * Called on the main thread after optimizer steps. Reports that pile up while the event loop is
    * busy are coalesced (the newest wins); the last one arrives before the fit resolves. Per-epoch
-   * results are in the resolved {@link FitResult}. If it throws, the fit is aborted and rejects
+   * results are in the resolved {@link TrainResult}. If it throws, the fit is aborted and rejects
    * with that error.
    */
-  onProgress?: (p: FitProgress) => void;
-}
-
-export interface FitResult {
-  steps: number;
-  samples: number;
-  seconds: number;
-  epochs: { epoch: number; loss: number; valLoss?: number; valAccuracy?: number; seconds: number }[];
+  onProgress?: (p: TrainProgress) => void;
 }
 
 export interface EvaluateOptions extends LossOptions {
   /** Default 256. */
   batchSize?: number;
   signal?: AbortSignal;
-}
-
-export interface EvaluateResult {
-  /** Mean loss over the samples (over non-ignored targets for cross-entropy). */
-  loss: number;
-  /** Fraction of correct argmax predictions (cross-entropy only). */
-  accuracy?: number;
-  samples: number;
 }
 
 export interface SaveOptions {
@@ -310,7 +276,7 @@ export abstract class Module {
    * QkvError ERR_ABORTED when `signal` aborts and ERR_NAN when the loss or the gradient norm stops
    * being finite (naming the step); the module stays usable either way.
    */
-  fit(dataset: Dataset, options: FitOptions = {}): Promise<FitResult> {
+  fit(dataset: Dataset, options: FitOptions = {}): Promise<TrainResult> {
     const op = 'fit';
     return this.enqueue(() => {
       const o = optionsObject(options, op);
@@ -322,6 +288,7 @@ export abstract class Module {
       if (o.schedule !== undefined) optimizer.schedule = o.schedule;
       const native = {
         epochs: o.epochs,
+        maxSteps: o.maxSteps,
         batchSize: o.batchSize,
         accumulate: o.accumulate,
         clipNorm: o.clipNorm,
@@ -340,23 +307,22 @@ export abstract class Module {
           val ? val.inputs._h : null,
           val ? val.targets._h : null,
           native,
-          onProgress ? (p: NativeFitProgress) => onProgress({ ...p, epochEnd: p.epochEnd === 1 }) : null,
+          progressCallback(onProgress),
         ),
       );
     });
   }
 
   /** Mean loss (and accuracy for cross-entropy) over a dataset, in eval mode without gradients, on a worker thread. */
-  evaluate(dataset: Dataset, options: EvaluateOptions = {}): Promise<EvaluateResult> {
+  evaluate(dataset: Dataset, options: EvaluateOptions = {}): Promise<EvalResult> {
     const op = 'evaluate';
-    return this.enqueue(async () => {
+    return this.enqueue(() => {
       const o = optionsObject(options, op);
       const data = checkDataset(dataset, op, 'dataset');
       const signal = checkSignal(o.signal, op);
-      const r = await runJob(op, signal, () =>
+      return runJob(op, signal, () =>
         nnBinding.nnEvaluate(this._m, data.inputs._h, data.targets._h, { batchSize: o.batchSize, ...lossOptions(o) }),
       );
-      return { loss: r.loss ?? NaN, accuracy: r.accuracy, samples: r.samples };
     });
   }
 

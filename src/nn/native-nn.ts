@@ -1,6 +1,7 @@
 // The addon's module, optimizer and training functions (binding/nn_binding.cpp, optim_binding.cpp,
 // fit_binding.cpp). Only src/nn and src/optim talk to this module.
 import { binding, type NativeTensor } from '../native';
+import type { EvalResult, NativeProgress, TrainResult } from '../training';
 
 /** Opaque handles: type-tagged externals holding a native module / optimizer. */
 export type NativeModule = { readonly __nativeModule: unique symbol };
@@ -19,34 +20,13 @@ export interface NativeSchedule {
   minLr: number;
 }
 
-export interface NativeFitProgress {
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  samplesPerSec: number;
-  /** 1 on the last step of an epoch, else 0. */
-  epochEnd: number;
-  epochLoss: number;
-  valLoss?: number;
-  valAccuracy?: number;
-}
-
-export interface NativeFitResult {
-  steps: number;
-  samples: number;
-  seconds: number;
-  epochs: { epoch: number; loss: number; valLoss?: number; valAccuracy?: number; seconds: number }[];
-}
-
 export interface NnBinding {
   nnCreate(type: string, options: Record<string, unknown>): NativeModule;
   nnType(m: NativeModule): string;
   nnConfig(m: NativeModule): string;
   nnForward(m: NativeModule, x: NativeTensor): NativeTensor;
   nnNamedParameters(m: NativeModule): [string, NativeTensor][];
+  nnParameterDecay(m: NativeModule): Record<string, boolean>;
   nnNamedBuffers(m: NativeModule, persistentOnly?: boolean): [string, NativeTensor][];
   nnNamedChildren(m: NativeModule): [string, NativeModule][];
   nnParameterCount(m: NativeModule): number;
@@ -89,14 +69,14 @@ export interface NnBinding {
     valInputs: NativeTensor | null,
     valTargets: NativeTensor | null,
     options: Record<string, unknown>,
-    onProgress: ((p: NativeFitProgress) => void) | null,
-  ): NativeJob<NativeFitResult>;
+    onProgress: ((p: NativeProgress) => void) | null,
+  ): NativeJob<TrainResult>;
   nnEvaluate(
     m: NativeModule,
     inputs: NativeTensor,
     targets: NativeTensor,
     options: Record<string, unknown>,
-  ): NativeJob<{ loss: number | null; accuracy?: number; samples: number }>;
+  ): NativeJob<EvalResult>;
   nnPredict(m: NativeModule, inputs: NativeTensor, batchSize: number): NativeJob<NativeTensor>;
 }
 

@@ -83,8 +83,20 @@ function namedParams(source: ParamSource, op: string): [string, Tensor][] {
 /** Decides whether weight decay applies to a parameter (name as in `namedParameters()`, or its index). */
 export type DecayFilter = (name: string, param: Tensor) => boolean;
 
-/** The default filter of AdamW: matrices decay; vectors (biases, norm weights) and scalars do not. */
+/** Matrices decay; vectors (biases, norm weights) and scalars do not. */
 export const decayMatricesOnly: DecayFilter = (_name, p) => p.ndim >= 2;
+
+/**
+ * The default of AdamW: over a module, what its layers declare (weight matrices decay; biases,
+ * norms and lookup tables such as embeddings and positional tables do not); over plain tensors,
+ * {@link decayMatricesOnly}.
+ */
+function declaredDecay(source: ParamSource): DecayFilter {
+  const m = (source as { _m?: unknown })._m;
+  if (m === undefined || m === null) return decayMatricesOnly;
+  const declared = nnBinding.nnParameterDecay(m as Parameters<typeof nnBinding.nnParameterDecay>[0]);
+  return (name, p) => declared[name] ?? decayMatricesOnly(name, p);
+}
 
 export interface OptimizerOptions {
   lr?: number;
@@ -212,11 +224,12 @@ export class Adam extends Optimizer {
 
 /**
  * Adam with decoupled weight decay (default 0.01): parameters shrink by `lr * weightDecay` each step.
- * By default only matrices decay; biases and norm weights (1-D parameters) do not (see `decay`).
+ * By default, over a module, the parameters its layers declare for decay (weight matrices; not
+ * biases, norm weights, embeddings or positional tables); over plain tensors, matrices (see `decay`).
  */
 export class AdamW extends Optimizer {
   constructor(params: ParamSource, options: AdamOptions = {}) {
-    super('AdamW', params, options as OptimizerOptions & Record<string, unknown>, decayMatricesOnly);
+    super('AdamW', params, options as OptimizerOptions & Record<string, unknown>, declaredDecay(params));
   }
 }
 

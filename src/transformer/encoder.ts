@@ -7,7 +7,8 @@ import { vocabFromJSON, type Vocabulary, type TokenBatch } from '../text/vocab';
 import { checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
 import { tb, type NativeModule, type NativeOptimizer } from './native';
 import { TrainableModule, loadCheckpoint, type SaveOptions } from './trainable';
-import { nativeTrainOptions, progressCallback, type TrainOptions, type TrainResult } from './training';
+import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
+import type { EvalResult, TrainResult } from '../training';
 
 export type Pooling = 'cls' | 'mean';
 
@@ -190,17 +191,14 @@ export class TransformerEncoder extends TrainableModule {
 
   /** Loss and accuracy: of the classes with labels, else of masked tokens (masks from `seed`). */
   evaluate(texts: readonly string[], options: { labels?: readonly number[] | Int32Array; batchSize?: number; maskProb?: number; seed?: number; signal?: AbortSignal } = {}):
-    Promise<{ loss: number; accuracy: number; tokens: number }> {
+    Promise<EvalResult> {
     const op = 'TransformerEncoder.evaluate';
     const list = textArray(texts, op);
     const data = this.batch(list);
     const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
     const signal = checkSignal(options.signal, op);
     const native = { batchSize: checkInt(options.batchSize ?? 128, op, 'batchSize', 1), maskProb: options.maskProb ?? 0.15, seed: options.seed ?? 0 };
-    return this.enqueue(async (m) => {
-      const r = await runJob(op, signal, () => tb.tfEvaluate(m, data, labels, native));
-      return { loss: r.loss ?? NaN, accuracy: r.accuracy ?? NaN, tokens: r.tokens };
-    });
+    return this.enqueue((m) => runJob(op, signal, () => tb.tfEvaluate(m, data, labels, native)));
   }
 
   /** Contextual vectors [B, L, D] of ids [B, L] (int32) with lengths: synchronous, recorded by the autograd. */

@@ -5,7 +5,7 @@ export {
   type NBestTranslation, type CrossAttention,
 } from './seq2seq';
 export type { SaveOptions as TransformerSaveOptions } from './trainable';
-export type { TrainOptions as TransformerTrainOptions, TrainProgress as TransformerTrainProgress, TrainResult as TransformerTrainResult } from './training';
+export type { TrainOptions as TransformerTrainOptions } from './training';
 export type { LayerConfig, Activation, NormPlacement, Positional } from './base';
 export * from '../text/index';
 export * as data from '../data/index';

@@ -3,6 +3,7 @@
 import { binding, type NativeTensor } from '../native';
 import type { NativeOptimizer } from '../nn/native-nn';
 import type { TokenBatch } from '../text/vocab';
+import type { EvalResult, NativeProgress, TrainResult } from '../training';
 
 export type { NativeOptimizer };
 
@@ -15,34 +16,8 @@ export interface NativeJob<T> {
 }
 
 /** A fit job; `optimizer` is the one it trains (continued or fresh), there from the start. */
-export interface NativeFitJob extends NativeJob<NativeTrainResult> {
+export interface NativeFitJob extends NativeJob<TrainResult> {
   optimizer: NativeOptimizer;
-}
-
-export interface NativeProgress {
-  step: number;
-  totalSteps: number;
-  epoch: number;
-  loss: number;
-  lr: number;
-  gradNorm: number;
-  tokensPerSec: number;
-  epochEnd: number;
-  epochLoss: number;
-  seconds: number;
-  valLoss?: number;
-  valAccuracy?: number;
-}
-
-export interface NativeTrainResult {
-  steps: number;
-  tokens: number;
-  seconds: number;
-  tokensPerSec: number;
-  firstEpoch: number;
-  epochLoss: number[];
-  valLoss: (number | null)[];
-  valAccuracy: (number | null)[];
 }
 
 export interface NativeHypothesis {
@@ -51,12 +26,6 @@ export interface NativeHypothesis {
   logProb: number;
   finished: boolean;
   attention?: NativeTensor;
-}
-
-export interface NativeEval {
-  loss: number | null;
-  accuracy: number | null;
-  tokens: number;
 }
 
 export interface TransformerBinding {
@@ -80,7 +49,7 @@ export interface TransformerBinding {
   tfTranslate(m: NativeModule, src: TokenBatch, options: object): NativeJob<NativeHypothesis[][]>;
   tfEncode(m: NativeModule, data: TokenBatch, pooling: string, batchSize: number): NativeJob<NativeTensor>;
   tfClassify(m: NativeModule, data: TokenBatch, batchSize: number): NativeJob<NativeTensor>;
-  tfEvaluate(m: NativeModule, a: TokenBatch, b: TokenBatch | Int32Array | null, options: object): NativeJob<NativeEval>;
+  tfEvaluate(m: NativeModule, a: TokenBatch, b: TokenBatch | Int32Array | null, options: object): NativeJob<EvalResult>;
   /** Per pair the teacher-forced sum of log p of the target tokens after <bos>. */
   tfScore(m: NativeModule, src: TokenBatch, tgt: TokenBatch, batchSize: number): NativeJob<Float64Array>;
   /** A checkpoint, with the trainer's optimizer when the file holds optimizer state. */

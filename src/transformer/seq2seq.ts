@@ -8,7 +8,8 @@ import { padBatch, vocabFromJSON, EOS_ID, type Vocabulary } from '../text/vocab'
 import { checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
 import { TrainableModule, loadCheckpoint, type SaveOptions } from './trainable';
-import { nativeTrainOptions, progressCallback, type TrainOptions, type TrainResult } from './training';
+import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
+import type { EvalResult, TrainResult } from '../training';
 
 export interface Seq2SeqOptions extends LayerConfig {
   /** One vocabulary for both sides (embeddings then shared unless shareEmbeddings is false). */
@@ -236,16 +237,13 @@ export class Seq2Seq extends TrainableModule {
   }
 
   /** Teacher-forced mean loss and token accuracy over pairs (eval mode). */
-  evaluate(pairs: readonly TextPair[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<{ loss: number; accuracy: number; tokens: number }> {
+  evaluate(pairs: readonly TextPair[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<EvalResult> {
     const op = 'Seq2Seq.evaluate';
     const { sources, targets } = pairArray(pairs, op);
     const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
     const signal = checkSignal(options.signal, op);
     const batchSize = checkInt(options.batchSize ?? 128, op, 'batchSize', 1);
-    return this.enqueue(async (m) => {
-      const r = await runJob(op, signal, () => tb.tfEvaluate(m, src, tgt, { batchSize }));
-      return { loss: r.loss ?? NaN, accuracy: r.accuracy ?? NaN, tokens: r.tokens };
-    });
+    return this.enqueue((m) => runJob(op, signal, () => tb.tfEvaluate(m, src, tgt, { batchSize })));
   }
 
   /**

@@ -6,7 +6,7 @@
 import { QkvError } from '../errors';
 import { NativeModuleBase, runJob } from './base';
 import { tb, type NativeFitJob, type NativeModule, type NativeOptimizer } from './native';
-import { trainResult, type TrainResult } from './training';
+import type { TrainResult } from '../training';
 
 export interface SaveOptions {
   /**
@@ -75,7 +75,7 @@ export abstract class TrainableModule extends NativeModuleBase {
       if (resume && !this.optimizer) throw noState(op, 'resume: true');
       let job: NativeFitJob | null = null;
       try {
-        return trainResult(await runJob(op, signal, () => (job = start(m, resume ? this.optimizer : null))));
+        return (await runJob(op, signal, () => (job = start(m, resume ? this.optimizer : null))));
       } finally {
         if (job) this.keepOptimizer((job as NativeFitJob).optimizer);
       }

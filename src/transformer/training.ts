@@ -1,30 +1,9 @@
-// Training options, progress and results shared by TransformerEncoder.fit and Seq2Seq.fit.
+// Training options shared by TransformerEncoder.fit and Seq2Seq.fit (progress and results: ../training).
 import { checkInt, checkSignal } from './base';
-import type { NativeProgress, NativeTrainResult } from './native';
+import type { TrainProgress } from '../training';
 
-export interface TrainProgress {
-  /** Optimizer steps taken so far (1-based after a step); with resume, counting on from the earlier steps. */
-  step: number;
-  /** The step this call ends at. */
-  totalSteps: number;
-  /** With resume, counting on from the earlier epochs. */
-  epoch: number;
-  /** Mean loss of this step's batch. */
-  loss: number;
-  /** Learning rate of this step. */
-  lr: number;
-  /** Global gradient norm before clipping. */
-  gradNorm: number;
-  /** Tokens per second so far (target tokens for Seq2Seq, input tokens for encoders). */
-  tokensPerSec: number;
-  epochEnd: boolean;
-  /** Token-weighted mean loss of the epoch so far. */
-  epochLoss: number;
-  seconds: number;
-  /** At epoch ends, with a validation set: loss and accuracy (tokens, or classes). */
-  valLoss?: number;
-  valAccuracy?: number;
-}
+export type { TrainProgress, TrainResult } from '../training';
+export { progressCallback } from '../training';
 
 export interface TrainOptions {
   /** Epochs of this call (default 10; with maxSteps alone, as many as those steps take). */
@@ -59,6 +38,8 @@ export interface TrainOptions {
   /** Gradient clipping by global norm (default 1; 0 turns it off). */
   clipNorm?: number;
   labelSmoothing?: number;
+  /** Micro-batches whose gradients are summed (token-weighted) into each optimizer step. Default 1. */
+  accumulate?: number;
   /** Length-sorted pools of batches, to pad less (default true). */
   bucket?: boolean;
   shuffle?: boolean;
@@ -67,16 +48,7 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
-export interface TrainResult {
-  /** Steps of this call. */
-  steps: number;
-  tokens: number;
-  seconds: number;
-  tokensPerSec: number;
-  epochs: { epoch: number; loss: number; valLoss?: number; valAccuracy?: number }[];
-}
-
-const KEYS = ['epochs', 'batchSize', 'maxSteps', 'lr', 'minLr', 'weightDecay', 'beta1', 'beta2', 'eps', 'warmupSteps', 'schedule', 'clipNorm',
+const KEYS = ['epochs', 'batchSize', 'maxSteps', 'accumulate', 'lr', 'minLr', 'weightDecay', 'beta1', 'beta2', 'eps', 'warmupSteps', 'schedule', 'clipNorm',
   'labelSmoothing', 'bucket', 'shuffle', 'seed'] as const;
 
 /** The native options object, with the JS-only fields checked. */
@@ -89,24 +61,4 @@ export function nativeTrainOptions(o: TrainOptions & Record<string, unknown>, op
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
   if (o.resume !== undefined && typeof o.resume !== 'boolean') throw new TypeError(`${op}: resume must be a boolean`);
   return { native: out, signal: checkSignal(o.signal, op), onProgress: o.onProgress, resume: o.resume ?? false };
-}
-
-export function progressCallback(cb: ((p: TrainProgress) => void) | undefined): ((p: NativeProgress) => void) | null {
-  if (!cb) return null;
-  return (p) => cb({ ...p, epochEnd: p.epochEnd !== 0 });
-}
-
-export function trainResult(r: NativeTrainResult): TrainResult {
-  return {
-    steps: r.steps,
-    tokens: r.tokens,
-    seconds: r.seconds,
-    tokensPerSec: r.tokensPerSec,
-    epochs: r.epochLoss.map((loss, i) => {
-      const e: TrainResult['epochs'][number] = { epoch: r.firstEpoch + i, loss };
-      if (r.valLoss[i] !== null && r.valLoss[i] !== undefined) e.valLoss = r.valLoss[i]!;
-      if (r.valAccuracy[i] !== null && r.valAccuracy[i] !== undefined) e.valAccuracy = r.valAccuracy[i]!;
-      return e;
-    }),
-  };
 }
