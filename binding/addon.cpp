@@ -13,7 +13,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_cuda(env, exports);
   init_nn(env, exports);
   init_optim(env, exports);
-  init_fit(env, exports);
+  init_tasks(env, exports);
   init_io(env, exports);
   init_word2vec(env, exports);
   init_transformer(env, exports);

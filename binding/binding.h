@@ -90,7 +90,7 @@ void init_io(Napi::Env env, Napi::Object exports);      // io_binding.cpp: safet
 void init_autograd(Napi::Env env, Napi::Object exports);  // autograd_binding.cpp
 void init_nn(Napi::Env env, Napi::Object exports);        // nn_binding.cpp: modules, checkpoints
 void init_optim(Napi::Env env, Napi::Object exports);     // optim_binding.cpp: optimizers, clipping
-void init_fit(Napi::Env env, Napi::Object exports);       // fit_binding.cpp: fit, evaluate, predict
+void init_tasks(Napi::Env env, Napi::Object exports);     // task_binding.cpp: every model's long calls (runTask)
 void init_word2vec(Napi::Env env, Napi::Object exports);  // word2vec_binding.cpp: training, queries, files
 void init_transformer(Napi::Env env, Napi::Object exports);  // transformer_binding.cpp: attention, layers, models
 

@@ -5,26 +5,12 @@
 #include <cmath>
 
 #include "binding.h"
+#include "modules.h"
 #include "nn/checkpoint.h"
 #include "nn/factory.h"
 #include "nn/layers.h"
 
 namespace qkv::binding {
-
-// ---- shared with optim_binding.cpp and fit_binding.cpp ------------------------------------------
-nn::ModulePtr unwrap_module(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
-Napi::Value wrap_module(Napi::Env env, nn::ModulePtr m, bool owner);
-bool refuse_if_busy(Napi::Env env, const nn::Module& m, const char* op);
-void throw_busy(Napi::Env env, const std::string& message);
-std::vector<std::string> object_keys(Napi::Env env, Napi::Object o, const char* op);
-void set_data(Napi::Object o, const std::string& key, Napi::Value v);
-std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
-bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const char* op);
-// Marks the module tree (and the optimizer) busy until the returned holder is destroyed: capture it
-// in an AsyncJob's done() so that it is released on the main thread when the job ends either way.
-std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt);
-// A checkpoint's metadata as a plain object of strings (shared with transformer_binding.cpp).
-Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta);
 
 namespace {
 
@@ -147,17 +133,6 @@ nn::ModulePtr create(const std::string& type, const Napi::Object& o, Napi::Env e
     return std::make_shared<nn::MLP>(required_int(o, "in", op), hidden, required_int(o, "out", op), mo);
   }
   throw_type("nn.create: unknown module type '" + type + "'");
-}
-
-Napi::Array named_tensors(Napi::Env env, const nn::NamedTensors& list) {
-  Napi::Array out = Napi::Array::New(env, list.size());
-  for (uint32_t i = 0; i < list.size(); ++i) {
-    Napi::Array pair = Napi::Array::New(env, 2);
-    pair.Set(0u, Napi::String::New(env, list[i].first));
-    pair.Set(1u, TensorHandle::wrap(env, list[i].second));
-    out.Set(i, pair);
-  }
-  return out;
 }
 
 io::Metadata metadata_arg(Napi::Env env, const Napi::Value& v, const char* op) {
@@ -345,9 +320,10 @@ Napi::Value nn_load_state_dict(const Napi::CallbackInfo& info) {
       // A contiguous copy: the job must not see later writes to the caller's tensors.
       file->tensors.emplace_back(name, TensorHandle::unwrap_value(env, handles.Get(i), op, label.c_str()).clone());
     }
+    const bool strict = info.Length() < 4 || !info[3].IsBoolean() || info[3].As<Napi::Boolean>().Value();
     if (refuse_if_busy(env, *m, op)) return env.Undefined();
     auto hold = hold_for_job(m, nullptr);
-    return queue_job(env, {[m, file] { nn::load_checkpoint(*file, "the state dict", *m, nullptr, op); },
+    return queue_job(env, {[m, file, strict] { nn::load_checkpoint(*file, "the state dict", *m, nullptr, op, strict); },
                            [hold](Napi::Env e) -> Napi::Value { return e.Undefined(); }});
   });
 }
@@ -396,6 +372,17 @@ Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta) {
   Napi::Object o = Napi::Object::New(env);
   for (const auto& [k, v] : meta) set_data(o, k, Napi::String::New(env, v));
   return o;
+}
+
+Napi::Array named_tensors(Napi::Env env, const nn::NamedTensors& list) {
+  Napi::Array out = Napi::Array::New(env, list.size());
+  for (uint32_t i = 0; i < list.size(); ++i) {
+    Napi::Array pair = Napi::Array::New(env, 2);
+    pair.Set(0u, Napi::String::New(env, list[i].first));
+    pair.Set(1u, TensorHandle::wrap(env, list[i].second));
+    out.Set(i, pair);
+  }
+  return out;
 }
 
 std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt) {

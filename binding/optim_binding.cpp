@@ -4,16 +4,11 @@
 
 #include "autograd/autograd.h"
 #include "binding.h"
+#include "modules.h"
 #include "nn/module.h"
 #include "optim/optimizer.h"
 
 namespace qkv::binding {
-
-void throw_busy(Napi::Env env, const std::string& message);
-void set_data(Napi::Object o, const std::string& key, Napi::Value v);
-std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
-Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt);
-bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const char* op);
 
 namespace {
 

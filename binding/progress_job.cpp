@@ -25,7 +25,7 @@ struct JobState {
 
   // main thread only
   std::optional<Napi::Promise::Deferred> deferred;
-  Napi::FunctionReference on_progress;
+  Napi::FunctionReference on_progress, on_item;
   Napi::ObjectReference callback_error;
   std::vector<std::function<void()>> abort_hooks, settle_hooks, wake_hooks;
   std::function<Napi::Value(Napi::Env)> done;
@@ -83,6 +83,30 @@ void JobControl::on_abort(std::function<void()> hook) { state_->abort_hooks.push
 void JobControl::on_settle(std::function<void()> hook) { state_->settle_hooks.push_back(std::move(hook)); }
 void JobControl::on_wake(std::function<void()> hook) { state_->wake_hooks.push_back(std::move(hook)); }
 
+namespace {
+
+// Calls a user callback; one that throws aborts the job, whose Promise then rejects with what it threw.
+void call_back(JobState& s, Napi::Env env, Napi::FunctionReference& fn, Napi::Value arg) {
+  fn.Call({arg});
+  if (env.IsExceptionPending()) {
+    Napi::Error e = env.GetAndClearPendingException();
+    if (s.callback_error.IsEmpty()) s.callback_error = Napi::Persistent(e.Value());
+    s.abort_now();
+  }
+}
+
+}  // namespace
+
+void JobControl::emit(std::string item) {
+  std::weak_ptr<JobState> weak = state_;
+  state_->post([weak, item = std::move(item)](Napi::Env env) {
+    auto s = weak.lock();
+    if (!s || s->on_item.IsEmpty() || s->settled || s->aborted) return;
+    Napi::HandleScope scope(env);
+    call_back(*s, env, s->on_item, Napi::String::New(env, item));
+  });
+}
+
 void JobControl::report(ProgressFields fields) {
   JobState* st = state_.get();
   {
@@ -105,13 +129,7 @@ void JobControl::report(ProgressFields fields) {
     Napi::HandleScope scope(env);
     Napi::Object o = Napi::Object::New(env);
     for (auto& kv : f) o.Set(kv.first, Napi::Number::New(env, kv.second));
-    s->on_progress.Call({o});
-    if (env.IsExceptionPending()) {
-      // A throwing onProgress aborts the job; the Promise rejects with what it threw.
-      Napi::Error e = env.GetAndClearPendingException();
-      if (s->callback_error.IsEmpty()) s->callback_error = Napi::Persistent(e.Value());
-      s->abort_now();
-    }
+    call_back(*s, env, s->on_progress, o);
   });
 }
 
@@ -146,6 +164,7 @@ void settle(const std::shared_ptr<JobState>& st, Napi::Env env) {
   }
   st->done = nullptr;
   st->on_progress.Reset();
+  st->on_item.Reset();
 }
 
 }  // namespace
@@ -159,6 +178,10 @@ Napi::Object start_progress_job(Napi::Env env, ProgressJobSpec spec,
   if (!spec.on_progress.IsUndefined() && !spec.on_progress.IsNull()) {
     if (!spec.on_progress.IsFunction()) throw_type(spec.name + ": onProgress must be a function");
     st->on_progress = Napi::Persistent(spec.on_progress.As<Napi::Function>());
+  }
+  if (!spec.on_item.IsUndefined() && !spec.on_item.IsNull()) {
+    if (!spec.on_item.IsFunction()) throw_type(spec.name + ": onItem must be a function");
+    st->on_item = Napi::Persistent(spec.on_item.As<Napi::Function>());
   }
   // The finalizer runs on the main thread once the job thread has released the function (its last
   // act), so the join below waits for a thread that is already returning.

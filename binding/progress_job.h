@@ -51,6 +51,9 @@ class JobControl {
   void throw_if_aborted() const;  // Error(Aborted, "<name>: aborted")
   // Sends the newest progress to onProgress (if one was given). Never blocks.
   void report(ProgressFields fields);
+  // Sends an item (a JSON text) to onItem (if one was given): every item, in order, before the
+  // Promise settles (not coalesced: for streamed results such as generated tokens). Never blocks.
+  void emit(std::string item);
   // Runs task on the main thread (with a valid Env), in order with other posts. False once the job
   // has settled (the task is then dropped).
   bool post(MainThreadTask task);
@@ -73,6 +76,7 @@ struct ProgressJobSpec {
   std::function<void(JobControl&)> work;              // on the job's thread; throw qkv::Error to reject
   std::function<Napi::Value(Napi::Env)> done;         // on the main thread after work returns: the value
   Napi::Value on_progress;                            // a function, or undefined/null for none
+  Napi::Value on_item;                                // a function, or undefined/null for none
 };
 
 // Starts the job and returns { promise, abort }. `setup` (optional) runs on the main thread before

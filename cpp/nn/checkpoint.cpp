@@ -87,18 +87,22 @@ void save_checkpoint(const std::string& path, const Module& module, const optim:
 }
 
 io::Metadata load_checkpoint(const io::Safetensors& file, const std::string& where, Module& module, optim::Optimizer* opt,
-                             const char* op) {
+                             const char* op, bool strict) {
   std::map<std::string, const Tensor*> in_file;
   for (const auto& [name, t] : file.tensors) in_file.emplace(name, &t);
   std::set<std::string> used;
 
   // ---- check the module's tensors -------------------------------------------------------------
-  NamedTensors targets = module_tensors(module);
+  NamedTensors targets;
   std::vector<Tensor> sources;
-  for (auto& [name, t] : targets) {
+  for (auto& [name, t] : module_tensors(module)) {
     auto it = in_file.find(name);
-    if (it == in_file.end()) bad(op, where, "tensor '" + name + "' of the " + module.type() + " is missing from the file");
+    if (it == in_file.end()) {
+      if (!strict) continue;  // kept as it is
+      bad(op, where, "tensor '" + name + "' of the " + module.type() + " is missing from the file");
+    }
     sources.push_back(checked_source(*it->second, t, name, op, where));
+    targets.emplace_back(name, t);
     used.insert(name);
   }
 
@@ -169,6 +173,7 @@ io::Metadata load_checkpoint(const io::Safetensors& file, const std::string& whe
   for (const auto& [name, t] : file.tensors)
     if (!used.count(name)) {
       if (name.rfind(kOptimizerPrefix, 0) == 0 && !opt) continue;  // optimizer state not asked for
+      if (!strict) continue;
       bad(op, where, "tensor '" + name + "' in the file is not part of the " + module.type() +
                          (name.rfind(kOptimizerPrefix, 0) == 0 ? "'s optimizer" : ""));
     }

@@ -35,9 +35,10 @@ void save_checkpoint(const std::string& path, const Module& module, const optim:
 // Loads into an existing module (and optimizer, when given: the file must then hold optimizer
 // state). Returns the file's metadata (all keys).
 io::Metadata load_checkpoint(const std::string& path, Module& module, optim::Optimizer* opt, const char* op = "load");
-// The same from a parsed file.
+// The same from a parsed file. Not `strict`: the module's tensors the file lacks keep their values,
+// and the file's tensors the module lacks are ignored (shapes must still match).
 io::Metadata load_checkpoint(const io::Safetensors& file, const std::string& where, Module& module, optim::Optimizer* opt,
-                             const char* op = "load");
+                             const char* op = "load", bool strict = true);
 
 // Rebuilds the module from the file's "qkv.config" and loads its tensors.
 ModulePtr load_module(const std::string& path, io::Metadata* metadata, const char* op = "load");

@@ -1,9 +1,10 @@
 // qkv.nn: modules of the core with typed classes, checkpoints and the native training loop.
-import { Module, wrapModule, type LoadResult } from './module';
+import { wrapModule, type LoadResult, type SupervisedModule } from './module';
 import { nnBinding } from './native-nn';
 
 export {
   Module,
+  SupervisedModule,
   GenericModule,
   type Dataset,
   type LossName,
@@ -39,7 +40,7 @@ export {
  * Rebuilds a module from a checkpoint written by `module.save` (its `qkv.config` says which) and
  * loads its tensors. The result is an instance of the matching class (`nn.MLP`, `nn.Linear`, ...).
  */
-export async function load(path: string): Promise<{ module: Module } & LoadResult> {
+export async function load(path: string): Promise<{ module: SupervisedModule } & LoadResult> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('nn.load: path must be a non-empty string');
   const r = await nnBinding.nnLoadModule(path);
   return { module: wrapModule(r.module), metadata: r.metadata };

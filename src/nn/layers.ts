@@ -2,7 +2,7 @@
 // PyTorch (Linear.weight is [out, in]; an MLP is laid out as the nn.Sequential of its layers).
 import { describe } from '../tensor';
 import type { Tensor } from '../tensor';
-import { Module, moduleClasses, wrapModule } from './module';
+import { Module, SupervisedModule, moduleClasses, wrapModule } from './module';
 import { nnBinding } from './native-nn';
 
 export type InitName =
@@ -59,7 +59,7 @@ export interface LinearOptions {
 }
 
 /** y = x Wᵀ + b: [..., inFeatures] → [..., outFeatures]; weight [out, in], bias [out]. */
-export class Linear extends Module {
+export class Linear extends SupervisedModule {
   constructor(inFeatures: number, outFeatures: number, options?: LinearOptions) {
     const o = opts(options, 'nn.Linear');
     super('Linear', {
@@ -87,7 +87,7 @@ export interface EmbeddingOptions {
 }
 
 /** Rows of a table: int32 ids [...] → [..., dim]. The gradient reaches only the rows used. */
-export class Embedding extends Module {
+export class Embedding extends SupervisedModule {
   constructor(numEmbeddings: number, dim: number, options?: EmbeddingOptions) {
     const o = opts(options, 'nn.Embedding');
     super('Embedding', {
@@ -112,7 +112,7 @@ export interface LayerNormOptions {
 }
 
 /** Normalises over the last axis (of size `dim`). */
-export class LayerNorm extends Module {
+export class LayerNorm extends SupervisedModule {
   constructor(dim: number, options?: LayerNormOptions) {
     const o = opts(options, 'nn.LayerNorm');
     super('LayerNorm', { dim: int(dim, 'nn.LayerNorm', 'dim'), eps: o.eps, affine: o.affine, dtype: o.dtype });
@@ -126,7 +126,7 @@ export class LayerNorm extends Module {
 }
 
 /** Zeroes elements with probability p while training (scaling the rest by 1/(1-p)); the identity in eval mode. */
-export class Dropout extends Module {
+export class Dropout extends SupervisedModule {
   constructor(p = 0.5, options?: { seed?: number }) {
     const o = opts(options, 'nn.Dropout');
     if (typeof p !== 'number') throw new TypeError('nn.Dropout: p must be a number');
@@ -138,14 +138,14 @@ export class Dropout extends Module {
 }
 
 /** max(x, 0) as a module. */
-export class ReLU extends Module {
+export class ReLU extends SupervisedModule {
   constructor() {
     super('Activation', { kind: 'relu' });
   }
 }
 
 /** GELU as a module; `approximate: 'tanh'` for the tanh form. */
-export class GELU extends Module {
+export class GELU extends SupervisedModule {
   constructor(options?: { approximate?: 'none' | 'tanh' }) {
     const o = opts(options, 'nn.GELU');
     super('Activation', { kind: o.approximate === 'tanh' ? 'geluTanh' : 'gelu' });
@@ -153,7 +153,7 @@ export class GELU extends Module {
 }
 
 /** tanh as a module. */
-export class Tanh extends Module {
+export class Tanh extends SupervisedModule {
   constructor() {
     super('Activation', { kind: 'tanh' });
   }
@@ -166,7 +166,7 @@ interface Build {
 }
 
 /** Modules applied in order, named '0', '1', ... */
-export class Sequential extends Module {
+export class Sequential extends SupervisedModule {
   constructor(...modules: Module[]) {
     // Subclasses laid out as a Sequential (MLP) pass their own native type through kBuild.
     const build = (modules[0] as unknown) === kBuild ? (modules[1] as unknown as Build) : null;

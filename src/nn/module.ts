@@ -4,7 +4,9 @@
 import { QkvError } from '../errors';
 import { Tensor, describe, handle } from '../tensor';
 import { AdamW, checkOptimizer, type Optimizer, type Schedule } from '../optim/index';
-import { nnBinding, type NativeJob, type NativeModule } from './native-nn';
+import { nnBinding, type NativeModule, type NativeOptimizer } from './native-nn';
+import type { NativeTensor } from '../native';
+import { CallQueue, checkSignal, runJob, startTask, taskValue } from '../jobs';
 import { progressCallback, type EvalResult, type TrainProgress, type TrainResult } from '../training';
 
 /** A training or evaluation set: row i of `inputs` goes with row i of `targets`. */
@@ -68,8 +70,12 @@ export interface EvaluateOptions extends LossOptions {
 }
 
 export interface SaveOptions {
-  /** Also save this optimizer's state (its parameters must be the model's). */
-  optimizer?: Optimizer;
+  /**
+   * Also save an optimizer's state: this optimizer (its parameters must be the model's), or with
+   * `true` the state that the model's own fit() kept (the transformer models; QkvError ERR_NO_STATE
+   * when there is none).
+   */
+  optimizer?: Optimizer | boolean;
   /** Your own string entries for the file's `__metadata__` (keys starting with 'qkv.' are reserved). */
   metadata?: Record<string, string>;
 }
@@ -87,39 +93,22 @@ export interface LoadResult {
 const kCtor = Symbol('qkv.nn.handle');
 
 /** Constructors of the module classes by native type, filled in by layers.ts. */
-export const moduleClasses = new Map<string, new (...args: never[]) => Module>();
+export const moduleClasses = new Map<string, new (...args: never[]) => SupervisedModule>();
 
 /** @internal Wraps a native module in the class of its type. */
-export function wrapModule(m: NativeModule): Module {
+export function wrapModule(m: NativeModule): SupervisedModule {
   const cls = moduleClasses.get(nnBinding.nnType(m)) ?? GenericModule;
-  const obj = Object.create(cls.prototype) as Module;
+  const obj = Object.create(cls.prototype) as SupervisedModule;
   (obj as unknown as { [kCtor]: (m: NativeModule) => void })[kCtor](m);
   return obj;
 }
 
-function abortError(op: string): QkvError {
-  return new QkvError(`${op}: aborted`, 'ERR_ABORTED');
-}
-
-function checkSignal(signal: unknown, op: string): AbortSignal | undefined {
-  if (signal === undefined) return undefined;
-  if (typeof signal !== 'object' || signal === null || typeof (signal as AbortSignal).addEventListener !== 'function' || !('aborted' in signal))
-    throw new TypeError(`${op}: signal must be an AbortSignal, got ${describe(signal)}`);
-  return signal as AbortSignal;
-}
-
-/** Starts a native job, wiring `signal` to its abort(); the listener goes away when it settles. */
-async function runJob<T>(op: string, signal: AbortSignal | undefined, start: () => NativeJob<T>): Promise<T> {
-  if (signal?.aborted) throw abortError(op);
-  const job = start();
-  if (!signal) return job.promise;
-  const onAbort = () => job.abort();
-  signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await job.promise;
-  } finally {
-    signal.removeEventListener('abort', onAbort);
-  }
+/** @internal */
+export function noOptimizerState(op: string, what = 'optimizer: true'): QkvError {
+  return new QkvError(
+    `${op}: ${what} needs optimizer state, and this model has none: train it with fit() first, or load a checkpoint saved with { optimizer: true }`,
+    'ERR_NO_STATE',
+  );
 }
 
 function checkDataset(d: unknown, op: string, what: string): Dataset {
@@ -148,19 +137,26 @@ function lossOptions(o: LossOptions): Record<string, unknown> {
 export abstract class Module {
   /** @internal The native module. */
   _m!: NativeModule;
-  private _tail: Promise<void> = Promise.resolve();
-  private _pending = 0;
+  // Set in [kCtor], not as field initialisers: wrapModule builds instances without a constructor.
+  private _calls!: CallQueue;
+  private _disposal!: Promise<void> | null;
 
-  /** @internal */
-  protected constructor(type: string, options: Record<string, unknown>) {
-    this[kCtor](nnBinding.nnCreate(type, options));
+  /** @internal A module of a native type built from options, or around a native module made elsewhere (a model, a checkpoint). */
+  protected constructor(type: string | NativeModule, options: Record<string, unknown> = {}) {
+    this[kCtor](typeof type === 'string' ? nnBinding.nnCreate(type, options) : type);
   }
 
   /** @internal */
   [kCtor](m: NativeModule): void {
     this._m = m;
-    this._tail = Promise.resolve();
-    this._pending = 0;
+    this._calls = new CallQueue();
+    this._disposal = null;
+  }
+
+  /** @internal The native module; QkvError ERR_DISPOSED once dispose() was called. */
+  get _handle(): NativeModule {
+    if (this._disposal) throw new QkvError(`${this.constructor.name}: the model is disposed`, 'ERR_DISPOSED');
+    return this._m;
   }
 
   /** The native type name ('Linear', 'MLP', ...). */
@@ -202,16 +198,21 @@ export abstract class Module {
     return new Map([...this.namedParameters(), ...nnBinding.nnNamedBuffers(this._m, true).map(([n, h]): [string, Tensor] => [n, new Tensor(h)])]);
   }
   /**
-   * Copies tensors into the parameters and buffers, strictly (as {@link Module.load}): every name
-   * must be present with its shape and no other may be (float32/float64 convert); otherwise QkvError
-   * ERR_FORMAT naming the tensor, and nothing is changed.
+   * Copies tensors into the parameters and buffers (a Map, an object, or [name, tensor] pairs),
+   * strictly by default (as {@link Module.load}): every name must be present with its shape and no
+   * other may be (float32/float64 convert); otherwise QkvError ERR_FORMAT naming the tensor, and
+   * nothing is changed. With `{ strict: false }` (PyTorch's strict=False) the names given are
+   * loaded, the others keep their values and unknown names are ignored; shapes must still match.
    */
-  loadStateDict(tensors: Map<string, Tensor> | Record<string, Tensor>): Promise<void> {
+  loadStateDict(tensors: Map<string, Tensor> | Record<string, Tensor> | Iterable<[string, Tensor]>, options: { strict?: boolean } = {}): Promise<void> {
     const op = 'loadStateDict';
-    return this.enqueue(() => {
-      const entries = tensors instanceof Map ? [...tensors.entries()] : typeof tensors === 'object' && tensors !== null ? Object.entries(tensors) : null;
-      if (!entries) throw new TypeError(`${op}: tensors must be a Map or an object of Tensors, got ${describe(tensors)}`);
-      return nnBinding.nnLoadStateDict(this._m, entries.map(([n]) => n), entries.map(([n, t]) => handle(t, op, `tensor '${n}'`)));
+    return this.enqueue((m) => {
+      const entries = tensors instanceof Map || Array.isArray(tensors) ? [...(tensors as Iterable<[string, Tensor]>)]
+        : typeof tensors === 'object' && tensors !== null ? Object.entries(tensors as Record<string, Tensor>) : null;
+      if (!entries) throw new TypeError(`${op}: tensors must be a Map, an object of Tensors or [name, Tensor] pairs, got ${describe(tensors)}`);
+      const strict = optionsObject(options, op).strict ?? true;
+      if (typeof strict !== 'boolean') throw new TypeError(`${op}: strict must be a boolean`);
+      return nnBinding.nnLoadStateDict(m, entries.map(([n]) => n), entries.map(([n, t]) => handle(t, op, `tensor '${n}'`)), strict);
     });
   }
   /** Direct children with their names. */
@@ -246,30 +247,111 @@ export abstract class Module {
   }
 
   /**
-   * Runs jobs on this module one after another, in call order. When nothing is pending the job
-   * starts now, so that the module is busy as soon as the call returns.
+   * Runs calls on this module one after another, in call order (one queue for fit, evaluate,
+   * predict, save, load and the models' own calls). When nothing is pending the call starts now, so
+   * that the module is busy as soon as the call returns. `fn` gets the native module as of the call:
+   * a module disposed later still finishes the calls queued before dispose().
    */
-  private enqueue<T>(start: () => Promise<T>): Promise<T> {
-    let p: Promise<T>;
-    if (this._pending === 0) {
-      try {
-        p = start();
-      } catch (err) {
-        p = Promise.reject(err);
-      }
-    } else {
-      p = this._tail.then(start);
+  protected enqueue<T>(fn: (m: NativeModule) => Promise<T> | T): Promise<T> {
+    let m: NativeModule;
+    try {
+      m = this._handle;
+    } catch (e) {
+      return Promise.reject(e);
     }
-    this._pending++;
-    // Registered before the caller can await p, so it runs first: a job queued right after this
-    // one settles starts synchronously.
-    const settled = () => {
-      this._pending--;
-    };
-    this._tail = p.then(settled, settled);
-    return p;
+    return this._calls.enqueue(() => fn(m));
   }
 
+  /**
+   * Writes a safetensors checkpoint atomically: the parameters and persistent buffers under their
+   * dotted names, the config, and optionally the optimizer's state and your metadata.
+   */
+  save(path: string, options: SaveOptions = {}): Promise<void> {
+    const op = 'save';
+    // Argument errors are thrown now; state errors (no kept optimizer state) reject.
+    if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string`);
+    const o = optionsObject(options, op);
+    if (o.metadata !== undefined && (typeof o.metadata !== 'object' || o.metadata === null))
+      throw new TypeError(`${op}: metadata must be an object of strings`);
+    const optimizer = o.optimizer;
+    if (optimizer !== undefined && typeof optimizer !== 'boolean') checkOptimizer(optimizer, op);
+    return this.enqueue((m) => {
+      const metadata = { ...(o.metadata ?? {}), ...this.checkpointMetadata() };
+      return nnBinding.nnSave(m, path, this.optimizerToSave(optimizer, op), metadata);
+    });
+  }
+
+  /** @internal The native optimizer that save() writes for its `optimizer` option. */
+  protected optimizerToSave(optimizer: Optimizer | boolean | undefined, op: string): NativeOptimizer | null {
+    if (optimizer === undefined || optimizer === false) return null;
+    if (optimizer === true) throw noOptimizerState(op);
+    return checkOptimizer(optimizer, op)._o;
+  }
+
+  /** @internal Metadata a model writes into its checkpoints (its tokenizer, say). */
+  protected checkpointMetadata(): Record<string, string> {
+    return {};
+  }
+
+  /**
+   * Loads a checkpoint into this module (and optimizer), strictly: every tensor must be present
+   * with the same shape and nothing else may be; otherwise QkvError ERR_FORMAT naming the tensor,
+   * and nothing is changed. Tensors handed out before (`parameters()`) see the new values.
+   */
+  load(path: string, options: LoadOptions = {}): Promise<LoadResult> {
+    const op = 'load';
+    return this.enqueue(async () => {
+      if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string`);
+      const o = optionsObject(options, op);
+      const opt = o.optimizer === undefined ? null : checkOptimizer(o.optimizer, op)._o;
+      return { metadata: await nnBinding.nnLoad(this._m, path, opt) };
+    });
+  }
+
+  /** Whether dispose() was called. */
+  get disposed(): boolean {
+    return this._disposal !== null;
+  }
+
+  /**
+   * Frees the native module once the calls queued before have settled; later calls reject with
+   * QkvError ERR_DISPOSED. Tensors handed out before (parameters()) stay valid until disposed
+   * themselves. Idempotent: every call returns the same promise.
+   */
+  dispose(): Promise<void> {
+    if (!this._disposal) {
+      const m = this._m;
+      this._disposal = this._calls.idle().then(() => {
+        nnBinding.nnDispose(m);
+        this.released();
+      });
+    }
+    return this._disposal;
+  }
+
+  /** Called once the native module is freed: drop what else holds native memory. */
+  protected released(): void {}
+
+  /** `await using model = ...` disposes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+  /** `using model = ...` starts disposing it at the end of the scope (queued calls still finish). */
+  [Symbol.dispose](): void {
+    void this.dispose();
+  }
+
+  toString(): string {
+    return `${this.type}(${JSON.stringify(this.config)})`;
+  }
+}
+
+/**
+ * A module trained on tensor datasets: row i of `inputs` goes with row i of `targets`. The layers
+ * of qkv.nn (Linear, MLP, Sequential, ...) are such modules; the transformer models have their own
+ * fit over texts, on the same training engine.
+ */
+export abstract class SupervisedModule extends Module {
   /**
    * Trains the module on a worker thread: batching, forward, loss, backward, clipping, the
    * optimizer step and the schedule all run natively, so the event loop stays free. Rejects with
@@ -298,18 +380,10 @@ export abstract class Module {
         ...lossOptions(o),
       };
       const onProgress = o.onProgress;
-      return runJob(op, signal, () =>
-        nnBinding.nnFit(
-          this._m,
-          optimizer._o,
-          data.inputs._h,
-          data.targets._h,
-          val ? val.inputs._h : null,
-          val ? val.targets._h : null,
-          native,
-          progressCallback(onProgress),
-        ),
-      );
+      const tensors: [string, NativeTensor][] = [['inputs', data.inputs._h], ['targets', data.targets._h]];
+      if (val) tensors.push(['valInputs', val.inputs._h], ['valTargets', val.targets._h]);
+      return taskValue(op, signal, () =>
+        startTask<TrainResult>(this._m, 'fit', { options: native, tensors, optimizer: optimizer._o, onProgress: progressCallback(onProgress) }));
     });
   }
 
@@ -320,9 +394,10 @@ export abstract class Module {
       const o = optionsObject(options, op);
       const data = checkDataset(dataset, op, 'dataset');
       const signal = checkSignal(o.signal, op);
-      return runJob(op, signal, () =>
-        nnBinding.nnEvaluate(this._m, data.inputs._h, data.targets._h, { batchSize: o.batchSize, ...lossOptions(o) }),
-      );
+      return taskValue(op, signal, () => startTask<EvalResult>(this._m, 'evaluate', {
+        options: { batchSize: o.batchSize, ...lossOptions(o) },
+        tensors: [['inputs', data.inputs._h], ['targets', data.targets._h]],
+      }));
     });
   }
 
@@ -335,53 +410,15 @@ export abstract class Module {
       const batchSize = o.batchSize ?? 256;
       if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${op}: batchSize must be a positive integer, got ${batchSize}`);
       const signal = checkSignal(o.signal, op);
-      return new Tensor(await runJob(op, signal, () => nnBinding.nnPredict(this._m, h, batchSize)));
+      const r = await runJob(op, signal, () => startTask<unknown>(this._m, 'predict', { options: { batchSize }, tensors: [['inputs', h]] }));
+      return new Tensor(r.tensors.get('output')!);
     });
   }
 
-  /**
-   * Writes a safetensors checkpoint atomically: the parameters and persistent buffers under their
-   * dotted names, the config, and optionally the optimizer's state and your metadata.
-   */
-  save(path: string, options: SaveOptions = {}): Promise<void> {
-    const op = 'save';
-    return this.enqueue(() => {
-      if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string`);
-      const o = optionsObject(options, op);
-      const opt = o.optimizer === undefined ? null : checkOptimizer(o.optimizer, op)._o;
-      const metadata = o.metadata ?? {};
-      if (typeof metadata !== 'object' || metadata === null) throw new TypeError(`${op}: metadata must be an object of strings`);
-      return nnBinding.nnSave(this._m, path, opt, metadata);
-    });
-  }
-
-  /**
-   * Loads a checkpoint into this module (and optimizer), strictly: every tensor must be present
-   * with the same shape and nothing else may be; otherwise QkvError ERR_FORMAT naming the tensor,
-   * and nothing is changed. Tensors handed out before (`parameters()`) see the new values.
-   */
-  load(path: string, options: LoadOptions = {}): Promise<LoadResult> {
-    const op = 'load';
-    return this.enqueue(async () => {
-      if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string`);
-      const o = optionsObject(options, op);
-      const opt = o.optimizer === undefined ? null : checkOptimizer(o.optimizer, op)._o;
-      return { metadata: await nnBinding.nnLoad(this._m, path, opt) };
-    });
-  }
-
-  /** Waits for the module's jobs, then frees it (its tensors handed out stay valid until disposed). */
-  dispose(): Promise<void> {
-    return this.enqueue(async () => nnBinding.nnDispose(this._m));
-  }
-
-  toString(): string {
-    return `${this.type}(${JSON.stringify(this.config)})`;
-  }
 }
 
 /** A module of a type that has no class of its own here (created by model code in the core). */
-export class GenericModule extends Module {
+export class GenericModule extends SupervisedModule {
   private constructor() {
     super('', {});
   }

@@ -39,7 +39,7 @@ export interface NnBinding {
   nnSave(m: NativeModule, path: string, opt: NativeOptimizer | null, metadata: Record<string, string>): Promise<void>;
   nnLoad(m: NativeModule, path: string, opt: NativeOptimizer | null): Promise<Record<string, string>>;
   nnLoadModule(path: string): Promise<{ module: NativeModule; metadata: Record<string, string> }>;
-  nnLoadStateDict(m: NativeModule, names: string[], tensors: NativeTensor[]): Promise<void>;
+  nnLoadStateDict(m: NativeModule, names: string[], tensors: NativeTensor[], strict: boolean): Promise<void>;
 
   optimCreate(type: string, params: NativeTensor[], decay: boolean[], options: Record<string, unknown>): NativeOptimizer;
   optimStep(o: NativeOptimizer): number;

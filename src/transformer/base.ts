@@ -1,9 +1,7 @@
-// What every transformer class shares: the native module handle, its parameters and modes, the
-// order of asynchronous calls, and dispose(). (DESIGN.md §2: calls on one model run in order,
-// never concurrently; dispose() waits for running work, then frees.)
-import { QkvError } from '../errors';
-import { Tensor, handle } from '../tensor';
-import { tb, type NativeJob, type NativeModule } from './native';
+// What every transformer class shares: being an nn.Module around a native module (nn/module.ts
+// has the parameters, modes, the call queue and dispose), and the checks of their options.
+import { Module } from '../nn/module';
+import type { NativeModule } from './native';
 
 export type Activation = 'relu' | 'gelu' | 'geluTanh' | 'tanh';
 export type NormPlacement = 'pre' | 'post';
@@ -35,25 +33,7 @@ export interface LayerConfig {
   seed?: number;
 }
 
-export function checkSignal(signal: unknown, op: string): AbortSignal | undefined {
-  if (signal === undefined || signal === null) return undefined;
-  if (typeof signal !== 'object' || typeof (signal as AbortSignal).addEventListener !== 'function' || !('aborted' in (signal as object)))
-    throw new TypeError(`${op}: signal must be an AbortSignal`);
-  return signal as AbortSignal;
-}
-
-/** Runs a native job, wiring an AbortSignal to its abort(). */
-export async function runJob<T>(op: string, signal: AbortSignal | undefined, start: () => NativeJob<T>): Promise<T> {
-  if (signal?.aborted) throw new QkvError(`${op}: aborted`, 'ERR_ABORTED');
-  const job = start();
-  const onAbort = () => job.abort();
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await job.promise;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-  }
-}
+export { checkSignal, runJob } from '../jobs';
 
 export function checkInt(v: unknown, op: string, name: string, min = 0): number {
   if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${name} must be an integer`);
@@ -68,111 +48,14 @@ export function lengthsArg(v: unknown, op: string, name: string): Int32Array | n
   throw new TypeError(`${op}: ${name} must be an array of integers`);
 }
 
-/** A native module: parameters, modes, state dicts, disposal. */
-export abstract class NativeModuleBase {
-  private _m: NativeModule | null;
-  private queue: Promise<unknown> = Promise.resolve();
-  private pending = 0;
-  private disposing = false;
-
+/**
+ * The transformer layers and models are nn modules (parameters, strict state dicts, save/load,
+ * modes, the call queue, dispose that waits for running calls, composition in nn.Sequential)
+ * built around a native module of the core.
+ */
+export abstract class NativeModuleBase extends Module {
   protected constructor(m: NativeModule) {
-    this._m = m;
-  }
-
-  /** @internal */
-  get _handle(): NativeModule {
-    if (!this._m || this.disposing) throw new QkvError(`${this.constructor.name}: the model is disposed`, 'ERR_DISPOSED');
-    return this._m;
-  }
-
-  /** The native module type ("Seq2Seq", "MultiHeadAttention", ...). */
-  get type(): string {
-    return tb.nnType(this._handle);
-  }
-
-  /** The hyperparameters that rebuild this module (as saved in checkpoints). */
-  get config(): Record<string, unknown> {
-    return JSON.parse(tb.nnConfig(this._handle)) as Record<string, unknown>;
-  }
-
-  /** Number of trained values (tied weights counted once). */
-  get parameterCount(): number {
-    return tb.nnParameterCount(this._handle);
-  }
-
-  /** Parameters under their dotted names (PyTorch's names: "encoder.layers.0.self_attn.in_proj.weight", ...). */
-  namedParameters(): [string, Tensor][] {
-    return tb.nnNamedParameters(this._handle).map(([n, t]) => [n, new Tensor(t)]);
-  }
-
-  parameters(): Tensor[] {
-    return this.namedParameters().map(([, t]) => t);
-  }
-
-  /** Copies values into named parameters (checked first: every name must exist with the same shape). */
-  loadStateDict(entries: Iterable<[string, Tensor]> | Record<string, Tensor>): void {
-    const list: [string, Tensor][] = Symbol.iterator in Object(entries)
-      ? [...(entries as Iterable<[string, Tensor]>)]
-      : Object.entries(entries as Record<string, Tensor>);
-    tb.tfSetParameters(this._handle, list.map(([n, t]) => [n, handle(t, 'loadStateDict', n)]));
-  }
-
-  /** Training mode (dropout on) or not. */
-  train(on = true): this {
-    tb.nnSetTraining(this._handle, on);
-    return this;
-  }
-
-  eval(): this {
-    return this.train(false);
-  }
-
-  get training(): boolean {
-    return tb.nnIsTraining(this._handle);
-  }
-
-  zeroGrad(): void {
-    tb.nnZeroGrad(this._handle);
-  }
-
-  get disposed(): boolean {
-    return this._m === null || this.disposing;
-  }
-
-  /** Frees the native module, after the calls already queued on it have settled. Idempotent. */
-  dispose(): void {
-    if (!this._m || this.disposing) return;
-    this.disposing = true;
-    const free = () => {
-      if (this._m) tb.nnDispose(this._m);
-      this._m = null;
-      this.released();
-    };
-    if (this.pending === 0) free();
-    else void this.queue.then(free, free);
-  }
-
-  /** Called once the native module is freed: drop what else holds native memory. */
-  protected released(): void {}
-
-  /**
-   * Runs `fn` after the calls queued before it (calls on one model never overlap). The handle is
-   * taken now: a model disposed later still finishes the calls queued before dispose().
-   */
-  protected enqueue<T>(fn: (m: NativeModule) => Promise<T>): Promise<T> {
-    let m: NativeModule;
-    try {
-      m = this._handle;
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    this.pending++;
-    const run = this.queue.then(() => fn(m), () => fn(m));
-    this.queue = run.then(
-      () => this.pending--,
-      () => this.pending--,
-    );
-    return run;
+    super(m);
   }
 }
 

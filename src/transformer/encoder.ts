@@ -4,9 +4,10 @@
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { vocabFromJSON, type Vocabulary, type TokenBatch } from '../text/vocab';
-import { checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
+import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
+import { checkSignal, int32Tensor, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
 import { tb, type NativeModule, type NativeOptimizer } from './native';
-import { TrainableModule, loadCheckpoint, type SaveOptions } from './trainable';
+import { TrainableModule, loadCheckpoint } from './trainable';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainResult } from '../training';
 
@@ -106,9 +107,9 @@ export class TransformerEncoder extends TrainableModule {
     return new TransformerEncoder(internal as unknown as TransformerEncoderOptions);
   }
 
-  /** Writes weights, config and vocabulary (atomically); with { optimizer: true } also the optimizer state (as Seq2Seq.save). */
-  save(path: string, options: SaveOptions = {}): Promise<void> {
-    return this.saveCheckpoint(path, options, 'TransformerEncoder.save', { vocab: JSON.stringify(this.vocab.toJSON()) });
+  /** save() writes the vocabulary with the weights and config; with { optimizer: true } also the optimizer state (as Seq2Seq). */
+  protected override checkpointMetadata(): Record<string, string> {
+    return { vocab: JSON.stringify(this.vocab.toJSON()) };
   }
 
   /** Ids of texts: <bos> tokens <eos>, cut to maxLength. */
@@ -133,7 +134,11 @@ export class TransformerEncoder extends TrainableModule {
       val = this.batch(vt);
       if (options.validation.labels !== undefined) valLabels = labelArray(options.validation.labels, vt.length, `${op}: validation`);
     }
-    return this.fitJob(op, signal, resume, (m, opt) => tb.tfEncoderFit(m, data, labels, val, valLabels, native, progressCallback(onProgress), opt));
+    const tensors = sequenceTensors('inputs', data);
+    if (labels) tensors.push(['labels', int32Tensor(labels)]);
+    if (val) tensors.push(...sequenceTensors('valInputs', val));
+    if (valLabels) tensors.push(['valLabels', int32Tensor(valLabels)]);
+    return this.fitJob(op, signal, resume, { options: native, tensors, onProgress: progressCallback(onProgress) });
   }
 
   /**
@@ -150,7 +155,8 @@ export class TransformerEncoder extends TrainableModule {
     const signal = checkSignal(options.signal, op);
     const data = this.batch(list);
     return this.enqueue(async (m) => {
-      const t = new Tensor(await runJob(op, signal, () => tb.tfEncode(m, data, pooling, batchSize)));
+      const r = await runJob(op, signal, () => startTask(m, 'encode', { options: { pooling, batchSize }, tensors: sequenceTensors('inputs', data) }));
+      const t = new Tensor(r.tensors.get('output')!);
       if (!options.normalize) return t;
       const [n, d] = t.shape;
       const v = t.toTypedArray() as Float32Array | Float64Array;
@@ -172,7 +178,8 @@ export class TransformerEncoder extends TrainableModule {
     const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
     const signal = checkSignal(options.signal, op);
     return this.enqueue(async (m) => {
-      const t = new Tensor(await runJob(op, signal, () => tb.tfClassify(m, data, batchSize)));
+      const r = await runJob(op, signal, () => startTask(m, 'classify', { options: { batchSize }, tensors: sequenceTensors('inputs', data) }));
+      const t = new Tensor(r.tensors.get('output')!);
       const [n, c] = t.shape;
       const v = t.toTypedArray();
       t.dispose();
@@ -198,7 +205,9 @@ export class TransformerEncoder extends TrainableModule {
     const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
     const signal = checkSignal(options.signal, op);
     const native = { batchSize: checkInt(options.batchSize ?? 128, op, 'batchSize', 1), maskProb: options.maskProb ?? 0.15, seed: options.seed ?? 0 };
-    return this.enqueue((m) => runJob(op, signal, () => tb.tfEvaluate(m, data, labels, native)));
+    const tensors = sequenceTensors('inputs', data);
+    if (labels) tensors.push(['labels', int32Tensor(labels)]);
+    return this.enqueue((m) => taskValue(op, signal, () => startTask<EvalResult>(m, 'evaluate', { options: native, tensors })));
   }
 
   /** Contextual vectors [B, L, D] of ids [B, L] (int32) with lengths: synchronous, recorded by the autograd. */

@@ -59,7 +59,7 @@ export class MultiHeadAttention extends NativeModuleBase {
     );
   }
 
-  forward(x: Tensor, options: AttentionCall = {}): Tensor {
+  override forward(x: Tensor, options: AttentionCall = {}): Tensor {
     return this.forwardWithWeights(x, options, false).output;
   }
 
@@ -88,7 +88,7 @@ export class TransformerEncoderLayer extends NativeModuleBase {
   }
 
   /** x [B, T, D] → [B, T, D]; `keyLengths` masks padded positions as keys. */
-  forward(x: Tensor, options: { keyLengths?: readonly number[] | Int32Array } = {}): Tensor {
+  override forward(x: Tensor, options: { keyLengths?: readonly number[] | Int32Array } = {}): Tensor {
     return this.forwardWithWeights(x, options, false).output;
   }
 
@@ -106,7 +106,8 @@ export class TransformerDecoderLayer extends NativeModuleBase {
   }
 
   /** x [B, T, D], memory [B, S, D] → [B, T, D]; `memoryLengths` masks the memory's padding. */
-  forward(x: Tensor, memory: Tensor, options: { memoryLengths?: readonly number[] | Int32Array } = {}): Tensor {
+  override forward(x: Tensor, memory?: Tensor, options: { memoryLengths?: readonly number[] | Int32Array } = {}): Tensor {
+    if (memory === undefined) throw new TypeError('TransformerDecoderLayer.forward: memory (the encoder output [B, S, D]) is required');
     return this.forwardWithWeights(x, memory, options, false).output;
   }
 
@@ -146,7 +147,7 @@ export class PositionalEncoding extends NativeModuleBase {
   }
 
   /** x + the encodings of positions offset … offset + T − 1. */
-  forward(x: Tensor, offset = 0): Tensor {
+  override forward(x: Tensor, offset = 0): Tensor {
     return new Tensor(tb.tfPositional(this._handle, handle(x, 'PositionalEncoding.forward', 'input'), checkInt(offset, 'PositionalEncoding.forward', 'offset')));
   }
 }

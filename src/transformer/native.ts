@@ -2,35 +2,23 @@
 // module calls of binding/nn_binding.cpp that the transformer classes use.
 import { binding, type NativeTensor } from '../native';
 import type { NativeOptimizer } from '../nn/native-nn';
-import type { TokenBatch } from '../text/vocab';
-import type { EvalResult, NativeProgress, TrainResult } from '../training';
 
 export type { NativeOptimizer };
 
 /** An opaque native module handle (an External). */
-export type NativeModule = { readonly __nativeModule: unique symbol };
+export type { NativeModule } from '../nn/native-nn';
+import type { NativeModule } from '../nn/native-nn';
 
-export interface NativeJob<T> {
-  promise: Promise<T>;
-  abort(): void;
-}
-
-/** A fit job; `optimizer` is the one it trains (continued or fresh), there from the start. */
-export interface NativeFitJob extends NativeJob<TrainResult> {
-  optimizer: NativeOptimizer;
-}
-
+/** A hypothesis of the translate task (its attention comes as the task's tensor "attention.<input>.0"). */
 export interface NativeHypothesis {
-  ids: Int32Array;
+  ids: number[];
   score: number;
   logProb: number;
   finished: boolean;
-  attention?: NativeTensor;
 }
 
 export interface TransformerBinding {
   tfCreate(config: string): NativeModule;
-  tfSetParameters(m: NativeModule, entries: [string, NativeTensor][]): void;
   tfAttend(m: NativeModule, x: NativeTensor, memory: NativeTensor | null, causal: boolean, keyLengths: Int32Array | null,
     needWeights: boolean): { out: NativeTensor; weights?: NativeTensor };
   tfEncoderLayer(m: NativeModule, x: NativeTensor, keyLengths: Int32Array | null, needWeights: boolean): { out: NativeTensor; weights?: NativeTensor };
@@ -41,17 +29,6 @@ export interface TransformerBinding {
   tfDropout(y: NativeTensor, p: number, seed: number): NativeTensor;
   tfAddDropout(x: NativeTensor, y: NativeTensor, p: number, seed: number): NativeTensor;
   tfSeq2SeqLogits(m: NativeModule, src: NativeTensor, srcLengths: Int32Array, tgtIn: NativeTensor): NativeTensor;
-  tfSeq2SeqFit(m: NativeModule, src: TokenBatch, tgt: TokenBatch, valSrc: TokenBatch | null, valTgt: TokenBatch | null,
-    options: object, onProgress: ((p: NativeProgress) => void) | null, optimizer: NativeOptimizer | null): NativeFitJob;
-  tfEncoderFit(m: NativeModule, data: TokenBatch, labels: Int32Array | null, val: TokenBatch | null, valLabels: Int32Array | null,
-    options: object, onProgress: ((p: NativeProgress) => void) | null, optimizer: NativeOptimizer | null): NativeFitJob;
-  /** Per input its best numReturn hypotheses, best first. */
-  tfTranslate(m: NativeModule, src: TokenBatch, options: object): NativeJob<NativeHypothesis[][]>;
-  tfEncode(m: NativeModule, data: TokenBatch, pooling: string, batchSize: number): NativeJob<NativeTensor>;
-  tfClassify(m: NativeModule, data: TokenBatch, batchSize: number): NativeJob<NativeTensor>;
-  tfEvaluate(m: NativeModule, a: TokenBatch, b: TokenBatch | Int32Array | null, options: object): NativeJob<EvalResult>;
-  /** Per pair the teacher-forced sum of log p of the target tokens after <bos>. */
-  tfScore(m: NativeModule, src: TokenBatch, tgt: TokenBatch, batchSize: number): NativeJob<Float64Array>;
   /** A checkpoint, with the trainer's optimizer when the file holds optimizer state. */
   tfLoadModule(path: string): Promise<{ module: NativeModule; metadata: Record<string, string>; optimizer?: NativeOptimizer }>;
   // nn_binding.cpp

@@ -5,9 +5,10 @@
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { padBatch, vocabFromJSON, EOS_ID, type Vocabulary } from '../text/vocab';
-import { checkInt, checkSignal, layerConfig, lengthsArg, runJob, type LayerConfig, type Positional } from './base';
+import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
+import { checkSignal, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
-import { TrainableModule, loadCheckpoint, type SaveOptions } from './trainable';
+import { TrainableModule, loadCheckpoint } from './trainable';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainResult } from '../training';
 
@@ -188,14 +189,14 @@ export class Seq2Seq extends TrainableModule {
   }
 
   /**
-   * Writes the weights, the config and both vocabularies to one safetensors file (atomically);
-   * with { optimizer: true } also the optimizer state that fit() left, to resume training after load().
+   * save() writes both vocabularies with the weights and config; with { optimizer: true } also
+   * the optimizer state that fit() left, to resume training after load().
    */
-  save(path: string, options: SaveOptions = {}): Promise<void> {
-    return this.saveCheckpoint(path, options, 'Seq2Seq.save', {
+  protected override checkpointMetadata(): Record<string, string> {
+    return {
       'vocab.source': JSON.stringify(this.sourceVocab.toJSON()),
       'vocab.target': JSON.stringify(this.targetVocab.toJSON()),
-    });
+    };
   }
 
   /** Source ids: the tokens and <eos>, cut to maxLength. */
@@ -233,7 +234,9 @@ export class Seq2Seq extends TrainableModule {
       vs = this.encodeSources(v.sources);
       vt = this.encodeTargets(v.targets);
     }
-    return this.fitJob(op, signal, resume, (m, opt) => tb.tfSeq2SeqFit(m, src, tgt, vs, vt, native, progressCallback(onProgress), opt));
+    const tensors = [...sequenceTensors('src', src), ...sequenceTensors('tgt', tgt)];
+    if (vs && vt) tensors.push(...sequenceTensors('valSrc', vs), ...sequenceTensors('valTgt', vt));
+    return this.fitJob(op, signal, resume, { options: native, tensors, onProgress: progressCallback(onProgress) });
   }
 
   /** Teacher-forced mean loss and token accuracy over pairs (eval mode). */
@@ -243,7 +246,8 @@ export class Seq2Seq extends TrainableModule {
     const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
     const signal = checkSignal(options.signal, op);
     const batchSize = checkInt(options.batchSize ?? 128, op, 'batchSize', 1);
-    return this.enqueue((m) => runJob(op, signal, () => tb.tfEvaluate(m, src, tgt, { batchSize })));
+    const tensors = [...sequenceTensors('src', src), ...sequenceTensors('tgt', tgt)];
+    return this.enqueue((m) => taskValue(op, signal, () => startTask<EvalResult>(m, 'evaluate', { options: { batchSize }, tensors })));
   }
 
   /**
@@ -261,7 +265,11 @@ export class Seq2Seq extends TrainableModule {
     const penalty = options.lengthPenalty ?? 1;
     if (typeof penalty !== 'number' || !Number.isFinite(penalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
     return this.enqueue(async (m) => {
-      const logProbs = await runJob(op, signal, () => tb.tfScore(m, src, tgt, batchSize));
+      const tensors = [...sequenceTensors('src', src), ...sequenceTensors('tgt', tgt)];
+      const r = await runJob(op, signal, () => startTask(m, 'score', { options: { batchSize }, tensors }));
+      const scores = new Tensor(r.tensors.get('output')!);
+      const logProbs = scores.toTypedArray();
+      scores.dispose();
       return Array.from(logProbs, (logProb, i) => {
         const length = tgt.lengths[i] - 1;
         return { logProb, length, score: logProb / length ** penalty };
@@ -301,12 +309,13 @@ export class Seq2Seq extends TrainableModule {
     if (typeof native.lengthPenalty !== 'number' || !Number.isFinite(native.lengthPenalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
     const src = this.encodeSources(list);
     return this.enqueue(async (m) => {
-      const lists = await runJob(op, signal, () => tb.tfTranslate(m, src, native));
-      const out = lists.map((hyps, i): Translation => {
+      const r = await runJob(op, signal, () => startTask<NativeHypothesis[][]>(m, 'translate', { options: native, tensors: sequenceTensors('src', src) }));
+      const out = r.value.map((hyps, i): Translation => {
         const ranked = hyps.map((h) => this.translation(list[i], h));
         const best = ranked[0];
-        if (hyps[0].attention)
-          best.attention = this.crossAttention(new Tensor(hyps[0].attention), src.ids.subarray(i * src.cols, i * src.cols + src.lengths[i]), best, attLayer, attHead);
+        const attention = r.tensors.get(`attention.${i}.0`);
+        if (attention)
+          best.attention = this.crossAttention(new Tensor(attention), src.ids.subarray(i * src.cols, i * src.cols + src.lengths[i]), best, attLayer, attHead);
         return nBest ? { ...best, alternatives: ranked } : best;
       });
       return single ? out[0] : out;

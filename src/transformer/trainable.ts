@@ -3,20 +3,20 @@
 // true }) that continues it, and checkpoints that carry it (save(path, { optimizer: true }), load).
 // Every fit job that started leaves its optimizer, an aborted or diverging one too: its state is
 // that of the steps taken, which matches the weights.
-import { QkvError } from '../errors';
-import { NativeModuleBase, runJob } from './base';
-import { tb, type NativeFitJob, type NativeModule, type NativeOptimizer } from './native';
+import { noOptimizerState, type SaveOptions } from '../nn/module';
+import { checkOptimizer, type Optimizer } from '../optim/index';
+import { runJob, startTask, type TaskCall, type TaskJob } from '../jobs';
+import { NativeModuleBase } from './base';
+import { tb, type NativeModule, type NativeOptimizer } from './native';
 import type { TrainResult } from '../training';
 
-export interface SaveOptions {
-  /**
-   * Also write the optimizer state that fit() left on the model (default false): its moments under
-   * `optimizer/<parameter>/exp_avg` and `.../exp_avg_sq`, its step counts, hyperparameters and
-   * schedule in the `qkv.optimizer` metadata. load() restores it, and fit(..., { resume: true })
-   * continues it.
-   */
-  optimizer?: boolean;
-}
+/**
+ * save(path, { optimizer: true }) also writes the optimizer state that fit() left on the model: its
+ * moments under `optimizer/<parameter>/exp_avg` and `.../exp_avg_sq`, its step counts,
+ * hyperparameters and schedule in the `qkv.optimizer` metadata. load() restores it, and
+ * fit(..., { resume: true }) continues it.
+ */
+export type { SaveOptions };
 
 /** What load() of a trainable model reads: the module, its metadata and its optimizer state. */
 export interface LoadedModule {
@@ -28,13 +28,6 @@ export interface LoadedModule {
 export function loadCheckpoint(path: string, op: string): Promise<LoadedModule> {
   if (typeof path !== 'string') throw new TypeError(`${op}: path must be a string`);
   return tb.tfLoadModule(path);
-}
-
-function noState(op: string, what: string): QkvError {
-  return new QkvError(
-    `${op}: ${what} needs optimizer state, and this model has none: train it with fit() first, or load a checkpoint saved with { optimizer: true }`,
-    'ERR_NO_STATE',
-  );
 }
 
 export abstract class TrainableModule extends NativeModuleBase {
@@ -68,29 +61,25 @@ export abstract class TrainableModule extends NativeModuleBase {
     this.steps = o ? tb.optimInfo(o).stepCount : null;
   }
 
-  /** Runs a fit job on a fresh optimizer, or with `resume` on the kept one; keeps the job's. */
-  protected fitJob(op: string, signal: AbortSignal | undefined, resume: boolean,
-    start: (m: NativeModule, optimizer: NativeOptimizer | null) => NativeFitJob): Promise<TrainResult> {
+  /** Runs a fit task on a fresh optimizer, or with `resume` on the kept one; keeps the task's. */
+  protected fitJob(op: string, signal: AbortSignal | undefined, resume: boolean, call: TaskCall): Promise<TrainResult> {
     return this.enqueue(async (m) => {
-      if (resume && !this.optimizer) throw noState(op, 'resume: true');
-      let job: NativeFitJob | null = null;
+      if (resume && !this.optimizer) throw noOptimizerState(op, 'resume: true');
+      let job: TaskJob<TrainResult> | null = null;
       try {
-        return (await runJob(op, signal, () => (job = start(m, resume ? this.optimizer : null))));
+        return (await runJob(op, signal, () => (job = startTask<TrainResult>(m, 'fit', { ...call, optimizer: resume ? this.optimizer : null })))).value;
       } finally {
-        if (job) this.keepOptimizer((job as NativeFitJob).optimizer);
+        const kept = (job as TaskJob<TrainResult> | null)?.optimizer;
+        if (kept) this.keepOptimizer(kept);
       }
     });
   }
 
-  /** Writes the checkpoint (atomically), with the optimizer state when asked for. */
-  protected saveCheckpoint(path: string, options: SaveOptions, op: string, metadata: Record<string, string>): Promise<void> {
-    if (typeof path !== 'string') throw new TypeError(`${op}: path must be a string`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    const withOptimizer = options.optimizer ?? false;
-    if (typeof withOptimizer !== 'boolean') throw new TypeError(`${op}: optimizer must be a boolean`);
-    return this.enqueue(async (m) => {
-      if (withOptimizer && !this.optimizer) throw noState(op, 'optimizer: true');
-      return tb.nnSave(m, path, withOptimizer ? this.optimizer : null, metadata);
-    });
+  protected override optimizerToSave(optimizer: Optimizer | boolean | undefined, op: string): NativeOptimizer | null {
+    if (optimizer === true) {
+      if (!this.optimizer) throw noOptimizerState(op);
+      return this.optimizer;
+    }
+    return optimizer === undefined || optimizer === false ? null : checkOptimizer(optimizer, op)._o;
   }
 }
