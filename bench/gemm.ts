@@ -9,7 +9,8 @@
 // After each numpy batch the bench pauses 0.25 s before timing qkv: OpenBLAS's threads keep spinning
 // for ~0.1 s after a call (its THREAD_TIMEOUT), which would otherwise take the cores from qkv's first
 // products. (qkv's pool threads sleep as soon as a call ends, so numpy needs no such pause.) numpy runs with
-// OPENBLAS_NUM_THREADS=<threads> and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (DESIGN.md, "Peers").
+// OPENBLAS_NUM_THREADS=<threads> and without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (which would pin a
+// slower kernel or cache size: the peer runs at its best).
 // Variants: NN = a @ b, NT = a @ b^T, TN = a^T @ b; transposes are views in both libraries (no copy).
 // Reported: GFLOP/s (2 n^3 / time) of the median run and of the fastest run (the fastest is the
 // steadier figure on a shared, busy machine).

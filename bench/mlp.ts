@@ -8,7 +8,7 @@
 // files that both sides read. Each side trains a warm-up epoch, then `repeats` timed runs of
 // `epochs` epochs (shuffled batches, forward, loss, backward, optimizer step); reported: median
 // samples/s. Configurations alternate between the libraries, so that both see the same machine.
-// PyTorch runs at its best (DESIGN.md, "Peers"): OpenBLAS with OpenMP through LD_LIBRARY_PATH,
+// PyTorch runs at its best: OpenBLAS with OpenMP through LD_LIBRARY_PATH,
 // torch.set_num_threads(2), its fp32 GEMM rate at 2048² printed first; and twice, with OpenMP's
 // default (spinning) wait policy and with OMP_WAIT_POLICY=passive, keeping the faster: on a shared,
 // oversubscribed machine spinning threads can slow small steps down several times.

@@ -4,7 +4,7 @@ number of epochs; prints one JSON line per configuration.
 Run by bench/mlp.ts as
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp /usr/bin/python3 bench/mlp_torch.py <spec.json>
 where spec.json names the data files (raw little-endian float32 inputs [N, in], int32 targets [N]).
-Set up at its best (DESIGN.md, "Peers"): OpenBLAS with OpenMP through LD_LIBRARY_PATH and
+Set up at its best: OpenBLAS with OpenMP (Debian's torch otherwise takes the reference BLAS, 20-40x slower) through LD_LIBRARY_PATH and
 torch.set_num_threads(threads); the first line out reports the fp32 GEMM rate at 2048^2 so that a
 crippled BLAS is seen before any ratio is quoted. Then it reads one configuration per line on stdin
 (so that bench/mlp.ts can alternate with qkv, config by config) and answers each with its rates.

@@ -1,5 +1,6 @@
-// File formats: safetensors checkpoints. The file work runs in queue_job's worker (DESIGN.md §2);
-// the main thread only checks arguments, snapshots tensor handles and builds the result.
+// File formats: safetensors checkpoints. The file work runs in queue_job's worker (nothing that can
+// take more than about a millisecond runs on the event loop); the main thread only checks
+// arguments, snapshots tensor handles and builds the result.
 #include <cstring>
 
 #include "binding.h"

@@ -1,4 +1,4 @@
-// word2vec: N-API glue over cpp/word2vec (DESIGN.md §2). Training, loading, saving and evaluations
+// word2vec: N-API glue over cpp/word2vec, keeping heavy work off the event loop. Training, loading, saving and evaluations
 // run off the event loop (training as a progress job, see progress_job.h); similarity queries are
 // synchronous (one pass over the vocabulary, on the thread pool for large ones).
 //
@@ -9,15 +9,12 @@
 #include <cstring>
 
 #include "binding.h"
-#include "core/random.h"
 #include "core/thread_pool.h"
-#include "cpu/simd.h"
 #include "progress_job.h"
 #include "word2vec/evaluate.h"
 #include "word2vec/format_qkv.h"
 #include "word2vec/format_word2vec.h"
 #include "io/json.h"
-#include "word2vec/kernels.h"
 #include "word2vec/model.h"
 #include "word2vec/scan.h"
 #include "word2vec/similarity.h"
@@ -686,76 +683,6 @@ Napi::Value w2v_dispose(const Napi::CallbackInfo& info) {
   });
 }
 
-// w2vKernelCheck(level, k, m, dim, seed) → { maxAbsDiff, maxAbs }: the batched kernel at `level`
-// against plain double-precision loops on random rows, labels and a skipped output.
-Napi::Value w2v_kernel_check(const Napi::CallbackInfo& info) {
-  QKV_GUARD(info, {
-    constexpr const char* op = "w2vKernelCheck";
-    std::string lname = arg_string(info, 0, op, "level");
-    cpu::SimdLevel level;
-    if (!cpu::simd_from_name(lname.c_str(), &level)) throw_range(std::string(op) + ": unknown SIMD level '" + lname + "'");
-    if (level > cpu::simd_supported()) throw_range(std::string(op) + ": this processor lacks " + lname);
-    const int k = static_cast<int>(arg_int(info, 1, op, "k"));
-    const int mo = static_cast<int>(arg_int(info, 2, op, "m"));
-    const int dim = static_cast<int>(arg_int(info, 3, op, "dim"));
-    const uint64_t seed = static_cast<uint64_t>(arg_int(info, 4, op, "seed"));
-    if (k < 1 || k > 64 || mo < 1 || mo > 256 || dim < 1 || dim > 4096) throw_range(std::string(op) + ": sizes out of range");
-    const w2v::Kernels& K = w2v::kernels_for(level);
-    w2v::Matrix in(k, dim), out(mo, dim), out_ref(mo, dim), din(k, dim);
-    Rng rng(seed);
-    for (int i = 0; i < k; ++i)
-      for (int d = 0; d < dim; ++d) in.row(i)[d] = static_cast<float>(rng.uniform() - 0.5);
-    for (int j = 0; j < mo; ++j)
-      for (int d = 0; d < dim; ++d) out.row(j)[d] = out_ref.row(j)[d] = static_cast<float>(rng.uniform() - 0.5);
-    std::vector<float> lab(mo);
-    for (int j = 0; j < mo; ++j) lab[j] = j == 0 ? 1.0f : (j == mo - 1 && mo > 2 ? -1.0f : static_cast<float>(rng.next() & 1));
-    std::vector<float*> inp(k), outp(mo);
-    for (int i = 0; i < k; ++i) inp[i] = in.row(i);
-    for (int j = 0; j < mo; ++j) outp[j] = out.row(j);
-    std::vector<float> scratch(static_cast<size_t>(k) * mo + 16);
-    const float alpha = 0.025f;
-    double loss = K.block(inp.data(), k, outp.data(), mo, lab.data(), alpha, in.stride(), din.data(), scratch.data(), true);
-    // Reference: the same maths, in double, with the exact sigmoid where it matters little (the
-    // tables have ~0.3% resolution, the tolerance allows for it).
-    std::vector<double> G(static_cast<size_t>(k) * mo, 0.0);
-    double ref_loss = 0;
-    for (int i = 0; i < k; ++i)
-      for (int j = 0; j < mo; ++j) {
-        if (lab[j] < 0) continue;
-        double s = 0;
-        for (int d = 0; d < dim; ++d) s += static_cast<double>(in.row(i)[d]) * out_ref.row(j)[d];
-        double f = 1.0 / (1.0 + std::exp(-s));
-        double z = lab[j] > 0.5f ? s : -s;
-        ref_loss += std::log1p(std::exp(-z));
-        G[i * mo + j] = std::fabs(s) >= w2v::kMaxExp ? 0.0 : (lab[j] - f) * alpha;
-      }
-    double max_diff = 0, max_abs = 0;
-    for (int i = 0; i < k; ++i)
-      for (int d = 0; d < in.stride(); ++d) {
-        double r = 0;
-        if (d < dim)
-          for (int j = 0; j < mo; ++j) r += G[i * mo + j] * out_ref.row(j)[d];
-        max_diff = std::max(max_diff, std::fabs(r - din.row(i)[d]));
-        max_abs = std::max(max_abs, std::fabs(r));
-      }
-    for (int j = 0; j < mo; ++j)
-      for (int d = 0; d < out.stride(); ++d) {
-        double r = out_ref.row(j)[d];
-        if (d < dim)
-          for (int i = 0; i < k; ++i) r += G[i * mo + j] * in.row(i)[d];
-        max_diff = std::max(max_diff, std::fabs(r - out.row(j)[d]));
-      }
-    Napi::Env env = info.Env();
-    Napi::Object r = Napi::Object::New(env);
-    r.Set("level", Napi::String::New(env, cpu::simd_name(K.level)));
-    r.Set("maxAbsDiff", Napi::Number::New(env, max_diff));
-    r.Set("maxAbs", Napi::Number::New(env, max_abs));
-    r.Set("loss", Napi::Number::New(env, loss));
-    r.Set("referenceLoss", Napi::Number::New(env, ref_loss));
-    return r;
-  });
-}
-
 }  // namespace
 
 void init_word2vec(Napi::Env env, Napi::Object exports) {
@@ -774,7 +701,6 @@ void init_word2vec(Napi::Env env, Napi::Object exports) {
   exports.Set("w2vEvaluateWordPairs", Napi::Function::New(env, w2v_evaluate_pairs, "w2vEvaluateWordPairs"));
   exports.Set("w2vEvaluateAnalogies", Napi::Function::New(env, w2v_evaluate_analogies, "w2vEvaluateAnalogies"));
   exports.Set("w2vDispose", Napi::Function::New(env, w2v_dispose, "w2vDispose"));
-  exports.Set("w2vKernelCheck", Napi::Function::New(env, w2v_kernel_check, "w2vKernelCheck"));
 }
 
 }  // namespace qkv::binding

@@ -1,7 +1,7 @@
 // The ops of the registry as functions on `qkv`. Each checks its JavaScript arguments and calls the
 // core; shape, axis and index checks happen natively and throw RangeError naming the op and shapes.
 import { binding, type NativeTensor } from './native';
-import { Tensor, checkDType, checkShape, handle, describe, type DType } from './tensor';
+import { Tensor, binaryOp as binary, checkDType, checkShape, describe, handle, reduceOp, unaryOp as unary, type DType } from './tensor';
 
 type Operand = Tensor | number;
 
@@ -15,35 +15,10 @@ function created(h: NativeTensor, options: { requiresGrad?: boolean }): Tensor {
   return t;
 }
 
-/** Handles of a binary op's operands; a number becomes a scalar of the other operand's dtype. */
-function operands(op: string, a: Operand, b: Operand): [NativeTensor, NativeTensor] {
-  if (a instanceof Tensor && b instanceof Tensor) return [a._h, b._h];
-  if (a instanceof Tensor && typeof b === 'number') return [a._h, binding.full([], a.dtype, b)];
-  if (typeof a === 'number' && b instanceof Tensor) return [binding.full([], b.dtype, a), b._h];
-  throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${describe(a)} and ${describe(b)}`);
-}
-
-function binary(op: string, a: Operand, b: Operand): Tensor {
-  const [ha, hb] = operands(op, a, b);
-  return wrap(binding.binary(op, ha, hb));
-}
-
-function unary(op: string, x: Tensor): Tensor {
-  return wrap(binding.unary(op, handle(x, op, 'input')));
-}
-
-function axesOf(op: string, axis: number | readonly number[] | undefined): number[] {
-  if (axis === undefined) return [];
-  const list = typeof axis === 'number' ? [axis] : axis;
-  if (!Array.isArray(list)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
-  for (const a of list) if (!Number.isInteger(a)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
-  return [...list];
-}
-
-function keepdimsOf(op: string, options: { keepdims?: boolean } | undefined): boolean {
-  const k = options?.keepdims ?? false;
-  if (typeof k !== 'boolean') throw new TypeError(`${op}: keepdims must be a boolean`);
-  return k;
+/** `x` itself when it is a Tensor; TypeError naming the call otherwise. */
+function tensorArg(x: Tensor, op: string, name = 'input'): Tensor {
+  handle(x, op, name);
+  return x;
 }
 
 // ---- autograd mode ---------------------------------------------------------------------------
@@ -115,7 +90,7 @@ export function arange(startOrEnd: number, end?: number, step = 1, options: Crea
  * Transposed views (`b.transpose()`) are read in place, without a copy.
  */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  return wrap(binding.matmul(handle(a, 'matmul', 'a'), handle(b, 'matmul', 'b')));
+  return tensorArg(a, 'matmul', 'a').matmul(b);
 }
 /** {@link matmul} on a worker thread: for large products, so that the event loop keeps running. */
 export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
@@ -146,9 +121,7 @@ export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
 export const quickGelu = (x: Tensor): Tensor => unary('quickGelu', x);
 /** GELU: the exact erf form by default, or the tanh approximation (GPT-2's) with `approximate: 'tanh'`. */
 export function gelu(x: Tensor, options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-  const a = options.approximate ?? 'none';
-  if (a !== 'none' && a !== 'tanh') throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(a)}`);
-  return unary(a === 'tanh' ? 'geluTanh' : 'gelu', x);
+  return tensorArg(x, 'gelu').gelu(options);
 }
 
 /** x Wᵀ + b for x [N, in], weight [out, in] (PyTorch's layout) and bias [out] (or null): one fused op. */
@@ -178,29 +151,28 @@ export function indexSelect(x: Tensor, indices: readonly number[]): Tensor {
 
 /** Sum over `axis` (one or several; all when omitted). */
 export function sum(x: Tensor, axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor {
-  return wrap(binding.reduce('sum', handle(x, 'sum', 'input'), axesOf('sum', axis), keepdimsOf('sum', options)));
+  return reduceOp('sum', x, axis, options);
 }
 export function mean(x: Tensor, axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor {
-  return wrap(binding.reduce('mean', handle(x, 'mean', 'input'), axesOf('mean', axis), keepdimsOf('mean', options)));
+  return reduceOp('mean', x, axis, options);
 }
 export function max(x: Tensor, axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor {
-  return wrap(binding.reduce('max', handle(x, 'max', 'input'), axesOf('max', axis), keepdimsOf('max', options)));
+  return reduceOp('max', x, axis, options);
 }
 /** Index (int32) of the first maximum along `axis` (the last by default). */
 export function argmax(x: Tensor, axis = -1, options?: { keepdims?: boolean }): Tensor {
-  if (!Number.isInteger(axis)) throw new TypeError('argmax: axis must be an integer');
-  return wrap(binding.argmax(handle(x, 'argmax', 'input'), axis, keepdimsOf('argmax', options)));
+  return tensorArg(x, 'argmax').argmax(axis, options);
 }
 
 // ---- fused -----------------------------------------------------------------------------------------
 
 /** Softmax over the last axis. */
 export function softmax(x: Tensor): Tensor {
-  return wrap(binding.softmax(handle(x, 'softmax', 'input'), false));
+  return tensorArg(x, 'softmax').softmax();
 }
 /** log(softmax(x)) over the last axis, computed stably. */
 export function logSoftmax(x: Tensor): Tensor {
-  return wrap(binding.softmax(handle(x, 'logSoftmax', 'input'), true));
+  return tensorArg(x, 'logSoftmax').logSoftmax();
 }
 /** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta; gamma and beta [C] or null. */
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: { eps?: number } = {}): Tensor {
@@ -287,14 +259,11 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   return wrap(binding.concat(tensors.map((t, i) => handle(t, 'concat', `tensors[${i}]`)), axis));
 }
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
-  handle(x, 'reshape', 'input');
-  return x.reshape(shape);
+  return tensorArg(x, 'reshape').reshape(shape);
 }
 export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
-  handle(x, 'transpose', 'input');
-  return x.transpose(dim0, dim1);
+  return tensorArg(x, 'transpose').transpose(dim0, dim1);
 }
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
-  handle(x, 'permute', 'input');
-  return x.permute(dims);
+  return tensorArg(x, 'permute').permute(dims);
 }

@@ -1,5 +1,7 @@
+// The Tensor class and the argument checks the ops share. Tensor's op methods call the core
+// directly (through binaryOp/unaryOp below); ops.ts builds its functions on this module, never the
+// other way round.
 import { binding, type NativeTensor } from './native';
-import * as ops from './ops';
 
 export type DType = 'float32' | 'float64' | 'int32';
 export type Device = 'cpu' | 'cuda' | 'guarded';
@@ -201,27 +203,34 @@ export class Tensor {
     return true;
   }
 
-  // ---- ops as methods ----------------------------------------------------------------------
-  add(other: Tensor | number): Tensor { return ops.add(this, other); }
-  sub(other: Tensor | number): Tensor { return ops.sub(this, other); }
-  mul(other: Tensor | number): Tensor { return ops.mul(this, other); }
-  div(other: Tensor | number): Tensor { return ops.div(this, other); }
-  pow(exponent: Tensor | number): Tensor { return ops.pow(this, exponent); }
-  matmul(other: Tensor): Tensor { return ops.matmul(this, other); }
-  neg(): Tensor { return ops.neg(this); }
-  exp(): Tensor { return ops.exp(this); }
-  log(): Tensor { return ops.log(this); }
-  sqrt(): Tensor { return ops.sqrt(this); }
-  tanh(): Tensor { return ops.tanh(this); }
-  abs(): Tensor { return ops.abs(this); }
-  relu(): Tensor { return ops.relu(this); }
-  gelu(options?: { approximate?: 'none' | 'tanh' }): Tensor { return ops.gelu(this, options); }
-  sum(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return ops.sum(this, axis, options); }
-  mean(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return ops.mean(this, axis, options); }
-  max(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return ops.max(this, axis, options); }
-  argmax(axis = -1, options?: { keepdims?: boolean }): Tensor { return ops.argmax(this, axis, options); }
-  softmax(): Tensor { return ops.softmax(this); }
-  logSoftmax(): Tensor { return ops.logSoftmax(this); }
+  // ---- ops as methods (the functions of ops.ts with this tensor as their first operand) ----------
+  add(other: Tensor | number): Tensor { return binaryOp('add', this, other); }
+  sub(other: Tensor | number): Tensor { return binaryOp('sub', this, other); }
+  mul(other: Tensor | number): Tensor { return binaryOp('mul', this, other); }
+  div(other: Tensor | number): Tensor { return binaryOp('div', this, other); }
+  pow(exponent: Tensor | number): Tensor { return binaryOp('pow', this, exponent); }
+  matmul(other: Tensor): Tensor { return new Tensor(binding.matmul(handle(this, 'matmul', 'a'), handle(other, 'matmul', 'b'))); }
+  neg(): Tensor { return unaryOp('neg', this); }
+  exp(): Tensor { return unaryOp('exp', this); }
+  log(): Tensor { return unaryOp('log', this); }
+  sqrt(): Tensor { return unaryOp('sqrt', this); }
+  tanh(): Tensor { return unaryOp('tanh', this); }
+  abs(): Tensor { return unaryOp('abs', this); }
+  relu(): Tensor { return unaryOp('relu', this); }
+  gelu(options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
+    const a = options.approximate ?? 'none';
+    if (a !== 'none' && a !== 'tanh') throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(a)}`);
+    return unaryOp(a === 'tanh' ? 'geluTanh' : 'gelu', this);
+  }
+  sum(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return reduceOp('sum', this, axis, options); }
+  mean(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return reduceOp('mean', this, axis, options); }
+  max(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return reduceOp('max', this, axis, options); }
+  argmax(axis = -1, options?: { keepdims?: boolean }): Tensor {
+    if (!Number.isInteger(axis)) throw new TypeError('argmax: axis must be an integer');
+    return new Tensor(binding.argmax(handle(this, 'argmax', 'input'), axis, keepdimsOf('argmax', options)));
+  }
+  softmax(): Tensor { return new Tensor(binding.softmax(handle(this, 'softmax', 'input'), false)); }
+  logSoftmax(): Tensor { return new Tensor(binding.softmax(handle(this, 'logSoftmax', 'input'), true)); }
 
   toString(): string {
     return this.disposed ? 'Tensor(disposed)' : `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, device=${this.device})`;
@@ -258,4 +267,44 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
   return typeof v;
+}
+
+// ---- the op calls shared by Tensor's methods and ops.ts ----------------------------------------
+
+/** Handles of a binary op's operands; a number becomes a scalar of the other operand's dtype. */
+function operands(op: string, a: Tensor | number, b: Tensor | number): [NativeTensor, NativeTensor] {
+  if (a instanceof Tensor && b instanceof Tensor) return [a._h, b._h];
+  if (a instanceof Tensor && typeof b === 'number') return [a._h, binding.full([], a.dtype, b)];
+  if (typeof a === 'number' && b instanceof Tensor) return [binding.full([], b.dtype, a), b._h];
+  throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${describe(a)} and ${describe(b)}`);
+}
+
+/** @internal A broadcasting binary op of the registry. */
+export function binaryOp(op: string, a: Tensor | number, b: Tensor | number): Tensor {
+  const [ha, hb] = operands(op, a, b);
+  return new Tensor(binding.binary(op, ha, hb));
+}
+
+/** @internal An elementwise unary op of the registry. */
+export function unaryOp(op: string, x: Tensor): Tensor {
+  return new Tensor(binding.unary(op, handle(x, op, 'input')));
+}
+
+function axesOf(op: string, axis: number | readonly number[] | undefined): number[] {
+  if (axis === undefined) return [];
+  const list = typeof axis === 'number' ? [axis] : axis;
+  if (!Array.isArray(list)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
+  for (const a of list) if (!Number.isInteger(a)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
+  return [...list];
+}
+
+function keepdimsOf(op: string, options: { keepdims?: boolean } | undefined): boolean {
+  const k = options?.keepdims ?? false;
+  if (typeof k !== 'boolean') throw new TypeError(`${op}: keepdims must be a boolean`);
+  return k;
+}
+
+/** @internal sum, mean or max over `axis` (one or several; all when omitted). */
+export function reduceOp(op: 'sum' | 'mean' | 'max', x: Tensor, axis: number | readonly number[] | undefined, options: { keepdims?: boolean } | undefined): Tensor {
+  return new Tensor(binding.reduce(op, handle(x, op, 'input'), axesOf(op, axis), keepdimsOf(op, options)));
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Files written so that readers see either the old file or the complete new one (DESIGN.md §6):
+// Files written so that readers see either the old file or the complete new one (every write of qkv):
 // the bytes go to `<path>.tmp-<pid>-<random>` in the same directory, which is fsync'ed, closed and
 // renamed over `path`; then the directory is fsync'ed. Any failure, or destroying the writer
 // before commit(), removes the temporary file; errors are Error(IO) naming `op`, the path and errno.

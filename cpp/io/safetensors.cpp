@@ -389,19 +389,6 @@ void emit_data(const NamedTensors& tensors, Sink&& sink) {
 
 // ---- public -------------------------------------------------------------------------------------
 
-std::string safetensors_header(const NamedTensors& tensors, const Metadata& metadata, const char* op) {
-  return layout(tensors, metadata, op).header;
-}
-
-std::string serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata, const char* op) {
-  Layout l = layout(tensors, metadata, op);
-  std::string out = length_field(l.header.size());
-  out.reserve(8 + l.header.size() + l.data_size);
-  out += l.header;
-  emit_data(tensors, [&](const void* p, size_t n) { out.append(static_cast<const char*>(p), n); });
-  return out;
-}
-
 void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata, const char* op) {
   Layout l = layout(tensors, metadata, op);
   AtomicWriter f(path, op);

@@ -63,10 +63,6 @@ struct Safetensors {
 };
 
 // ---- writing ------------------------------------------------------------------------------------
-// The padded header (without the 8-byte length) for these tensors, laid out in the given order.
-std::string safetensors_header(const NamedTensors& tensors, const Metadata& metadata, const char* op = "writeSafetensors");
-// The whole file as bytes (for tests and in-memory use).
-std::string serialize_safetensors(const NamedTensors& tensors, const Metadata& metadata, const char* op = "writeSafetensors");
 void write_safetensors(const std::string& path, const NamedTensors& tensors, const Metadata& metadata,
                        const char* op = "writeSafetensors");
 

@@ -17,48 +17,11 @@ const std::pair<const char*, InitKind> kInitNames[] = {
     {"kaimingNormal", InitKind::KaimingNormal}};
 }
 
-const char* init_name(InitKind kind) {
-  for (auto& [name, k] : kInitNames)
-    if (k == kind) return name;
-  return "default";
-}
-
 InitKind init_kind_from_name(const std::string& name, const char* op) {
   for (auto& [n, k] : kInitNames)
     if (name == n) return k;
   throw_type(std::string(op) + ": unknown init '" + name +
              "' (default, zeros, ones, normal, uniform, xavierUniform, xavierNormal, kaimingUniform, kaimingNormal)");
-}
-
-json::Value init_to_json(const Init& init) {
-  json::Value v = json::Value::object();
-  v.set("kind", json::Value::string(init_name(init.kind)));
-  if (init.kind == InitKind::Normal) v.set("std", json::Value::number(init.std));
-  if (init.kind == InitKind::Uniform) v.set("bound", json::Value::number(init.bound));
-  if (init.gain >= 0) v.set("gain", json::Value::number(init.gain));
-  return v;
-}
-
-Init init_from_json(const json::Value& v, const char* op) {
-  Init init;
-  if (v.is_string()) {
-    init.kind = init_kind_from_name(v.as_string(), op);
-    return init;
-  }
-  if (!v.is_object()) throw Error(ErrorKind::Format, std::string(op) + ": init must be a string or an object");
-  const json::Value* kind = v.find("kind");
-  if (!kind || !kind->is_string()) throw Error(ErrorKind::Format, std::string(op) + ": init needs a string 'kind'");
-  init.kind = init_kind_from_name(kind->as_string(), op);
-  auto num = [&](const char* key, double& out) {
-    if (const json::Value* x = v.find(key)) {
-      if (!x->is_number()) throw Error(ErrorKind::Format, std::string(op) + ": init." + key + " must be a number");
-      out = x->as_double();
-    }
-  };
-  num("std", init.std);
-  num("bound", init.bound);
-  num("gain", init.gain);
-  return init;
 }
 
 Fans fans_of(const Shape& shape) {

@@ -6,7 +6,6 @@
 #include <string>
 
 #include "core/tensor.h"
-#include "io/json.h"
 
 namespace qkv::nn {
 
@@ -29,12 +28,9 @@ struct Init {
   double gain = -1;    // Xavier (default 1) and Kaiming (default sqrt(2)); negative = the default
 };
 
-const char* init_name(InitKind kind);
 // "default", "zeros", "ones", "normal", "uniform", "xavierUniform", "xavierNormal",
 // "kaimingUniform", "kaimingNormal"; TypeError naming `op` otherwise.
 InitKind init_kind_from_name(const std::string& name, const char* op);
-json::Value init_to_json(const Init& init);
-Init init_from_json(const json::Value& v, const char* op);
 
 struct Fans {
   int64_t in, out;

@@ -2,9 +2,10 @@
 // The inner loops of word2vec training and of similarity queries, one table per instruction-set
 // level. kernels_impl.inc is their single source; kernels_{scalar,avx2,avx512}.cpp compile it with
 // different target flags, each in its own namespace, so that no inline function is shared between
-// differently-flagged objects. The plain per-pair loops in reference.cpp are what these are checked
-// against (w2vKernelCheck in binding/word2vec_binding.cpp, run by test/word2vec_quality.test.ts at every
-// SIMD level on awkward sizes).
+// differently-flagged objects. Their arithmetic is checked against plain double-precision loops by
+// a test-only program (test/native/w2v_kernel_check.cpp, built and run by
+// test/word2vec_quality.test.ts) at every SIMD level on awkward sizes; the plain per-pair training
+// loops in reference.cpp are checked against the fast path in model quality.
 //
 // Row layout: every row is `stride` floats, stride a multiple of 16 (64 bytes), rows 64-byte
 // aligned, and the padding columns beyond `dim` hold zeros (they stay zero under every update).

@@ -1,7 +1,7 @@
 // The reference per-sentence update: word2vec.c's loops, one (context, centre) pair at a time,
 // fresh negatives for every pair, output weights updated as soon as each is used; plain scalar
 // code over `dim`. Slow on purpose: it is what the fast path is checked against, in quality
-// (test/word2vec_quality.test.ts); the kernels' arithmetic is checked by w2vKernelCheck.
+// (test/word2vec_quality.test.ts); the kernels' arithmetic is checked by test/native/w2v_kernel_check.cpp.
 #include <cmath>
 
 #include "word2vec/kernels.h"

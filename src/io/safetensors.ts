@@ -1,5 +1,5 @@
-// safetensors checkpoints (https://github.com/huggingface/safetensors): the weight format of qkv
-// (DESIGN.md §6). The reading, checking and writing happen in the core (cpp/io/safetensors.h) on a
+// safetensors checkpoints (https://github.com/huggingface/safetensors): the weight format of qkv,
+// for every model, with the model's config in the metadata. The reading, checking and writing happen in the core (cpp/io/safetensors.h) on a
 // worker thread; this module checks arguments and wraps handles.
 import { Tensor, describe } from '../tensor';
 import { ioBinding } from './native-io';

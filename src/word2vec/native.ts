@@ -80,13 +80,6 @@ export interface Word2VecBinding {
     total: number;
   }>;
   w2vDispose(model: NativeModel): void;
-  w2vKernelCheck(level: string, k: number, m: number, dim: number, seed: number): {
-    level: string;
-    maxAbsDiff: number;
-    maxAbs: number;
-    loss: number;
-    referenceLoss: number;
-  };
 }
 
 export const w2vBinding = binding as unknown as Word2VecBinding;
