@@ -72,7 +72,7 @@ interface Run {
 }
 
 const root = path.join(__dirname, '..');
-const wordsim = path.join(root, '..', 'shared', 'data', 'wordsim353.tsv');
+const wordsim = path.join(root, 'data', 'wordsim353.tsv');
 const median = (xs: number[]): number => {
   const s = [...xs].sort((x, y) => x - y);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -105,7 +105,7 @@ const f3 = (x: number): string => x.toFixed(3);
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
   const models = MODELS.filter((m) => o.models.includes(m.key));
-  if (!existsSync(wordsim)) throw new Error(`WordSim-353 not found at ${wordsim} (shared/ must sit beside the repository)`);
+  if (!existsSync(wordsim)) throw new Error(`WordSim-353 not found at ${wordsim} (data/wordsim353.tsv of the repository)`);
   const corpus = brownTextFile();
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   console.log(`Brown: ${corpus.words.toLocaleString('en-US')} words (${corpus.path}); ${o.threads} threads, ${o.rounds} rounds; ` +

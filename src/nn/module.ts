@@ -1,6 +1,6 @@
 // The base of the typed module classes: a façade over a native module (cpp/nn) with its
 // parameters, modes, checkpoints and the jobs that run on worker threads (fit, evaluate, predict,
-// save, load). Jobs on one module run one after another, in call order (DESIGN.md §2).
+// save, load). Jobs on one module run one after another, in call order (the call queue of src/jobs.ts).
 import { QkvError } from '../errors';
 import { Tensor, describe, handle } from '../tensor';
 import { AdamW, checkOptimizer, type Optimizer, type Schedule } from '../optim/index';
