@@ -1,6 +1,7 @@
 // Word2Vec: a typed façade over the native model (cpp/word2vec). Training, loading, saving and the
 // evaluations run off the event loop and return Promises; similarity queries are synchronous (one
 // SIMD pass over the vocabulary, on the thread pool when it is large).
+import { CallQueue, abortError } from '../jobs';
 import { QkvError } from '../errors';
 import { checkInput, describeValue, feedPasses, type Word2VecInput } from './input';
 import { w2vBinding as B, type NativeFeedJob, type NativeModel, type NativeTrainResult } from './native';
@@ -171,10 +172,6 @@ function checkOptions(options: unknown, op: string): Record<string, unknown> {
   return native;
 }
 
-function abortedError(op: string): QkvError {
-  return new QkvError(`${op}: aborted`, 'ERR_ABORTED');
-}
-
 function checkPath(path: unknown, op: string): string {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string, got ${describeValue(path)}`);
   if (path.includes('\0')) throw new TypeError(`${op}: path must not contain NUL characters`);
@@ -205,7 +202,7 @@ async function runTraining(
   const iterable = checkInput(input, op);
   const signal = options?.signal;
   const onProgress = options?.onProgress;
-  if (signal?.aborted) throw abortedError(op);
+  if (signal?.aborted) throw abortError(op);
   const progress = onProgress ? (p: Record<string, number>) => onProgress(p as unknown as Word2VecProgress) : undefined;
   const job = B.w2vTrain(model, iterable ? { feed: true } : { path: input as string }, native, progress);
   const onAbort = (): void => job.abort();
@@ -246,7 +243,7 @@ async function runTraining(
  */
 export class Word2Vec {
   #h: NativeModel | null;
-  #queue: Promise<unknown> = Promise.resolve();
+  #calls = new CallQueue();
   #vocab: readonly Word2VecVocabEntry[] | undefined;
   #info: ReturnType<typeof B.w2vInfo> | undefined;
   #last: Word2VecTrainResult | undefined;
@@ -289,11 +286,9 @@ export class Word2Vec {
     return this.#h;
   }
 
-  // Async operations on one model run in order, never concurrently.
+  // Async operations on one model run in order, never concurrently (the call queue of src/jobs.ts).
   #enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => undefined);
-    return run;
+    return this.#calls.enqueue(fn);
   }
 
   #infoOf(op: string) {
@@ -526,6 +521,11 @@ export class Word2Vec {
       this.#vocab = undefined;
       this.#info = undefined;
     });
+  }
+
+  /** `await using model = ...` disposes it at the end of the scope. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
   }
 
   #queryOptions(options: MostSimilarOptions, op: string): { topN: number; restrict: number } {
