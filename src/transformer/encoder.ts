@@ -3,6 +3,7 @@
 // classification run natively on a worker thread.
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
+import { div, maximum, mul, softmax, sqrt, sum } from '../ops';
 import { vocabFromJSON, type Vocabulary, type TokenBatch } from '../text/vocab';
 import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
 import { checkSignal, int32Tensor, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
@@ -158,16 +159,10 @@ export class TransformerEncoder extends TrainableModule {
       const r = await runJob(op, signal, () => startTask(m, 'encode', { options: { pooling, batchSize }, tensors: sequenceTensors('inputs', data) }));
       const t = new Tensor(r.tensors.get('output')!);
       if (!options.normalize) return t;
-      const [n, d] = t.shape;
-      const v = t.toTypedArray() as Float32Array | Float64Array;
-      for (let i = 0; i < n; i++) {
-        let s = 0;
-        for (let j = 0; j < d; j++) s += v[i * d + j] ** 2;
-        const k = s > 0 ? 1 / Math.sqrt(s) : 0;
-        for (let j = 0; j < d; j++) v[i * d + j] *= k;
-      }
+      // v / max(|v|, tiny): a zero vector stays zero.
+      const unit = div(t, maximum(sqrt(sum(mul(t, t), -1, { keepdims: true })), 1e-30));
       t.dispose();
-      return Tensor.from(v, [n, d]);
+      return unit;
     });
   }
 
@@ -179,20 +174,16 @@ export class TransformerEncoder extends TrainableModule {
     const signal = checkSignal(options.signal, op);
     return this.enqueue(async (m) => {
       const r = await runJob(op, signal, () => startTask(m, 'classify', { options: { batchSize }, tensors: sequenceTensors('inputs', data) }));
-      const t = new Tensor(r.tensors.get('output')!);
-      const [n, c] = t.shape;
-      const v = t.toTypedArray();
-      t.dispose();
-      const out: { label: number; probabilities: number[] }[] = [];
-      for (let i = 0; i < n; i++) {
-        const row = Array.from(v.subarray(i * c, (i + 1) * c));
-        const mx = Math.max(...row);
-        const e = row.map((x) => Math.exp(x - mx));
-        const z = e.reduce((a, b) => a + b, 0);
-        const p = e.map((x) => x / z);
-        out.push({ label: p.indexOf(Math.max(...p)), probabilities: p });
-      }
-      return out;
+      const logits = new Tensor(r.tensors.get('output')!);
+      const probs = softmax(logits);
+      const [n, c] = probs.shape;
+      const v = probs.toTypedArray();
+      logits.dispose();
+      probs.dispose();
+      return Array.from({ length: n }, (_, i) => {
+        const p = Array.from(v.subarray(i * c, (i + 1) * c));
+        return { label: p.indexOf(Math.max(...p)), probabilities: p };
+      });
     });
   }
 
