@@ -90,5 +90,6 @@ void init_optim(Napi::Env env, Napi::Object exports);     // optim_binding.cpp: 
 void init_fit(Napi::Env env, Napi::Object exports);       // fit_binding.cpp: fit, evaluate, predict
 void init_word2vec(Napi::Env env, Napi::Object exports);  // word2vec_binding.cpp: training, queries, files
 void init_transformer(Napi::Env env, Napi::Object exports);  // transformer_binding.cpp: attention, layers, models
+void init_transformer_parts(Napi::Env env, Napi::Object exports);
 
 }  // namespace qkv::binding

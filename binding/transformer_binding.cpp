@@ -184,6 +184,7 @@ Napi::Object hypothesis_object(Napi::Env env, const transformer::Hypothesis& h) 
   r.Set("score", Napi::Number::New(env, h.score));
   r.Set("logProb", Napi::Number::New(env, h.log_prob));
   r.Set("finished", Napi::Boolean::New(env, h.finished));
+  r.Set("stopToken", Napi::Number::New(env, h.stop_token));
   if (h.attention.defined()) r.Set("attention", TensorHandle::wrap(env, h.attention));
   return r;
 }
@@ -193,18 +194,22 @@ Napi::Object hypothesis_object(Napi::Env env, const transformer::Hypothesis& h) 
 // state of the steps taken even when the job is aborted.
 Napi::Value start_model_job(Napi::Env env, const nn::ModulePtr& m, const char* name, std::function<void(JobControl&)> work,
                             std::function<Napi::Value(Napi::Env)> done, Napi::Value on_progress,
-                            const std::shared_ptr<optim::Optimizer>& opt = nullptr) {
-  if (refuse_if_busy(env, *m, name)) return env.Undefined();
+                            const std::shared_ptr<optim::Optimizer>& opt = nullptr, std::function<void()> on_settle = nullptr) {
+  if (refuse_if_busy(env, *m, name)) {
+    if (on_settle) on_settle();
+    return env.Undefined();
+  }
   auto hold = hold_for_job(m, opt);
   ProgressJobSpec spec;
   spec.name = name;
   spec.work = std::move(work);
   spec.done = std::move(done);
   spec.on_progress = on_progress;
-  return start_progress_job(env, std::move(spec), [hold, opt](Napi::Object job, std::shared_ptr<JobControl> ctl) {
+  return start_progress_job(env, std::move(spec), [hold, opt, on_settle](Napi::Object job, std::shared_ptr<JobControl> ctl) {
     if (opt) job.Set("optimizer", wrap_optimizer(job.Env(), opt));
     // The hook owns the hold: settling runs and clears the hooks, which releases it.
     ctl->on_settle([hold]() { (void)hold; });
+    if (on_settle) ctl->on_settle(on_settle);
   });
 }
 
@@ -441,8 +446,10 @@ Napi::Value tf_encoder_fit(const Napi::CallbackInfo& info) {
   });
 }
 
-// tfTranslate(model, src, options) -> { promise: Promise<[[{ ids, score, logProb, finished, attention? }, ...]]>, abort }:
-// per input its best numReturn hypotheses, best first (attention on the best only).
+// tfTranslate(model, src, options, onToken?) -> { promise: Promise<[[{ ids, score, logProb, finished, stopToken, attention? }, ...]]>, abort }:
+// per input its best numReturn hypotheses, best first (attention on the best only). onToken(input,
+// sample, token), when given, is called on the main thread for every token as it is chosen, in
+// order, before the promise settles (posted one by one: progress reports would coalesce them).
 Napi::Value tf_translate(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "Seq2Seq.translate";
@@ -457,11 +464,31 @@ Napi::Value tf_translate(const Napi::CallbackInfo& info) {
     d.batch_size = opt_int(o, "batchSize", 64, op);
     d.attention = opt_bool(o, "attention", false, op);
     d.num_return = opt_int(o, "numReturn", 1, op);
+    d.sample = opt_bool(o, "sample", false, op);
+    d.temperature = opt_number(o, "temperature", 1.0, op);
+    d.top_k = opt_int(o, "topK", 0, op);
+    d.top_p = opt_number(o, "topP", 1.0, op);
+    d.repetition_penalty = opt_number(o, "repetitionPenalty", 1.0, op);
+    d.seed = static_cast<uint64_t>(opt_int(o, "seed", 0, op));
+    if (o.Has("stopTokens") && !absent(o.Get("stopTokens"))) d.stop_tokens = int32_list(env, o.Get("stopTokens"), op, "stopTokens");
+    Napi::Value cb = arg(info, 3);
+    if (!absent(cb) && !cb.IsFunction()) throw_type(std::string(op) + ": onToken must be a function");
+    // Freed on the main thread when the job settles; posts never run after that.
+    Napi::FunctionReference* sink = absent(cb) ? nullptr : new Napi::FunctionReference(Napi::Persistent(cb.As<Napi::Function>()));
     auto result = std::make_shared<std::vector<std::vector<transformer::Hypothesis>>>();
     return start_model_job(
         env, m, op,
-        [m, src, d, result](JobControl& ctl) {
-          *result = transformer::generate(*m, src->ids, src->lengths, d, [&ctl] { return ctl.aborted(); });
+        [m, src, d, result, sink](JobControl& ctl) {
+          transformer::DecodeOptions run = d;
+          if (sink)
+            run.on_token = [&ctl, sink](int64_t input, int64_t sample, int32_t token) {
+              ctl.post([sink, input, sample, token](Napi::Env e) {
+                sink->Call({Napi::Number::New(e, static_cast<double>(input)), Napi::Number::New(e, static_cast<double>(sample)),
+                            Napi::Number::New(e, token)});
+                if (e.IsExceptionPending()) e.GetAndClearPendingException();  // a listener's error must not take the job down
+              });
+            };
+          *result = transformer::generate(*m, src->ids, src->lengths, run, [&ctl] { return ctl.aborted(); });
         },
         [result](Napi::Env e) -> Napi::Value {
           Napi::Array out = Napi::Array::New(e, result->size());
@@ -473,7 +500,7 @@ Napi::Value tf_translate(const Napi::CallbackInfo& info) {
           }
           return out;
         },
-        env.Undefined());
+        env.Undefined(), nullptr, [sink]() { delete sink; });
   });
 }
 

@@ -50,6 +50,8 @@ export interface NativeHypothesis {
   score: number;
   logProb: number;
   finished: boolean;
+  /** The stop token that ended it (-1 when unfinished). */
+  stopToken: number;
   attention?: NativeTensor;
 }
 
@@ -77,7 +79,8 @@ export interface TransformerBinding {
   tfEncoderFit(m: NativeModule, data: TokenBatch, labels: Int32Array | null, val: TokenBatch | null, valLabels: Int32Array | null,
     options: object, onProgress: ((p: NativeProgress) => void) | null, optimizer: NativeOptimizer | null): NativeFitJob;
   /** Per input its best numReturn hypotheses, best first. */
-  tfTranslate(m: NativeModule, src: TokenBatch, options: object): NativeJob<NativeHypothesis[][]>;
+  tfTranslate(m: NativeModule, src: TokenBatch, options: object,
+    onToken?: (input: number, sample: number, token: number) => void): NativeJob<NativeHypothesis[][]>;
   tfEncode(m: NativeModule, data: TokenBatch, pooling: string, batchSize: number): NativeJob<NativeTensor>;
   tfClassify(m: NativeModule, data: TokenBatch, batchSize: number): NativeJob<NativeTensor>;
   tfEvaluate(m: NativeModule, a: TokenBatch, b: TokenBatch | Int32Array | null, options: object): NativeJob<NativeEval>;
