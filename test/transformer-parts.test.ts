@@ -148,6 +148,20 @@ describe('pooling', () => {
     expect(() => pb.tfPool(h(hid), lengths, 'eot', null, 2)).toThrow(RangeError);
     expect(() => pb.tfPool(h(hid), lengths, 'max', null, 2)).toThrow(TypeError);
   });
+
+  it("TransformerEncoder: encode with 'last' is the <eos> position's vector; a classifier can read the first <eos> ('eot')", async () => {
+    const vocab = qkv.CharVocab.build(['abcdef']);
+    const m = new qkv.TransformerEncoder({ vocab, dim: 8, heads: 2, ffDim: 16, layers: 1, numClasses: 2, classPooling: 'eot', dropout: 0, seed: 1 });
+    const texts = ['abc', 'abcdef'];
+    const last = await m.encode(texts, { pooling: 'last' });
+    const batch = m.batch(texts);
+    const hidden = new qkv.Tensor(tb.tfEncoderHidden(m._handle, h(qkv.Tensor.from(batch.ids, [batch.rows, batch.cols])), batch.lengths));
+    const hv = hidden.toTypedArray(), lv = last.toTypedArray();
+    for (let b = 0; b < 2; b++)
+      for (let d = 0; d < 8; d++) expect(lv[b * 8 + d]).toBeCloseTo(hv[(b * batch.cols + batch.lengths[b] - 1) * 8 + d], 5);
+    for (const c of await m.classify(texts)) expect(c.probabilities[0] + c.probabilities[1]).toBeCloseTo(1, 6);
+    m.dispose();
+  });
 });
 
 // ---- generation over a synthetic step model ------------------------------------------------------
@@ -238,7 +252,10 @@ describe('generate: greedy, sampling, stop tokens, streaming', () => {
 
 // ---- Seq2Seq: checkpoints of the earlier layout, sampling, streaming ------------------------------
 
-const expected = JSON.parse(fs.readFileSync(path.join(fixtures, 'transformer_v0.json'), 'utf8'));
+type Picked = { text: string; ids: number[]; score: number; logProb: number; finished: boolean };
+const expected: {
+  inputs: string[]; greedy: Picked[]; beam: Picked[][]; untied: Picked[]; encoderCls: number[]; encoderMean: number[]; classify: number[][];
+} = JSON.parse(fs.readFileSync(path.join(fixtures, 'transformer_v0.json'), 'utf8'));
 const pick = (t: qkv.Translation) => ({ text: t.text, ids: t.ids, score: t.score, logProb: t.logProb, finished: t.finished });
 function sameHyps(got: ReturnType<typeof pick>[], want: ReturnType<typeof pick>[]) {
   expect(got.map((g) => g.text)).toEqual(want.map((w) => w.text));
