@@ -315,6 +315,21 @@ describe('Seq2Seq: sampling and streaming', () => {
     m.dispose();
   });
 
+  it('the cached step-by-step log-probabilities of sampled outputs equal the teacher-forced recompute', async () => {
+    const m = await qkv.Seq2Seq.load(path.join(fixtures, 'seq2seq_v0.safetensors'));
+    m.eval();
+    const outs = await m.translate(expected.inputs, { temperature: 1.3, seed: 21, maxNewTokens: 12 });
+    for (const o of outs) {
+      const src = m.encodeSources([o.input]);
+      const tgt = [qkv.BOS_ID, ...o.ids];
+      const lp = qkv.noGrad(() => qkv.logSoftmax(m.logits(qkv.Tensor.from(src.ids, [1, src.cols]), src.lengths, qkv.Tensor.from(Int32Array.from(tgt), [1, tgt.length]))));
+      const v = lp.toTypedArray(), V = lp.shape[2];
+      const next = o.finished ? [...o.ids, qkv.EOS_ID] : o.ids;
+      expect(o.logProb).toBeCloseTo(next.reduce((s, id, t) => s + v[t * V + id], 0), 4);
+    }
+    m.dispose();
+  });
+
   it('translateStream yields the tokens of translate() as they come, texts joining to its text; breaking out aborts', async () => {
     const m = await qkv.Seq2Seq.load(path.join(fixtures, 'seq2seq_v0.safetensors'));
     for (const options of [{}, { temperature: 1.2, seed: 5 }, { beamSize: 3 }] as qkv.TranslateOptions[]) {

@@ -29,16 +29,22 @@ double normalised(double log_prob, int64_t length, double penalty) {
   return log_prob / std::pow(static_cast<double>(std::max<int64_t>(length, 1)), penalty);
 }
 
-// Log-probabilities [R, V] of the processed logits, on the host (the loop's choices are host decisions).
+// Log-probabilities [R, V] after the repetition penalty (what scores add up), on the host (the
+// loop's choices are host decisions); with `draw`, those after the temperature too (what samples
+// are drawn from; top-k and top-p are applied there, per row).
 std::vector<double> step_log_probs(StepModel& m, const std::vector<int32_t>& tokens, const std::vector<std::vector<int32_t>>& seen,
-                                   const GenerateOptions& o, int64_t* V) {
+                                   const GenerateOptions& o, int64_t* V, std::vector<double>* draw = nullptr) {
   const Tensor logits = m.step(tokens);
   if (logits.dim() != 2 || logits.size(0) != static_cast<int64_t>(tokens.size()))
     throw Error(ErrorKind::Internal, std::string(o.op) + ": the step model returned " + shape_str(logits.shape()) + " for " +
                                          std::to_string(tokens.size()) + " rows");
   *V = logits.size(1);
-  const double temperature = o.sample && o.temperature > 0 ? o.temperature : 1.0;
-  return ops::softmax(process_logits(logits, seen, o.repetition_penalty, temperature), true).to_host_doubles();
+  const Tensor penalised = process_logits(logits, seen, o.repetition_penalty, 1.0);
+  if (draw) {
+    const double temperature = o.temperature > 0 ? o.temperature : 1.0;
+    *draw = ops::softmax(process_logits(penalised, {}, 1.0, temperature), true).to_host_doubles();
+  }
+  return ops::softmax(penalised, true).to_host_doubles();
 }
 
 int32_t argmax(const double* row, int64_t V) { return static_cast<int32_t>(std::max_element(row, row + V) - row); }
@@ -70,7 +76,8 @@ void independent_rows(StepModel& m, const std::vector<std::vector<int32_t>>& con
     std::vector<std::vector<int32_t>> row_seen;  // `seen` is by result row; the model's rows are `active`
     if (o.repetition_penalty != 1.0)
       for (int64_t r : active) row_seen.push_back(seen[r]);
-    const std::vector<double> host = step_log_probs(m, tokens, row_seen, o, &V);
+    std::vector<double> draw;
+    const std::vector<double> host = step_log_probs(m, tokens, row_seen, o, &V, argmax_only ? nullptr : &draw);
     std::vector<int64_t> keep, still;
     std::vector<int32_t> next;
     std::vector<double> row;
@@ -81,7 +88,7 @@ void independent_rows(StepModel& m, const std::vector<std::vector<int32_t>>& con
       if (argmax_only) {
         best = argmax(p, V);
       } else {
-        row.assign(p, p + V);
+        row.assign(draw.begin() + static_cast<int64_t>(i) * V, draw.begin() + static_cast<int64_t>(i + 1) * V);
         best = sample_token(row, o.top_k, o.top_p, rngs[r].uniform());
       }
       Hypothesis& h = hyps[r];

@@ -7,7 +7,9 @@
 // Logits processing, in Hugging Face's order: the repetition penalty (on every strategy), then
 // for sampling the temperature, top-k and top-p filters. The repetition penalty p divides the
 // positive logits of tokens already in the row (its context and what it generated) by p and
-// multiplies the negative ones by p. Scores are log-softmax of the processed logits.
+// multiplies the negative ones by p. Scores and log_prob add up the log-softmax of the logits after
+// the repetition penalty: temperature, top-k and top-p shape the draws only, so that a sample's
+// log_prob is the model's own (what teacher forcing gives, without a penalty).
 //
 // Greedy / sampling: rows are independent; a row ends at a stop token (not part of its ids) or
 // after max_new_tokens. Sampling draws from one seeded generator per returned sequence (seed,

@@ -45,7 +45,7 @@ LayerOptions read_layer_options(const nn::ConfigReader& r);
 // residual connection, pre- or post-LN. The encoder and decoder layers below are two
 // configurations of it; a decoder-only model uses a causal block without cross-attention.
 // Dropout (residual and feed-forward) is seeded per call from the block's seed and a call counter
-// that advances in training mode only (transformer/fused.h: residual sum and dropout in one pass).
+// that advances in training mode only (ag::add_dropout: residual sum and dropout in one pass).
 struct BlockOptions {
   LayerOptions layer;
   bool cross_attention = false;  // multihead_attn over a memory, and norm3
