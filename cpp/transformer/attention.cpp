@@ -80,7 +80,15 @@ void KVCache::append(const Tensor& k_new, const Tensor& v_new) {
 
 void KVCache::reorder(const std::vector<int64_t>& rows) {
   if (empty()) return;
-  k = take_rows(k, rows), v = take_rows(v, rows);
+  // Only the written positions move: new buffers of the same capacity take the rows' prefixes.
+  const auto gather = [&](const Tensor& buf, const Tensor& written) {
+    Shape s = buf.shape();
+    s[0] = static_cast<int64_t>(rows.size());
+    Tensor out = Tensor::empty(s, buf.dtype(), buf.device());
+    if (length > 0) ops::write_slice(out, 2, 0, take_rows(written, rows));
+    return out;
+  };
+  k = gather(k, keys()), v = gather(v, values());
   if (!starts.empty()) {
     std::vector<int32_t> s;
     for (int64_t r : rows) s.push_back(starts.at(static_cast<size_t>(r)));
