@@ -17,6 +17,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_io(env, exports);
   init_word2vec(env, exports);
   init_transformer(env, exports);
+  init_transformer_parts(env, exports);
   return exports;
 }
 

@@ -93,5 +93,6 @@ void init_optim(Napi::Env env, Napi::Object exports);     // optim_binding.cpp: 
 void init_tasks(Napi::Env env, Napi::Object exports);     // task_binding.cpp: every model's long calls (runTask)
 void init_word2vec(Napi::Env env, Napi::Object exports);  // word2vec_binding.cpp: training, queries, files
 void init_transformer(Napi::Env env, Napi::Object exports);  // transformer_binding.cpp: attention, layers, models
+void init_transformer_parts(Napi::Env env, Napi::Object exports);
 
 }  // namespace qkv::binding

@@ -13,6 +13,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "cpu/kernels.h"
+#include "ops/attention.h"
 
 namespace qkv::backend::cpu_impl {
 
@@ -53,6 +54,11 @@ inline int64_t visible_end(const Dims& d, const AttentionOptions& o, int64_t b, 
 template <class T>
 void forward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o, Tensor& out, Tensor& lse) {
   const Dims d = dims_of(q, k, v);
+  // Keys and values may be head-strided views (see ops/attention.h): (b, h) starts at
+  // b * stride(0) + h * stride(1) (a size-1 dim contributes nothing, whatever its stride).
+  const auto block_at = [&](const Tensor& x, int64_t b, int64_t h) {
+    return (x.size(0) > 1 ? b * x.strides()[0] : 0) + (x.size(1) > 1 ? h * x.strides()[1] : 0);
+  };
   const T scale = static_cast<T>(o.scale > 0 ? o.scale : 1.0 / std::sqrt(static_cast<double>(d.Dh)));
   const T keep_scale = static_cast<T>(o.dropout > 0 ? 1.0 / (1.0 - o.dropout) : 1.0);
   const auto& kern = cpu::kernels_of<T>();
@@ -68,8 +74,8 @@ void forward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Atten
     const int64_t bh = task / qblocks, qb = task % qblocks, b = bh / d.H;
     const int64_t i0 = qb * kBr, i1 = std::min(d.T, i0 + kBr), br = i1 - i0;
     const T* Qb = Q + (bh * d.T + i0) * d.Dh;
-    const T* Kb = K + bh * d.S * d.Dh;
-    const T* Vb = V + bh * d.S * d.Dv;
+    const T* Kb = K + block_at(k, b, bh % d.H);
+    const T* Vb = V + block_at(v, b, bh % d.H);
     T* Ob = O + (bh * d.T + i0) * d.Dv;
     std::vector<T> S(kBr * kBc), acc(br * d.Dv, T(0)), m(br, neg_inf), l(br, T(0));
     // Keys this block can see at all.
@@ -201,7 +207,7 @@ void backward_impl(const Tensor& q, const Tensor& k, const Tensor& v, const Tens
 }  // namespace
 
 AttentionResult attention_forward(const Tensor& q_in, const Tensor& k_in, const Tensor& v_in, const AttentionOptions& o) {
-  Tensor q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+  Tensor q = q_in.contiguous(), k = ops::head_strided(k_in) ? k_in : k_in.contiguous(), v = ops::head_strided(v_in) ? v_in : v_in.contiguous();
   const Dims d = dims_of(q, k, v);
   AttentionResult r{Tensor::empty({d.B, d.H, d.T, d.Dv}, q.dtype()), Tensor::empty({d.B, d.H, d.T}, q.dtype())};
   if (r.out.numel() == 0) return r;

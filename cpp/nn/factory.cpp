@@ -75,7 +75,7 @@ struct Registry {
     builders["Dropout"] = [](auto& c, auto& r, auto) { return build_dropout(c, r); };
     builders["Sequential"] = [](auto& c, auto& r, const char* op) { return build_sequential(c, r, op); };
     builders["MLP"] = [](auto& c, auto& r, auto) { return build_mlp(c, r); };
-    for (ActivationKind k : {ActivationKind::Relu, ActivationKind::Gelu, ActivationKind::GeluTanh, ActivationKind::Tanh}) {
+    for (ActivationKind k : kActivationKinds) {
       auto m = std::make_shared<Activation>(k);
       builders[m->type()] = [k](auto&, auto&, auto) { return std::make_shared<Activation>(k); };
     }

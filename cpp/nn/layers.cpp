@@ -168,14 +168,26 @@ const char* activation_name(ActivationKind k) {
     case ActivationKind::Gelu: return "gelu";
     case ActivationKind::GeluTanh: return "geluTanh";
     case ActivationKind::Tanh: return "tanh";
+    case ActivationKind::QuickGelu: return "quickGelu";
   }
   return "relu";
 }
 
 ActivationKind activation_from_name(const std::string& name, const char* op) {
-  for (ActivationKind k : {ActivationKind::Relu, ActivationKind::Gelu, ActivationKind::GeluTanh, ActivationKind::Tanh})
+  for (ActivationKind k : kActivationKinds)
     if (name == activation_name(k)) return k;
-  throw_type(std::string(op) + ": unknown activation '" + name + "' (relu, gelu, geluTanh, tanh)");
+  throw_type(std::string(op) + ": unknown activation '" + name + "' (relu, gelu, geluTanh, tanh, quickGelu)");
+}
+
+cpu::UnaryOp activation_op(ActivationKind k) {
+  switch (k) {
+    case ActivationKind::Relu: break;
+    case ActivationKind::Gelu: return cpu::UnaryOp::GeluErf;
+    case ActivationKind::GeluTanh: return cpu::UnaryOp::GeluTanh;
+    case ActivationKind::Tanh: return cpu::UnaryOp::Tanh;
+    case ActivationKind::QuickGelu: return cpu::UnaryOp::QuickGelu;
+  }
+  return cpu::UnaryOp::Relu;
 }
 
 static const char* activation_type(ActivationKind k) {
@@ -184,6 +196,7 @@ static const char* activation_type(ActivationKind k) {
     case ActivationKind::Gelu: return "GELU";
     case ActivationKind::GeluTanh: return "GELUTanh";
     case ActivationKind::Tanh: return "Tanh";
+    case ActivationKind::QuickGelu: return "QuickGELU";
   }
   return "ReLU";
 }
@@ -192,13 +205,7 @@ Activation::Activation(ActivationKind kind) : Module(activation_type(kind)), kin
 
 Tensor Activation::forward(const Tensor& x) {
   if (!x.defined() || !is_float(x.dtype())) throw_type(type() + ".forward: the input must be a float tensor");
-  switch (kind_) {
-    case ActivationKind::Relu: return ag::unary(cpu::UnaryOp::Relu, x);
-    case ActivationKind::Gelu: return ag::unary(cpu::UnaryOp::GeluErf, x);
-    case ActivationKind::GeluTanh: return ag::unary(cpu::UnaryOp::GeluTanh, x);
-    case ActivationKind::Tanh: return ag::unary(cpu::UnaryOp::Tanh, x);
-  }
-  return x;
+  return ag::unary(activation_op(kind_), x);
 }
 
 json::Value Activation::config() const {

@@ -92,9 +92,12 @@ class Dropout : public Module {
   uint64_t calls_ = 0;  // masks drawn so far
 };
 
-enum class ActivationKind : uint8_t { Relu, Gelu, GeluTanh, Tanh };
-const char* activation_name(ActivationKind kind);  // "relu", "gelu", "geluTanh", "tanh"
+enum class ActivationKind : uint8_t { Relu, Gelu, GeluTanh, Tanh, QuickGelu };
+inline constexpr ActivationKind kActivationKinds[] = {ActivationKind::Relu, ActivationKind::Gelu, ActivationKind::GeluTanh,
+                                                      ActivationKind::Tanh, ActivationKind::QuickGelu};
+const char* activation_name(ActivationKind kind);  // "relu", "gelu", "geluTanh", "tanh", "quickGelu"
 ActivationKind activation_from_name(const std::string& name, const char* op);
+cpu::UnaryOp activation_op(ActivationKind kind);   // the elementwise op that computes it
 
 // A parameter-free elementwise function as a module (type "ReLU", "GELU", "Tanh"), so that it
 // takes its place (and index) in a Sequential as in PyTorch.

@@ -40,11 +40,18 @@ void check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const At
   if (!(o.dropout >= 0 && o.dropout < 1)) throw_range(std::string(op) + ": dropout must be in [0, 1)");
 }
 
+bool head_strided(const Tensor& x) {
+  if (x.dim() != 4) return false;
+  const Shape& st = x.strides();
+  // Strides of size-1 dims are never used to address, so they do not count.
+  return (st[3] == 1 || x.size(3) == 1) && (st[2] == x.size(3) || x.size(2) == 1);
+}
+
 AttentionResult attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& o) {
   const char* op = "scaledDotProductAttention";
   check_attention(q, k, v, o);
   const Device d = backend::common_device({&q, &k, &v}, op);
-  const Tensor qc = q.contiguous(), kc = k.contiguous(), vc = v.contiguous();
+  const Tensor qc = q.contiguous(), kc = head_strided(k) ? k : k.contiguous(), vc = head_strided(v) ? v : v.contiguous();
   if (q.size(0) * q.size(1) * q.size(2) * v.size(3) == 0)
     return {Tensor::empty({q.size(0), q.size(1), q.size(2), v.size(3)}, q.dtype(), d), Tensor::empty({q.size(0), q.size(1), q.size(2)}, q.dtype(), d)};
   return backend::call(d, &backend::Backend::attention_forward, op, qc, kc, vc, o);

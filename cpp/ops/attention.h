@@ -15,6 +15,12 @@
 
 namespace qkv::ops {
 
+// True for [B, H, S, D] whose [S, D] block of each (b, h) is row-major and dense (any strides
+// across b and h): e.g. a slice along S of a contiguous buffer, as a preallocated key/value cache
+// hands them. The forward kernel reads keys and values so laid out in place (other layouts, and
+// the backward pass, take contiguous copies).
+bool head_strided(const Tensor& x);
+
 // Checks shapes and options; throws RangeError/TypeError naming scaledDotProductAttention.
 void check_attention(const Tensor& q, const Tensor& k, const Tensor& v, const AttentionOptions& opt);
 

@@ -34,6 +34,18 @@ Tensor concat(const std::vector<Tensor>& parts, int64_t axis) {
   return out;
 }
 
+void write_slice(Tensor& dst, int64_t axis, int64_t start, const Tensor& src) {
+  const char* op = "writeSlice";
+  if (src.dim() != dst.dim()) throw_range(std::string(op) + ": " + shape_str(src.shape()) + " does not fit into " + shape_str(dst.shape()));
+  const int64_t ax = normalize_axis(axis, dst.dim(), op);
+  const int64_t n = src.shape()[ax];
+  if (start < 0 || start + n > dst.shape()[ax])
+    throw_range(std::string(op) + ": positions " + std::to_string(start) + ".." + std::to_string(start + n) + " exceed " +
+                std::to_string(dst.shape()[ax]) + " along axis " + std::to_string(ax));
+  Tensor slot = dst.slice(ax, start, start + n, 1, op);
+  slot.copy_from(src, op);
+}
+
 namespace {
 
 void check_rows(const Tensor& x, const std::vector<int64_t>& idx, const char* op) {

@@ -69,6 +69,9 @@ Tensor sequence_mask(int64_t L, const std::vector<int32_t>& starts, const std::v
 Tensor concat(const std::vector<Tensor>& parts, int64_t axis);
 // Rows idx of x along axis 0, as a new contiguous tensor; RangeError for an index out of range.
 Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx);
+// dst[..., start:start + src.size(axis), ...] = src along `axis`, in place (dst may be a view):
+// how a preallocated key/value cache takes each step's keys and values.
+void write_slice(Tensor& dst, int64_t axis, int64_t start, const Tensor& src);
 // dst[idx[i]] += src[i] along axis 0 (dst contiguous; src [idx.size(), ...dst.shape[1:]]).
 void index_add(Tensor& dst, const std::vector<int64_t>& idx, const Tensor& src);
 

@@ -1,5 +1,6 @@
 #include "transformer/attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -40,6 +41,14 @@ std::vector<Tensor> project_parts(nn::Linear& proj, const Tensor& x, int64_t n, 
 }  // namespace
 
 void check_mask(const AttentionMask& mask, int64_t B, int64_t S, const char* op) {
+  if (!mask.key_starts.empty()) {
+    if (static_cast<int64_t>(mask.key_starts.size()) != B)
+      throw_range(std::string(op) + ": keyStarts has " + std::to_string(mask.key_starts.size()) + " entries for a batch of " + std::to_string(B));
+    for (size_t b = 0; b < mask.key_starts.size(); ++b)
+      if (mask.key_starts[b] < 0 || mask.key_starts[b] > S)
+        throw_range(std::string(op) + ": keyStarts[" + std::to_string(b) + "] = " + std::to_string(mask.key_starts[b]) +
+                    " is outside [0, " + std::to_string(S) + "]");
+  }
   if (mask.key_lengths.empty()) return;
   if (static_cast<int64_t>(mask.key_lengths.size()) != B)
     throw_range(std::string(op) + ": keyLengths has " + std::to_string(mask.key_lengths.size()) + " entries for a batch of " +
@@ -51,6 +60,41 @@ void check_mask(const AttentionMask& mask, int64_t B, int64_t S, const char* op)
 }
 
 Tensor take_rows(const Tensor& x, const std::vector<int64_t>& idx) { return ops::index_select(x, idx); }
+
+void KVCache::append(const Tensor& k_new, const Tensor& v_new) {
+  const int64_t T = k_new.size(2);
+  if (empty() || length + T > k.size(2)) {
+    // First write, or full: new buffers (doubling, so that growth costs O(1) per position).
+    int64_t cap = std::max<int64_t>(capacity, length + T);
+    if (!empty()) cap = std::max<int64_t>(cap, 2 * k.size(2));
+    Shape s = k_new.shape();
+    s[2] = cap;
+    Tensor nk = Tensor::empty(s, k_new.dtype(), k_new.device()), nv = Tensor::empty(s, v_new.dtype(), v_new.device());
+    if (length > 0) ops::write_slice(nk, 2, 0, keys()), ops::write_slice(nv, 2, 0, values());
+    k = nk, v = nv, capacity = cap;
+  }
+  ops::write_slice(k, 2, length, k_new);
+  ops::write_slice(v, 2, length, v_new);
+  length += T;
+}
+
+void KVCache::reorder(const std::vector<int64_t>& rows) {
+  if (empty()) return;
+  // Only the written positions move: new buffers of the same capacity take the rows' prefixes.
+  const auto gather = [&](const Tensor& buf, const Tensor& written) {
+    Shape s = buf.shape();
+    s[0] = static_cast<int64_t>(rows.size());
+    Tensor out = Tensor::empty(s, buf.dtype(), buf.device());
+    if (length > 0) ops::write_slice(out, 2, 0, take_rows(written, rows));
+    return out;
+  };
+  k = gather(k, keys()), v = gather(v, values());
+  if (!starts.empty()) {
+    std::vector<int32_t> s;
+    for (int64_t r : rows) s.push_back(starts.at(static_cast<size_t>(r)));
+    starts.swap(s);
+  }
+}
 
 MultiHeadAttention::MultiHeadAttention(const MultiHeadAttentionOptions& options) : Module("MultiHeadAttention"), o_(options) {
   if (o_.dim <= 0 || o_.heads <= 0) throw_range("MultiHeadAttention: dim and heads must be positive");
@@ -112,32 +156,37 @@ AttentionOutput MultiHeadAttention::attend(const Tensor& x, const Tensor& memory
       }
     }
   }
+  AttentionMask m = mask;
   if (cache) {
+    if (!cache->empty() && cache->k.size(0) != B) throw_range(std::string(op) + ": the cache holds another batch size");
     if (o_.self_attention) {
-      if (!cache->empty()) {
-        if (cache->k.size(0) != B) throw_range(std::string(op) + ": the cache holds another batch size");
-        k = ag::concat({cache->k, k}, 2);
-        v = ag::concat({cache->v, v}, 2);
-      }
-      cache->k = k, cache->v = v;
+      if (grad_enabled() && (k.requires_grad() || v.requires_grad()))
+        throw Error(ErrorKind::Unsupported, std::string(op) + ": a key/value cache is for inference; run it without recording gradients");
+      cache->append(k, v);
+      k = cache->keys(), v = cache->values();
+      if (!cache->starts.empty() && m.key_starts.empty()) m.key_starts = cache->starts;
+      // A row whose text starts after the positions written so far sees no key yet.
+      for (int32_t& s : m.key_starts) s = std::min<int32_t>(s, static_cast<int32_t>(cache->length));
     } else if (cross_cached) {
-      if (cache->k.size(0) != B) throw_range(std::string(op) + ": the cache holds another batch size");
-      k = cache->k, v = cache->v;
+      k = cache->keys(), v = cache->values();
     } else {
       cache->k = k, cache->v = v;
+      cache->length = cache->capacity = k.size(2);
     }
   }
   const int64_t S = k.size(2);
-  check_mask(mask, B, S, op);
+  check_mask(m, B, S, op);
 
   ops::AttentionOptions ao;
-  ao.causal = mask.causal;
-  ao.key_lengths = mask.key_lengths;
+  ao.causal = m.causal;
+  ao.key_lengths = m.key_lengths;
+  ao.key_starts = m.key_starts;
   ao.dropout = is_training() ? o_.dropout : 0.0;
-  ao.seed = nn::derive_seed(o_.seed ^ 0x5bd1e995ULL, calls_++);
+  ao.seed = nn::derive_seed(o_.seed ^ 0x5bd1e995ULL, calls_);
+  if (is_training()) ++calls_;
   AttentionOutput result;
   Tensor a = ag::scaled_dot_product_attention(q, k, v, ao);  // [B, H, T, Dh]
-  if (need_weights) result.weights = attention_weights(q, k, mask, 1.0 / std::sqrt(static_cast<double>(Dh)));
+  if (need_weights) result.weights = attention_weights(q, k, m, 1.0 / std::sqrt(static_cast<double>(Dh)));
   Tensor merged = ag::reshape(ag::permute(a, {0, 2, 1, 3}), {B, T, o_.dim});
   result.out = out_proj->forward(merged);
   return result;
@@ -167,11 +216,12 @@ json::Value MultiHeadAttention::config() const {
 Tensor attention_weights(const Tensor& q, const Tensor& k, const AttentionMask& mask, double scale) {
   const int64_t B = q.size(0), T = q.size(2), S = k.size(2);
   Tensor scores = ag::scale(ag::matmul(q, ag::transpose(k, 2, 3)), scale);  // [B, H, T, S]
-  if (!mask.causal && mask.key_lengths.empty()) return ag::softmax(scores, false);
+  if (!mask.causal && mask.key_lengths.empty() && mask.key_starts.empty()) return ag::softmax(scores, false);
   // An additive mask and a row mask that zeroes the rows with no visible key (ops/attention.h).
   ops::AttentionOptions o;
   o.causal = mask.causal;
   o.key_lengths = mask.key_lengths;
+  o.key_starts = mask.key_starts;
   Tensor add, rows;
   ops::attention_bias(o, B, T, S, q.dtype(), &add, &rows);
   return ag::mul(ag::softmax(ag::add(scores, add), false), rows);

@@ -8,18 +8,21 @@
 //   fused, cross-attention:  q_proj   Linear(D, D), kv_proj Linear(Dkv, 2D)
 //   separate:                q_proj, k_proj, v_proj
 //   always:                  out_proj Linear(D, D)
-// Masks go to the fused kernel: `causal` (query i sees keys j <= i + S - T) and `key_lengths`
-// (per batch row: keys j >= length are padding). Attention dropout (training only) is seeded per
-// call from the module's seed and a call counter.
+// Masks go to the fused kernel: `causal` (query i sees keys j <= i + S - T), `key_lengths` (per
+// batch row: keys j >= length are padding) and `key_starts` (per batch row: keys j < start are
+// left padding). Attention dropout (training only) is seeded per call from the module's seed and a
+// call counter that advances in training mode only.
 //
 // Weights on request: the fused kernel never stores the T x S matrix, so when `need_weights` is
 // set the module also computes softmax(Q Kᵀ / sqrt(Dh) + mask) explicitly (recorded by the autograd
 // like any other op), as [B, H, T, S], with fully masked rows set to zero. The output is the fused
 // kernel's either way, so asking for weights never changes it.
 //
-// Incremental decoding: with a KVCache, self-attention appends this call's keys and values to the
-// cache (the queries of this call continue the cached prefix: the causal mask is aligned at the
-// end), and cross-attention projects the memory once and reuses it on later calls.
+// Incremental decoding (inference only: the cache writes are not recorded): with a KVCache,
+// self-attention writes this call's keys and values into the cache's preallocated buffers at
+// positions length .. length + T - 1 and attends to the first length + T (the queries continue the
+// cached prefix: the causal mask is aligned at the end); the cache's per-row `starts` hide the left
+// padding of each row. Cross-attention projects the memory once and reuses it on later calls.
 #include <cstdint>
 #include <vector>
 
@@ -31,11 +34,25 @@ namespace qkv::transformer {
 struct AttentionMask {
   bool causal = false;
   std::vector<int32_t> key_lengths;  // empty: no padding mask; else one per batch row
+  std::vector<int32_t> key_starts;   // empty: no left padding; else one per batch row
 };
 
+// Keys and values of the positions seen so far, in buffers [B, H, capacity, Dh] allocated on the
+// first write and written in place; every row holds `length` positions (rows are aligned at the
+// end: a left-padded row hides its first starts[b] positions).
 struct KVCache {
-  Tensor k, v;  // [B, H, S, Dh], contiguous; undefined until the first call
+  Tensor k, v;                  // [B, H, capacity, Dh]; undefined until the first call
+  int64_t length = 0;           // positions written
+  int64_t capacity = 0;         // positions the buffers hold (0: chosen at the first write, grown by doubling)
+  std::vector<int32_t> starts;  // per row, or empty (no left padding)
   bool empty() const { return !k.defined(); }
+  // The first `length` positions (views of the buffers).
+  Tensor keys() const { return k.slice(2, 0, length); }
+  Tensor values() const { return v.slice(2, 0, length); }
+  // Writes k_new, v_new [B, H, T, Dh] at positions length .. length + T - 1.
+  void append(const Tensor& k_new, const Tensor& v_new);
+  // Keeps rows `rows` (repeats allowed), in that order: beams that continue, rows that finish.
+  void reorder(const std::vector<int64_t>& rows);
 };
 
 struct MultiHeadAttentionOptions {

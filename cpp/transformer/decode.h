@@ -1,23 +1,15 @@
 #pragma once
-// Decoding for Seq2Seq: greedy and beam search, run natively with per-layer key/value caches (the
-// memory's keys and values are projected once; each step feeds one token per row). In eval mode
-// without recording; the model's mode is restored afterwards.
-//
-// Beam search keeps `beam_size` hypotheses per input. At each step every live hypothesis is
-// extended by every token; the best 2 x beam candidates are scanned in order: one ending in <eos>
-// is finished with the score sum(log p) / length^length_penalty (length counts the generated tokens,
-// <eos> included), the others fill the next beam. An input is done when it has `beam_size`
-// finished hypotheses and no live one can still beat the worst of them at the current length (the
-// usual heuristic); hypotheses still live at max_length are finished as they are. Greedy decoding
-// is the argmax at every step (beam_size 1 takes that path).
-//
-// n-best: the best `num_return` (<= beam_size) of an input's final hypotheses, by score. They are
-// distinct sequences: live beams are distinct extensions of distinct prefixes, hypotheses finished
-// at one step end different prefixes, and those finished at different steps differ in length.
+// Decoding for Seq2Seq: the encoder runs once per chunk of inputs, then the generic generation
+// loop (generate.h: greedy, sampling, beam search with n-best) drives the decoder through a
+// StepModel adapter that keeps per-layer key/value caches (preallocated for max_length positions;
+// the memory's keys and values are projected once) and feeds one token per row per step. In eval
+// mode without recording; the model's mode is restored afterwards. <eos> always stops a row; the
+// options may add stop tokens.
 #include <cstdint>
 #include <functional>
 #include <vector>
 
+#include "transformer/generate.h"
 #include "transformer/models.h"
 
 namespace qkv::transformer {
@@ -28,23 +20,38 @@ struct DecodeOptions {
   double length_penalty = 1.0;
   int64_t batch_size = 64;     // inputs decoded together
   bool attention = false;      // cross-attention weights of the best result, per layer and head
-  int64_t num_return = 1;      // hypotheses returned per input, in [1, beam_size]
+  int64_t num_return = 1;      // hypotheses returned per input: in [1, beam_size], or samples drawn
+  // Sampling and logits processing (generate.h).
+  bool sample = false;
+  double temperature = 1.0;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  double repetition_penalty = 1.0;
+  std::vector<int32_t> stop_tokens;  // besides <eos>
+  uint64_t seed = 0;
+  // Each token as it is chosen: the input's index (over all chunks), the sample, the token.
+  std::function<void(int64_t input, int64_t sample, int32_t token)> on_token;
 };
 
-struct Hypothesis {
-  std::vector<int32_t> ids;  // without <bos> and <eos>
-  bool finished = false;     // ended with <eos>
-  double score = 0;          // sum of log-probabilities, length-normalised for beams
-  double log_prob = 0;       // sum of log-probabilities of the generated tokens (<eos> included)
-  // [layers, heads, rows, S]: row r is the attention while predicting output token r (the last row
-  // predicts <eos> when finished). Only with DecodeOptions::attention.
-  Tensor attention;
+// The step interface over a Seq2Seq decoder with the encoder memory of a batch of inputs.
+class Seq2SeqStepModel : public StepModel {
+ public:
+  Seq2SeqStepModel(Seq2Seq& model, Tensor memory, std::vector<int32_t> src_lengths, int64_t max_steps);
+  Tensor step(const std::vector<int32_t>& tokens) override;
+  void reorder(const std::vector<int64_t>& rows) override;
+
+ private:
+  Seq2Seq& model_;
+  Tensor memory_;
+  std::vector<int32_t> lengths_;
+  std::vector<DecoderLayerCache> caches_;
+  int64_t position_ = 0;
 };
 
 // src [N, S] with lengths -> per input its best num_return hypotheses, best first (fewer only where
 // the beams cannot fill: a tiny vocabulary with a tiny max_length). `aborted` is polled between steps.
 std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src, const std::vector<int32_t>& src_lengths,
-                                 const DecodeOptions& options, const std::function<bool()>& aborted = {});
+                                              const DecodeOptions& options, const std::function<bool()>& aborted = {});
 
 // The cross-attention weights [layers, heads, rows, S] of `ids` (without <bos>) as a response to
 // one source row, teacher-forced (what generate() returns with attention on).

@@ -2,25 +2,17 @@
 
 #include <cmath>
 
+#include <algorithm>
+#include <functional>
+
 #include "autograd/functions.h"
 #include "core/error.h"
-#include "autograd/functions.h"
 
 namespace qkv::transformer {
 
 namespace {
 
 json::Value str(const std::string& s) { return json::Value::string(s); }
-
-cpu::UnaryOp unary_of(nn::ActivationKind k) {
-  switch (k) {
-    case nn::ActivationKind::Gelu: return cpu::UnaryOp::GeluErf;
-    case nn::ActivationKind::GeluTanh: return cpu::UnaryOp::GeluTanh;
-    case nn::ActivationKind::Tanh: return cpu::UnaryOp::Tanh;
-    case nn::ActivationKind::Relu: break;
-  }
-  return cpu::UnaryOp::Relu;
-}
 
 void check_layer_options(const LayerOptions& o, const char* op) {
   if (o.dim <= 0 || o.heads <= 0 || o.ff_dim <= 0) throw_range(std::string(op) + ": dim, heads and ffDim must be positive");
@@ -96,108 +88,116 @@ LayerOptions read_layer_options(const nn::ConfigReader& r) {
   return o;
 }
 
-uint64_t FeedForwardParts::call_seed(uint64_t site) { return nn::derive_seed(nn::derive_seed(dropout_seed_, site), dropout_calls_); }
+// ---- blocks -------------------------------------------------------------------------------------
+// Child seeds and dropout sites are those of the earlier separate encoder and decoder layers, so
+// that a model initialises and trains as it did.
 
-Tensor FeedForwardParts::feed_forward(const Tensor& x, bool training) {
-  Tensor h = ag::unary(unary_of(activation_), linear1->forward(x));
-  if (training && dropout_p_ > 0) h = ag::dropout(h, dropout_p_, call_seed(0));
+TransformerBlock::TransformerBlock(const BlockOptions& options, std::string type) : Module(std::move(type)), o_(options) {
+  const LayerOptions& o = o_.layer;
+  check_layer_options(o, this->type().c_str());
+  self_attn = register_module("self_attn", std::make_shared<MultiHeadAttention>(attention_options(o, true, nn::derive_seed(o.seed, 0))));
+  if (o_.cross_attention)
+    multihead_attn =
+        register_module("multihead_attn", std::make_shared<MultiHeadAttention>(attention_options(o, false, nn::derive_seed(o.seed, 6))));
+  linear1 = register_module("linear1", std::make_shared<nn::Linear>(o.dim, o.ff_dim, ff_options(o, nn::derive_seed(o.seed, 1))));
+  linear2 = register_module("linear2", std::make_shared<nn::Linear>(o.ff_dim, o.dim, ff_options(o, nn::derive_seed(o.seed, 3))));
+  norm1 = register_module("norm1", layer_norm(o));
+  norm2 = register_module("norm2", layer_norm(o));
+  if (o_.cross_attention) norm3 = register_module("norm3", layer_norm(o));
+  dropout_seed_ = nn::derive_seed(o.seed, 2);
+}
+
+uint64_t TransformerBlock::call_seed(uint64_t site) const { return nn::derive_seed(nn::derive_seed(dropout_seed_, site), dropout_calls_); }
+
+Tensor TransformerBlock::feed_forward(const Tensor& x, bool training) {
+  Tensor h = ag::unary(nn::activation_op(o_.layer.activation), linear1->forward(x));
+  if (training && o_.layer.dropout > 0) h = ag::dropout(h, o_.layer.dropout, call_seed(0));
   return linear2->forward(h);
 }
 
-Tensor FeedForwardParts::residual(const Tensor& x, const Tensor& y, bool training, uint64_t site) {
-  if (training && dropout_p_ > 0) return ag::add_dropout(x, y, dropout_p_, call_seed(site));
+Tensor TransformerBlock::residual(const Tensor& x, const Tensor& y, bool training, uint64_t site) {
+  if (training && o_.layer.dropout > 0) return ag::add_dropout(x, y, o_.layer.dropout, call_seed(site));
   return ag::add(x, y);
 }
 
-// ---- encoder layer ------------------------------------------------------------------------------
-
-TransformerEncoderLayer::TransformerEncoderLayer(const LayerOptions& o) : Module("TransformerEncoderLayer"), o_(o) {
-  check_layer_options(o, "TransformerEncoderLayer");
-  activation_ = o.activation;
-  self_attn = register_module("self_attn", std::make_shared<MultiHeadAttention>(attention_options(o, true, nn::derive_seed(o.seed, 0))));
-  linear1 = register_module("linear1", std::make_shared<nn::Linear>(o.dim, o.ff_dim, ff_options(o, nn::derive_seed(o.seed, 1))));
-  linear2 = register_module("linear2", std::make_shared<nn::Linear>(o.ff_dim, o.dim, ff_options(o, nn::derive_seed(o.seed, 3))));
-  norm1 = register_module("norm1", layer_norm(o));
-  norm2 = register_module("norm2", layer_norm(o));
-  dropout_p_ = o.dropout;
-  dropout_seed_ = nn::derive_seed(o.seed, 2);
-}
-
-Tensor TransformerEncoderLayer::encode(const Tensor& x, const std::vector<int32_t>& key_lengths, Tensor* weights) {
-  AttentionMask mask;
-  mask.key_lengths = key_lengths;
-  const bool tr = is_training();
-  ++dropout_calls_;
-  if (o_.pre_norm) {
-    AttentionOutput a = self_attn->attend(norm1->forward(x), Tensor(), mask, weights != nullptr);
-    Tensor h = residual(x, a.out, tr, 1);
-    if (weights) *weights = a.weights;
-    return residual(h, feed_forward(norm2->forward(h), tr), tr, 2);
+Tensor TransformerBlock::run(const Tensor& x, const BlockInputs& in) {
+  const bool tr = is_training(), pre = o_.layer.pre_norm;
+  if (tr) ++dropout_calls_;
+  AttentionMask self_mask;
+  self_mask.causal = o_.causal;
+  self_mask.key_lengths = in.key_lengths;
+  self_mask.key_starts = in.key_starts;
+  // pre-LN: h + drop(f(norm(h)));  post-LN: norm(h + drop(f(h)))
+  const auto sublayer = [&](const Tensor& h, nn::LayerNorm& norm, uint64_t site, const std::function<Tensor(const Tensor&)>& f) {
+    return pre ? residual(h, f(norm.forward(h)), tr, site) : norm.forward(residual(h, f(h), tr, site));
+  };
+  Tensor h = sublayer(x, *norm1, 1, [&](const Tensor& a) {
+    AttentionOutput s = self_attn->attend(a, Tensor(), self_mask, in.self_weights != nullptr, in.cache ? &in.cache->self : nullptr);
+    if (in.self_weights) *in.self_weights = s.weights;
+    return s.out;
+  });
+  if (multihead_attn) {
+    AttentionMask cross;
+    cross.key_lengths = in.memory_lengths;
+    h = sublayer(h, *norm2, 2, [&](const Tensor& a) {
+      AttentionOutput c = multihead_attn->attend(a, in.memory, cross, in.cross_weights != nullptr, in.cache ? &in.cache->cross : nullptr);
+      if (in.cross_weights) *in.cross_weights = c.weights;
+      return c.out;
+    });
   }
-  AttentionOutput a = self_attn->attend(x, Tensor(), mask, weights != nullptr);
-  if (weights) *weights = a.weights;
-  Tensor h = norm1->forward(residual(x, a.out, tr, 1));
-  return norm2->forward(residual(h, feed_forward(h, tr), tr, 2));
+  return sublayer(h, multihead_attn ? *norm3 : *norm2, multihead_attn ? 3 : 2, [&](const Tensor& a) { return feed_forward(a, tr); });
 }
 
-json::Value TransformerEncoderLayer::config() const {
+json::Value TransformerBlock::config() const {
   json::Value c = json::Value::object();
-  c.set("type", str("TransformerEncoderLayer"));
-  write_layer_options(c, o_);
+  c.set("type", str(type()));
+  write_layer_options(c, o_.layer);
+  c.set("crossAttention", json::Value::boolean(o_.cross_attention));
+  c.set("causal", json::Value::boolean(o_.causal));
   return c;
 }
 
-// ---- decoder layer ------------------------------------------------------------------------------
-
-TransformerDecoderLayer::TransformerDecoderLayer(const LayerOptions& o) : Module("TransformerDecoderLayer"), o_(o) {
-  check_layer_options(o, "TransformerDecoderLayer");
-  activation_ = o.activation;
-  self_attn = register_module("self_attn", std::make_shared<MultiHeadAttention>(attention_options(o, true, nn::derive_seed(o.seed, 0))));
-  multihead_attn =
-      register_module("multihead_attn", std::make_shared<MultiHeadAttention>(attention_options(o, false, nn::derive_seed(o.seed, 6))));
-  linear1 = register_module("linear1", std::make_shared<nn::Linear>(o.dim, o.ff_dim, ff_options(o, nn::derive_seed(o.seed, 1))));
-  linear2 = register_module("linear2", std::make_shared<nn::Linear>(o.ff_dim, o.dim, ff_options(o, nn::derive_seed(o.seed, 3))));
-  norm1 = register_module("norm1", layer_norm(o));
-  norm2 = register_module("norm2", layer_norm(o));
-  norm3 = register_module("norm3", layer_norm(o));
-  dropout_p_ = o.dropout;
-  dropout_seed_ = nn::derive_seed(o.seed, 2);
+namespace {
+BlockOptions make_block_options(const LayerOptions& o, bool decoder) {
+  BlockOptions b;
+  b.layer = o;
+  b.cross_attention = b.causal = decoder;
+  return b;
 }
+// The layers' configs are the layer options alone (as the checkpoints before TransformerBlock).
+json::Value layer_config(const char* type, const LayerOptions& o) {
+  json::Value c = json::Value::object();
+  c.set("type", str(type));
+  write_layer_options(c, o);
+  return c;
+}
+}  // namespace
+
+TransformerEncoderLayer::TransformerEncoderLayer(const LayerOptions& o) : TransformerBlock(make_block_options(o, false), "TransformerEncoderLayer") {}
+
+Tensor TransformerEncoderLayer::encode(const Tensor& x, const std::vector<int32_t>& key_lengths, Tensor* weights) {
+  BlockInputs in;
+  in.key_lengths = key_lengths;
+  in.self_weights = weights;
+  return run(x, in);
+}
+
+json::Value TransformerEncoderLayer::config() const { return layer_config("TransformerEncoderLayer", options()); }
+
+TransformerDecoderLayer::TransformerDecoderLayer(const LayerOptions& o) : TransformerBlock(make_block_options(o, true), "TransformerDecoderLayer") {}
 
 Tensor TransformerDecoderLayer::decode(const Tensor& x, const Tensor& memory, const std::vector<int32_t>& memory_lengths,
                                        DecoderLayerCache* cache, Tensor* cross_weights, Tensor* self_weights) {
-  AttentionMask causal;
-  causal.causal = true;
-  AttentionMask cross;
-  cross.key_lengths = memory_lengths;
-  KVCache* self_cache = cache ? &cache->self : nullptr;
-  KVCache* cross_cache = cache ? &cache->cross : nullptr;
-  const bool tr = is_training();
-  ++dropout_calls_;
-  if (o_.pre_norm) {
-    AttentionOutput s = self_attn->attend(norm1->forward(x), Tensor(), causal, self_weights != nullptr, self_cache);
-    Tensor h = residual(x, s.out, tr, 1);
-    AttentionOutput c = multihead_attn->attend(norm2->forward(h), memory, cross, cross_weights != nullptr, cross_cache);
-    h = residual(h, c.out, tr, 2);
-    if (self_weights) *self_weights = s.weights;
-    if (cross_weights) *cross_weights = c.weights;
-    return residual(h, feed_forward(norm3->forward(h), tr), tr, 3);
-  }
-  AttentionOutput s = self_attn->attend(x, Tensor(), causal, self_weights != nullptr, self_cache);
-  Tensor h = norm1->forward(residual(x, s.out, tr, 1));
-  AttentionOutput c = multihead_attn->attend(h, memory, cross, cross_weights != nullptr, cross_cache);
-  h = norm2->forward(residual(h, c.out, tr, 2));
-  if (self_weights) *self_weights = s.weights;
-  if (cross_weights) *cross_weights = c.weights;
-  return norm3->forward(residual(h, feed_forward(h, tr), tr, 3));
+  BlockInputs in;
+  in.memory = memory;
+  in.memory_lengths = memory_lengths;
+  in.cache = cache;
+  in.cross_weights = cross_weights;
+  in.self_weights = self_weights;
+  return run(x, in);
 }
 
-json::Value TransformerDecoderLayer::config() const {
-  json::Value c = json::Value::object();
-  c.set("type", str("TransformerDecoderLayer"));
-  write_layer_options(c, o_);
-  return c;
-}
+json::Value TransformerDecoderLayer::config() const { return layer_config("TransformerDecoderLayer", options()); }
 
 // ---- positional encodings -----------------------------------------------------------------------
 
@@ -216,6 +216,23 @@ void PositionalEncoding::check(const Tensor& x, int64_t offset, const char* op) 
   if (offset < 0 || offset + x.size(1) > max_len_)
     throw_range(std::string(op) + ": positions " + std::to_string(offset) + ".." + std::to_string(offset + x.size(1) - 1) +
                 " exceed maxLength " + std::to_string(max_len_));
+}
+
+Tensor PositionalEncoding::add_rows(const Tensor& x, const std::vector<int64_t>& offsets) {
+  const char* op = "PositionalEncoding";
+  check(x, 0, op);
+  const int64_t B = x.size(0), T = x.size(1);
+  if (static_cast<int64_t>(offsets.size()) != B)
+    throw_range(std::string(op) + ": " + std::to_string(offsets.size()) + " position offsets for a batch of " + std::to_string(B));
+  std::vector<int32_t> pos(static_cast<size_t>(B * T));
+  for (int64_t b = 0; b < B; ++b) {
+    if (offsets[b] + T > max_len_)
+      throw_range(std::string(op) + ": positions up to " + std::to_string(offsets[b] + T - 1) + " exceed maxLength " + std::to_string(max_len_));
+    for (int64_t t = 0; t < T; ++t) pos[b * T + t] = static_cast<int32_t>(std::max<int64_t>(0, offsets[b] + t));
+  }
+  const Tensor& table = table_tensor();
+  if (x.dtype() != table.dtype()) throw_type(std::string(op) + ": the input must be " + dtype_name(table.dtype()));
+  return ag::add(x, ag::embedding(table, Tensor::from_host(pos.data(), {B, T}, DType::I32)));
 }
 
 SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t max_len, int64_t dim, DType dtype)

@@ -11,7 +11,8 @@
 //   ff(x) = linear2(drop(act(linear1(x))))
 // Shapes: x [B, T, D], memory [B, S, D]. Padding: `key_lengths` (per batch row) masks the padded
 // keys of self-attention in the encoder and of the memory in cross-attention; the decoder's own
-// padding needs no mask (padded positions come after every real one, which the causal mask hides).
+// right padding needs no mask (padded positions come after every real one, which the causal mask
+// hides), left padding is hidden by `key_starts`.
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -39,46 +40,72 @@ struct LayerOptions {
 void write_layer_options(json::Value& c, const LayerOptions& o);
 LayerOptions read_layer_options(const nn::ConfigReader& r);
 
-// The position-wise feed-forward block and the layers' dropout (transformer/fused.h: residual sum
-// and dropout in one pass, masks regenerated from a per-call seed), shared by both layers.
-class FeedForwardParts {
- protected:
-  Tensor feed_forward(const Tensor& x, bool training);
-  // x + drop(y) while training (dropout > 0), x + y otherwise. `site` names the dropout in the layer.
-  Tensor residual(const Tensor& x, const Tensor& y, bool training, uint64_t site);
-  uint64_t call_seed(uint64_t site);
-  std::shared_ptr<nn::Linear> linear1, linear2;
-  nn::ActivationKind activation_ = nn::ActivationKind::Relu;
-  double dropout_p_ = 0;
-  uint64_t dropout_seed_ = 0;
-  uint64_t dropout_calls_ = 0;
+// One transformer block: self-attention (causal or bidirectional, with per-row key padding on
+// either side), optionally cross-attention over a memory, and the feed-forward block, each with a
+// residual connection, pre- or post-LN. The encoder and decoder layers below are two
+// configurations of it; a decoder-only model uses a causal block without cross-attention.
+// Dropout (residual and feed-forward) is seeded per call from the block's seed and a call counter
+// that advances in training mode only (ag::add_dropout: residual sum and dropout in one pass).
+struct BlockOptions {
+  LayerOptions layer;
+  bool cross_attention = false;  // multihead_attn over a memory, and norm3
+  bool causal = false;           // self-attention sees the earlier positions only
 };
 
-class TransformerEncoderLayer : public nn::Module, FeedForwardParts {
+// Key/value caches of one block for incremental decoding (attention.h).
+struct BlockCache {
+  KVCache self, cross;
+};
+using DecoderLayerCache = BlockCache;
+
+// What one call of a block sees besides x [B, T, D].
+struct BlockInputs {
+  std::vector<int32_t> key_lengths, key_starts;  // self-attention padding, per row (empty: none)
+  Tensor memory;                                  // cross-attention: [B, S, D] (undefined after the first cached call)
+  std::vector<int32_t> memory_lengths;            // per row, or empty
+  BlockCache* cache = nullptr;
+  Tensor* self_weights = nullptr;                 // receives [B, H, T, S_self] when given
+  Tensor* cross_weights = nullptr;                // receives [B, H, T, S] when given
+};
+
+class TransformerBlock : public nn::Module {
+ public:
+  explicit TransformerBlock(const BlockOptions& options, std::string type = "TransformerBlock");
+  Tensor run(const Tensor& x, const BlockInputs& in);
+  Tensor forward(const Tensor& x) override { return run(x, {}); }
+  json::Value config() const override;
+  const LayerOptions& options() const { return o_.layer; }
+  const BlockOptions& block_options() const { return o_; }
+  // Dropout masks are seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
+  bool has_rng_state() const override { return o_.layer.dropout > 0; }
+  uint64_t rng_state() const override { return dropout_calls_; }
+  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
+
+  std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;  // multihead_attn with cross-attention only
+  std::shared_ptr<nn::Linear> linear1, linear2;
+  std::shared_ptr<nn::LayerNorm> norm1, norm2, norm3;              // norm3 with cross-attention only
+
+ private:
+  Tensor feed_forward(const Tensor& x, bool training);
+  // x + drop(y) while training (dropout > 0), x + y otherwise. `site` names the dropout in the block.
+  Tensor residual(const Tensor& x, const Tensor& y, bool training, uint64_t site);
+  uint64_t call_seed(uint64_t site) const;
+  BlockOptions o_;
+  uint64_t dropout_seed_ = 0, dropout_calls_ = 0;
+};
+
+// Bidirectional self-attention and the feed-forward block (PyTorch's nn.TransformerEncoderLayer).
+class TransformerEncoderLayer : public TransformerBlock {
  public:
   explicit TransformerEncoderLayer(const LayerOptions& options);
   // x [B, T, D] -> [B, T, D]. `weights`, when given, receives the self-attention weights [B, H, T, T].
   Tensor encode(const Tensor& x, const std::vector<int32_t>& key_lengths, Tensor* weights = nullptr);
   Tensor forward(const Tensor& x) override { return encode(x, {}); }
   json::Value config() const override;
-  const LayerOptions& options() const { return o_; }
-  // Dropout masks are seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
-  bool has_rng_state() const override { return dropout_p_ > 0; }
-  uint64_t rng_state() const override { return dropout_calls_; }
-  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
-
-  std::shared_ptr<MultiHeadAttention> self_attn;
-  std::shared_ptr<nn::LayerNorm> norm1, norm2;
-
- private:
-  LayerOptions o_;
 };
 
-struct DecoderLayerCache {
-  KVCache self, cross;
-};
-
-class TransformerDecoderLayer : public nn::Module, FeedForwardParts {
+// Causal self-attention, cross-attention and the feed-forward block (nn.TransformerDecoderLayer).
+class TransformerDecoderLayer : public TransformerBlock {
  public:
   explicit TransformerDecoderLayer(const LayerOptions& options);
   // x [B, T, D], memory [B, S, D] -> [B, T, D]. With a cache, x continues the cached positions (and
@@ -87,17 +114,6 @@ class TransformerDecoderLayer : public nn::Module, FeedForwardParts {
   Tensor decode(const Tensor& x, const Tensor& memory, const std::vector<int32_t>& memory_lengths,
                 DecoderLayerCache* cache = nullptr, Tensor* cross_weights = nullptr, Tensor* self_weights = nullptr);
   json::Value config() const override;
-  const LayerOptions& options() const { return o_; }
-  // Dropout masks are seeded by a call counter: its position goes into checkpoints ("qkv.rng"), so that training resumes exactly.
-  bool has_rng_state() const override { return dropout_p_ > 0; }
-  uint64_t rng_state() const override { return dropout_calls_; }
-  void set_rng_state(uint64_t calls) override { dropout_calls_ = calls; }
-
-  std::shared_ptr<MultiHeadAttention> self_attn, multihead_attn;
-  std::shared_ptr<nn::LayerNorm> norm1, norm2, norm3;
-
- private:
-  LayerOptions o_;
 };
 
 // ---- positional encodings --------------------------------------------------------------------------
@@ -110,8 +126,12 @@ class PositionalEncoding : public nn::Module {
   using nn::Module::Module;
   // x [B, T, D] + the encodings of positions offset .. offset + T - 1. RangeError past max_len.
   virtual Tensor add(const Tensor& x, int64_t offset) = 0;
+  // x [B, T, D] + per row b the encodings of positions offsets[b] + t, those below 0 taken as 0
+  // (the left padding of a row whose text starts at column -offsets[b]). RangeError past max_len.
+  Tensor add_rows(const Tensor& x, const std::vector<int64_t>& offsets);
   Tensor forward(const Tensor& x) override { return add(x, 0); }
   int64_t max_len() const { return max_len_; }
+  virtual const Tensor& table_tensor() const = 0;  // [max_len, D]
 
  protected:
   void check(const Tensor& x, int64_t offset, const char* op) const;
@@ -125,6 +145,7 @@ class SinusoidalPositionalEncoding : public PositionalEncoding {
   SinusoidalPositionalEncoding(int64_t max_len, int64_t dim, DType dtype = DType::F32);
   Tensor add(const Tensor& x, int64_t offset) override;
   json::Value config() const override;
+  const Tensor& table_tensor() const override { return table; }
   Tensor table;  // [max_len, D]
 };
 
@@ -135,6 +156,7 @@ class LearnedPositionalEmbedding : public PositionalEncoding {
   LearnedPositionalEmbedding(int64_t max_len, int64_t dim, DType dtype = DType::F32, uint64_t seed = 0);
   Tensor add(const Tensor& x, int64_t offset) override;
   json::Value config() const override;
+  const Tensor& table_tensor() const override { return weight; }
   Tensor weight;
 
  private:

@@ -6,7 +6,6 @@
 #include "autograd/functions.h"
 #include "core/error.h"
 #include "nn/factory.h"
-#include "autograd/functions.h"
 
 namespace qkv::transformer {
 
@@ -14,16 +13,6 @@ namespace {
 
 json::Value str(const std::string& s) { return json::Value::string(s); }
 json::Value integer(int64_t v) { return json::Value::integer(v); }
-
-const char* pooling_name(Pooling p) { return p == Pooling::Mean ? "mean" : "cls"; }
-
-std::shared_ptr<nn::Embedding> token_embedding(int64_t vocab, const LayerOptions& lo, uint64_t seed) {
-  nn::EmbeddingOptions eo;
-  eo.dtype = lo.dtype;
-  eo.init = {nn::InitKind::Normal, 1.0 / std::sqrt(static_cast<double>(lo.dim))};
-  eo.seed = seed;
-  return std::make_shared<nn::Embedding>(vocab, lo.dim, eo);
-}
 
 int32_t check_special(int64_t id, int64_t vocab, const char* op, const char* what) {
   if (id < 0 || id >= vocab)
@@ -51,12 +40,6 @@ void check_ids(const Tensor& ids, const std::vector<int32_t>& lengths, int64_t v
       throw_range(std::string(op) + ": " + what + " holds id " + std::to_string(p[i]) + " outside the vocabulary of " + std::to_string(vocab));
 }
 
-Pooling pooling_from_name(const std::string& name, const char* op) {
-  if (name == "cls") return Pooling::Cls;
-  if (name == "mean") return Pooling::Mean;
-  throw_type(std::string(op) + ": pooling must be 'cls' or 'mean', got '" + name + "'");
-}
-
 // ---- TransformerEncoder ---------------------------------------------------------------------------
 
 TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("TransformerEncoder"), o_(o) {
@@ -67,8 +50,9 @@ TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("Transf
   if (o.mlm_head) check_special(o.mask_id, o.vocab_size, op, "maskId");
   if (o.num_specials < 0 || o.num_specials >= o.vocab_size) throw_range(std::string(op) + ": numSpecials must leave ordinary tokens");
   const uint64_t seed = o.layer.seed;
-  embed = register_module("embed", token_embedding(o.vocab_size, o.layer, nn::derive_seed(seed, 100)));
+  embed = register_module("embed", token_table(o.vocab_size, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 100)));
   pos = register_module("pos", make_positional(o.positional, o.max_len, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 101)));
+  tokens_ = std::make_shared<TokenEmbedding>(embed, pos, true);
   dropout_seed_ = nn::derive_seed(seed, 102);
   LayerOptions lo = o.layer;
   lo.seed = nn::derive_seed(seed, 103);
@@ -86,35 +70,27 @@ Tensor TransformerEncoder::hidden(const Tensor& ids, const std::vector<int32_t>&
   check_ids(ids, lengths, o_.vocab_size, "TransformerEncoder", "ids");
   if (ids.size(1) > o_.max_len)
     throw_range("TransformerEncoder: sequences of " + std::to_string(ids.size(1)) + " tokens exceed maxLength " + std::to_string(o_.max_len));
-  Tensor x = ag::scale(embed->forward(ids), std::sqrt(static_cast<double>(o_.layer.dim)));
-  x = pos->add(x, 0);
+  Tensor x = tokens_->embed_ids(ids, 0);
   if (is_training() && o_.layer.dropout > 0) x = ag::dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
   return encoder->encode(x, lengths, weights);
 }
 
 Tensor TransformerEncoder::pool(const Tensor& h, const std::vector<int32_t>& lengths, Pooling pooling) {
-  const int64_t B = h.size(0), L = h.size(1), D = h.size(2);
-  if (pooling == Pooling::Cls) return ag::reshape(ag::slice(h, 1, 0, 1, 1), {B, D});
-  std::vector<double> inv(lengths.size());
-  std::vector<int32_t> ends(lengths.size());
-  for (size_t b = 0; b < lengths.size(); ++b) {
-    ends[b] = std::min<int32_t>(lengths[b], static_cast<int32_t>(L));
-    inv[b] = 1.0 / lengths[b];
-  }
-  const Tensor w = ops::sequence_mask(L, {}, ends, inv, h.dtype()).view({B, L, 1});
-  return ag::sum(ag::mul(h, w), {1}, false);
+  return pool_hidden(h, lengths, pooling);
+}
+
+Tensor TransformerEncoder::pool(const Tensor& h, const Tensor& ids, const std::vector<int32_t>& lengths, Pooling pooling) const {
+  return pool_hidden(h, lengths, pooling, ids, o_.eot_id);
 }
 
 Tensor TransformerEncoder::mlm_logits(const Tensor& h) {
   if (!mlm_bias.defined()) throw Error(ErrorKind::Unsupported, "TransformerEncoder: this model has no masked-language-model head");
-  const int64_t B = h.size(0), L = h.size(1), D = h.size(2);
-  Tensor flat = ag::matmul(ag::reshape(h, {B * L, D}), ag::transpose(embed->weight, 0, 1));
-  return ag::reshape(ag::add(flat, mlm_bias), {B, L, o_.vocab_size});
+  return tokens_->logits(h, mlm_bias);
 }
 
 Tensor TransformerEncoder::classify(const Tensor& ids, const std::vector<int32_t>& lengths) {
   if (!classifier) throw Error(ErrorKind::Unsupported, "TransformerEncoder: this model has no classifier (numClasses is 0)");
-  return classifier->forward(pool(hidden(ids, lengths), lengths, o_.class_pooling));
+  return classifier->forward(pool(hidden(ids, lengths), ids, lengths, o_.class_pooling));
 }
 
 Tensor TransformerEncoder::forward(const Tensor& ids) {
@@ -136,6 +112,7 @@ json::Value TransformerEncoder::config() const {
   c.set("mlmHead", json::Value::boolean(o_.mlm_head));
   c.set("numClasses", integer(o_.num_classes));
   c.set("classPooling", str(pooling_name(o_.class_pooling)));
+  c.set("eotId", integer(o_.eot_id));
   return c;
 }
 
@@ -150,10 +127,12 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o) : Module("Seq2Seq"), o_(o) {
   check_special(o.bos_id, o.tgt_vocab, op, "bosId");
   check_special(o.eos_id, o.tgt_vocab, op, "eosId");
   const uint64_t seed = o.layer.seed;
-  src_embed = register_module("src_embed", token_embedding(o.src_vocab, o.layer, nn::derive_seed(seed, 100)));
+  src_embed = register_module("src_embed", token_table(o.src_vocab, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 100)));
   if (o.share_embeddings) tgt_embed = src_embed;
-  else tgt_embed = register_module("tgt_embed", token_embedding(o.tgt_vocab, o.layer, nn::derive_seed(seed, 101)));
+  else tgt_embed = register_module("tgt_embed", token_table(o.tgt_vocab, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 101)));
   pos = register_module("pos", make_positional(o.positional, o.max_len, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 102)));
+  src_tokens_ = std::make_shared<TokenEmbedding>(src_embed, pos, true);
+  tgt_tokens_ = o.share_embeddings ? src_tokens_ : std::make_shared<TokenEmbedding>(tgt_embed, pos, true);
   dropout_seed_ = nn::derive_seed(seed, 103);
   LayerOptions eo = o.layer, dopt = o.layer;
   eo.seed = nn::derive_seed(seed, 104);
@@ -170,26 +149,19 @@ Seq2Seq::Seq2Seq(const Seq2SeqOptions& o) : Module("Seq2Seq"), o_(o) {
   }
 }
 
-Tensor Seq2Seq::embed_tokens(nn::Embedding& table, const Tensor& ids, int64_t offset) {
-  Tensor x = pos->add(ag::scale(table.forward(ids), std::sqrt(static_cast<double>(o_.layer.dim))), offset);
+Tensor Seq2Seq::embed_tokens(TokenEmbedding& side, const Tensor& ids, int64_t offset) {
+  Tensor x = side.embed_ids(ids, offset);
   if (is_training() && o_.layer.dropout > 0) x = ag::dropout(x, o_.layer.dropout, nn::derive_seed(dropout_seed_, dropout_calls_++));
   return x;
 }
 
-Tensor Seq2Seq::logits(const Tensor& h) {
-  if (generator) return generator->forward(h);
-  Shape s = h.shape();
-  const int64_t D = s.back(), M = h.numel() / D;
-  Tensor flat = ag::add(ag::matmul(ag::reshape(h, {M, D}), ag::transpose(tgt_embed->weight, 0, 1)), output_bias);
-  s.back() = o_.tgt_vocab;
-  return ag::reshape(flat, s);
-}
+Tensor Seq2Seq::logits(const Tensor& h) { return generator ? generator->forward(h) : tgt_tokens_->logits(h, output_bias); }
 
 Tensor Seq2Seq::encode(const Tensor& src, const std::vector<int32_t>& src_lengths, std::vector<Tensor>* weights) {
   check_ids(src, src_lengths, o_.src_vocab, "Seq2Seq", "source ids");
   if (src.size(1) > o_.max_len)
     throw_range("Seq2Seq: source sequences of " + std::to_string(src.size(1)) + " tokens exceed maxLength " + std::to_string(o_.max_len));
-  return encoder->encode(embed_tokens(*src_embed, src, 0), src_lengths, weights);
+  return encoder->encode(embed_tokens(*src_tokens_, src, 0), src_lengths, weights);
 }
 
 Tensor Seq2Seq::decode(const Tensor& tgt_in, const Tensor& memory, const std::vector<int32_t>& src_lengths,
@@ -199,16 +171,21 @@ Tensor Seq2Seq::decode(const Tensor& tgt_in, const Tensor& memory, const std::ve
   if (tgt_in.size(0) != memory.size(0)) throw_range("Seq2Seq: source and target batches differ");
   if (tgt_in.size(1) > o_.max_len)
     throw_range("Seq2Seq: target sequences of " + std::to_string(tgt_in.size(1)) + " tokens exceed maxLength " + std::to_string(o_.max_len));
-  Tensor h = decoder->decode(embed_tokens(*tgt_embed, tgt_in, 0), memory, src_lengths, nullptr, cross_weights);
+  Tensor h = decoder->decode(embed_tokens(*tgt_tokens_, tgt_in, 0), memory, src_lengths, nullptr, cross_weights);
   return logits(h);
+}
+
+Tensor Seq2Seq::step_logits(const Tensor& ids, int64_t position, const Tensor& memory, const std::vector<int32_t>& src_lengths,
+                            std::vector<DecoderLayerCache>& caches) {
+  Tensor h = decoder->decode(embed_tokens(*tgt_tokens_, ids, position), memory, src_lengths, &caches, nullptr);
+  const int64_t R = h.size(0), T = h.size(1);
+  Tensor last = T == 1 ? ag::reshape(h, {R, o_.layer.dim}) : ag::reshape(ag::slice(h, 1, T - 1, T, 1), {R, o_.layer.dim});
+  return logits(last);
 }
 
 Tensor Seq2Seq::step(const Tensor& ids, int64_t position, const Tensor& memory, const std::vector<int32_t>& src_lengths,
                      std::vector<DecoderLayerCache>& caches) {
-  Tensor h = decoder->decode(embed_tokens(*tgt_embed, ids, position), memory, src_lengths, &caches, nullptr);
-  const int64_t R = h.size(0), T = h.size(1);
-  Tensor last = T == 1 ? ag::reshape(h, {R, o_.layer.dim}) : ag::reshape(ag::slice(h, 1, T - 1, T, 1), {R, o_.layer.dim});
-  return ag::softmax(logits(last), true);
+  return ag::softmax(step_logits(ids, position, memory, src_lengths, caches), true);
 }
 
 Tensor Seq2Seq::loss(const Tensor& src, const std::vector<int32_t>& src_lengths, const Tensor& tgt_in, const Tensor& tgt_out,
@@ -279,6 +256,7 @@ nn::ModulePtr build_encoder(const json::Value& c) {
   o.mlm_head = r.boolean_or("mlmHead", true);
   o.num_classes = r.integer_or("numClasses", 0);
   o.class_pooling = pooling_from_name(r.string_or("classPooling", "cls"), r.where.c_str());
+  o.eot_id = int32_field(r, "eotId", 2);
   return std::make_shared<TransformerEncoder>(o);
 }
 
@@ -322,6 +300,28 @@ const std::vector<std::pair<std::string, nn::ModuleBuilder>>& builders() {
       {"TransformerDecoderLayer",
        [](const json::Value& c) -> nn::ModulePtr {
          return std::make_shared<TransformerDecoderLayer>(read_layer_options(reader(c, "TransformerDecoderLayer")));
+       }},
+      {"TransformerBlock",
+       [](const json::Value& c) -> nn::ModulePtr {
+         auto r = reader(c, "TransformerBlock");
+         BlockOptions b;
+         b.layer = read_layer_options(r);
+         b.cross_attention = r.boolean_or("crossAttention", false);
+         b.causal = r.boolean_or("causal", false);
+         return std::make_shared<TransformerBlock>(b);
+       }},
+      {"TokenEmbedding",
+       [](const json::Value& c) -> nn::ModulePtr {
+         auto r = reader(c, "TokenEmbedding");
+         TokenEmbeddingOptions o;
+         o.vocab_size = r.integer("vocabSize");
+         o.dim = r.integer("dim");
+         o.max_len = r.integer_or("maxLength", 512);
+         o.positional = positional_from_name(r.string_or("positional", "sinusoidal"), r.where.c_str());
+         o.scale = r.boolean_or("scale", true);
+         o.dtype = r.dtype_or("dtype", DType::F32);
+         o.seed = r.seed_or("seed", 0);
+         return std::make_shared<TokenEmbedding>(o);
        }},
       {"TransformerEncoderStack",
        [](const json::Value& c) -> nn::ModulePtr {

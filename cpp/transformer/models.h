@@ -6,13 +6,15 @@
 // (the tokenizers of src/text put <pad> 0, <bos> 1, <eos> 2, <unk> 3, <mask> 4). Token embeddings
 // are initialised N(0, 1/D) and multiplied by sqrt(D) (Vaswani et al.), so that they and the
 // positional encodings start at the same scale; an output projection tied to them then starts
-// with logits of unit scale.
+// with logits of unit scale (embedding.h).
 #include <cstdint>
 #include <memory>
 #include <vector>
 
 #include "nn/layers.h"
+#include "transformer/embedding.h"
 #include "transformer/layers.h"
+#include "transformer/pooling.h"
 
 namespace qkv::transformer {
 
@@ -25,9 +27,6 @@ nn::ModulePtr build_transformer_module(const json::Value& config, const char* op
 // Ids [B, L] int32 and lengths checked against each other and a vocabulary; RangeError naming op.
 void check_ids(const Tensor& ids, const std::vector<int32_t>& lengths, int64_t vocab, const char* op, const char* what);
 
-enum class Pooling : uint8_t { Cls, Mean };
-Pooling pooling_from_name(const std::string& name, const char* op);  // "cls", "mean"
-
 struct EncoderOptions {
   int64_t vocab_size = 0, max_len = 512, layers = 2;
   LayerOptions layer;              // dim, heads, ffDim, dropout, norm, ...
@@ -37,6 +36,7 @@ struct EncoderOptions {
   bool mlm_head = true;            // mlm_bias [V]; logits = h Eᵀ + mlm_bias (tied to the embedding)
   int64_t num_classes = 0;         // > 0: a classifier Linear(D, C) on the pooled vector
   Pooling class_pooling = Pooling::Cls;
+  int32_t eot_id = 2;              // <eos>: where Pooling::Eot reads
 };
 
 class TransformerEncoder : public nn::Module {
@@ -45,9 +45,9 @@ class TransformerEncoder : public nn::Module {
   // ids [B, L] -> hidden [B, L, D] (final-normed with pre-LN). `weights`, when given, receives each
   // layer's self-attention weights [B, H, L, L].
   Tensor hidden(const Tensor& ids, const std::vector<int32_t>& lengths, std::vector<Tensor>* weights = nullptr);
-  // hidden [B, L, D] -> [B, D]: the first position (cls) or the mean over the first lengths[b]
-  // positions (padding never counts).
+  // hidden [B, L, D] -> [B, D] (pooling.h); Eot needs the ids (the overload with them).
   static Tensor pool(const Tensor& hidden, const std::vector<int32_t>& lengths, Pooling pooling);
+  Tensor pool(const Tensor& hidden, const Tensor& ids, const std::vector<int32_t>& lengths, Pooling pooling) const;
   // MLM logits [B, L, V]; Unsupported without the head.
   Tensor mlm_logits(const Tensor& hidden);
   // Classifier logits [B, C] from ids; Unsupported without a classifier.
@@ -67,6 +67,7 @@ class TransformerEncoder : public nn::Module {
   Tensor mlm_bias;
 
  private:
+  std::shared_ptr<TokenEmbedding> tokens_;  // over embed and pos (registered under those names)
   EncoderOptions o_;
   uint64_t dropout_seed_, dropout_calls_ = 0;
 };
@@ -91,7 +92,9 @@ class Seq2Seq : public nn::Module {
   Tensor decode(const Tensor& tgt_in, const Tensor& memory, const std::vector<int32_t>& src_lengths,
                 std::vector<Tensor>* cross_weights = nullptr);
   // One incremental decoding step: ids [R, 1] at position `position`, with per-layer caches
-  // (memory is used on the first step only) -> log-probabilities [R, V].
+  // (memory is used on the first step only) -> logits [R, V] (step_logits) or log-probabilities.
+  Tensor step_logits(const Tensor& ids, int64_t position, const Tensor& memory, const std::vector<int32_t>& src_lengths,
+                     std::vector<DecoderLayerCache>& caches);
   Tensor step(const Tensor& ids, int64_t position, const Tensor& memory, const std::vector<int32_t>& src_lengths,
               std::vector<DecoderLayerCache>& caches);
   // Mean cross-entropy over the target tokens (pad ignored).
@@ -112,8 +115,9 @@ class Seq2Seq : public nn::Module {
   Tensor output_bias;                     // [V] when tied
 
  private:
-  Tensor embed_tokens(nn::Embedding& table, const Tensor& ids, int64_t offset);
+  Tensor embed_tokens(TokenEmbedding& side, const Tensor& ids, int64_t offset);
   Tensor logits(const Tensor& h);
+  std::shared_ptr<TokenEmbedding> src_tokens_, tgt_tokens_;  // over src_embed / tgt_embed and pos
   Seq2SeqOptions o_;
   uint64_t dropout_seed_, dropout_calls_ = 0;
 };

@@ -90,8 +90,9 @@ nn::TaskOutput seq2seq_score(nn::Module& m, const nn::TaskInput& in, nn::TaskCon
   return tensor_output(t);
 }
 
-// Per input its best numReturn hypotheses, best first: { ids, score, logProb, finished }, and the
-// attention of each (when asked for) as the tensor "attention.<input>.<rank>".
+// Per input its best numReturn hypotheses (or samples), best first: { ids, score, logProb, finished,
+// stopToken }, and the attention of each (when asked for) as the tensor "attention.<input>.<rank>".
+// Greedy, beam search or seeded sampling (temperature, topK, topP, repetitionPenalty, stopTokens).
 nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
   const char* op = "Seq2Seq.translate";
   const nn::TaskOptions o(in.options, op);
@@ -102,6 +103,20 @@ nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::Tas
   d.batch_size = o.integer_or("batchSize", 64);
   d.attention = o.boolean_or("attention", false);
   d.num_return = o.integer_or("numReturn", 1);
+  d.sample = o.boolean_or("sample", false);
+  d.temperature = o.number_or("temperature", 1.0);
+  d.top_k = o.integer_or("topK", 0);
+  d.top_p = o.number_or("topP", 1.0);
+  d.repetition_penalty = o.number_or("repetitionPenalty", 1.0);
+  const int64_t seed = o.integer_or("seed", 0);
+  if (seed < 0) throw_type(std::string(op) + ": seed must be a non-negative integer");
+  d.seed = static_cast<uint64_t>(seed);
+  d.stop_tokens = o.int_list("stopTokens");
+  // Streamed: every token as it is chosen, as [input, sample, token].
+  if (ctx.emit)
+    d.on_token = [&ctx](int64_t input, int64_t sample, int32_t token) {
+      ctx.emit(json::Value::array({json::Value::integer(input), json::Value::integer(sample), json::Value::integer(token)}));
+    };
   const Sequences src = sequences_input(in, "src", op);
   const auto results = generate(as<Seq2Seq>(m), src.ids, src.lengths, d, ctx.aborted);
   nn::TaskOutput out;
@@ -117,6 +132,7 @@ nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::Tas
       ho.set("score", json::Value::number(h.score));
       ho.set("logProb", json::Value::number(h.log_prob));
       ho.set("finished", json::Value::boolean(h.finished));
+      ho.set("stopToken", json::Value::integer(h.stop_token));
       list.push(std::move(ho));
       if (h.attention.defined()) out.tensors.emplace_back("attention." + std::to_string(i) + "." + std::to_string(k), h.attention);
     }

@@ -24,7 +24,7 @@ export type InitName =
 export type Init = InitName | { kind: InitName; std?: number; bound?: number; gain?: number };
 
 export type FloatDType = 'float32' | 'float64';
-export type ActivationName = 'relu' | 'gelu' | 'geluTanh' | 'tanh';
+export type ActivationName = 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'quickGelu';
 
 function seedOf(seed: unknown, op: string): number {
   if (seed === undefined) return Math.floor(Math.random() * 2 ** 52);

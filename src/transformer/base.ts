@@ -3,7 +3,7 @@
 import { Module } from '../nn/module';
 import type { NativeModule } from './native';
 
-export type Activation = 'relu' | 'gelu' | 'geluTanh' | 'tanh';
+export type Activation = 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'quickGelu';
 export type NormPlacement = 'pre' | 'post';
 export type Positional = 'sinusoidal' | 'learned';
 export type FloatDType = 'float32' | 'float64';
@@ -81,7 +81,7 @@ export function layerConfig(o: LayerConfig, op: string, defaults: { dim: number;
     ffDim: checkInt(o.ffDim ?? 4 * dim, op, 'ffDim', 1),
     dropout: num(o.dropout, 'dropout', 0, 1, 0.1),
     attentionDropout: num(o.attentionDropout, 'attentionDropout', 0, 1, 0),
-    activation: oneOf(o.activation, 'activation', ['relu', 'gelu', 'geluTanh', 'tanh'] as const, 'relu'),
+    activation: oneOf(o.activation, 'activation', ['relu', 'gelu', 'geluTanh', 'tanh', 'quickGelu'] as const, 'relu'),
     norm: oneOf(o.norm, 'norm', ['pre', 'post'] as const, 'pre'),
     eps: num(o.eps, 'eps', 1e-12, 1, 1e-5),
     fused: o.fused ?? true,

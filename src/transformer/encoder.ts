@@ -12,7 +12,10 @@ import { TrainableModule, loadCheckpoint } from './trainable';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainResult } from '../training';
 
-export type Pooling = 'cls' | 'mean';
+/** 'cls': the <bos> vector; 'mean': over the real tokens; 'last': the last real token (<eos>). */
+export type Pooling = 'cls' | 'mean' | 'last';
+/** The classifier may also read 'eot': the first <eos> of each text. */
+export type ClassPooling = Pooling | 'eot';
 
 export interface TransformerEncoderOptions extends LayerConfig {
   vocab: Vocabulary;
@@ -26,7 +29,7 @@ export interface TransformerEncoderOptions extends LayerConfig {
   /** > 0: a linear classifier on the pooled vector, trained by fit(texts, { labels }). */
   numClasses?: number;
   /** The pooling the classifier reads (default 'cls', the <bos> position). */
-  classPooling?: Pooling;
+  classPooling?: ClassPooling;
 }
 
 export interface EncoderFitOptions extends TrainOptions {
@@ -74,7 +77,7 @@ export class TransformerEncoder extends TrainableModule {
     const positional = options.positional ?? 'sinusoidal';
     if (positional !== 'sinusoidal' && positional !== 'learned') throw new TypeError(`${op}: positional must be 'sinusoidal' or 'learned'`);
     const classPooling = options.classPooling ?? 'cls';
-    if (classPooling !== 'cls' && classPooling !== 'mean') throw new TypeError(`${op}: classPooling must be 'cls' or 'mean'`);
+    if (!['cls', 'mean', 'last', 'eot'].includes(classPooling)) throw new TypeError(`${op}: classPooling must be 'cls', 'mean', 'last' or 'eot'`);
     super(
       tb.tfCreate(
         JSON.stringify({
@@ -151,7 +154,7 @@ export class TransformerEncoder extends TrainableModule {
     const op = 'TransformerEncoder.encode';
     const list = textArray(typeof texts === 'string' ? [texts] : texts, op);
     const pooling = options.pooling ?? 'mean';
-    if (pooling !== 'cls' && pooling !== 'mean') throw new TypeError(`${op}: pooling must be 'cls' or 'mean'`);
+    if (pooling !== 'cls' && pooling !== 'mean' && pooling !== 'last') throw new TypeError(`${op}: pooling must be 'cls', 'mean' or 'last'`);
     const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
     const signal = checkSignal(options.signal, op);
     const data = this.batch(list);

@@ -1,8 +1,8 @@
 export { MultiHeadAttention, TransformerEncoderLayer, TransformerDecoderLayer, PositionalEncoding, type MultiHeadAttentionOptions, type AttentionCall } from './layers';
-export { TransformerEncoder, type TransformerEncoderOptions, type EncoderFitOptions, type Pooling } from './encoder';
+export { TransformerEncoder, type TransformerEncoderOptions, type EncoderFitOptions, type Pooling, type ClassPooling } from './encoder';
 export {
   Seq2Seq, type Seq2SeqOptions, type Seq2SeqFitOptions, type TextPair, type TranslateOptions, type NBestTranslateOptions, type Translation,
-  type NBestTranslation, type CrossAttention,
+  type NBestTranslation, type CrossAttention, type TranslationToken,
 } from './seq2seq';
 export type { SaveOptions as TransformerSaveOptions } from './trainable';
 export type { TrainOptions as TransformerTrainOptions } from './training';

@@ -15,6 +15,8 @@ export interface NativeHypothesis {
   score: number;
   logProb: number;
   finished: boolean;
+  /** The stop token that ended it (-1 when unfinished). */
+  stopToken: number;
 }
 
 export interface TransformerBinding {

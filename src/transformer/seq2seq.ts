@@ -4,6 +4,7 @@
 // optimizer state live in one safetensors file.
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
+import { StreamDecoder } from '../text/stream';
 import { padBatch, vocabFromJSON, EOS_ID, type Vocabulary } from '../text/vocab';
 import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
 import { checkSignal, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
@@ -36,6 +37,28 @@ export type TextPair = { source: string; target: string } | readonly [string, st
 export interface TranslateOptions {
   /** 1 = greedy (default). */
   beamSize?: number;
+  /**
+   * Draw each token from the model's distribution (after temperature, topK and topP) instead of
+   * taking the most likely one; with beamSize 1. On when temperature, topK or topP is given.
+   */
+  sample?: boolean;
+  /** Sampling: logits divided by the temperature (default 1); 0 takes the most likely token. */
+  temperature?: number;
+  /** Sampling: only the k most likely tokens (default 0: all). */
+  topK?: number;
+  /** Sampling: only the smallest set of most likely tokens with probability ≥ topP (default 1). */
+  topP?: number;
+  /**
+   * Hugging Face's repetition penalty (default 1: none): the logits of tokens already in the output
+   * (<bos> included) are divided by it when positive, multiplied by it when negative. Any strategy.
+   */
+  repetitionPenalty?: number;
+  /** Tokens that end an output as <eos> does (target-vocabulary tokens or ids); not part of the text. */
+  stopTokens?: readonly (string | number)[];
+  /** Most tokens generated, the stop token included; the same as maxLength (which it overrides). */
+  maxNewTokens?: number;
+  /** Sampling seed (default 0): one seed gives the same outputs, whatever the batch. */
+  seed?: number;
   /** Beam scores are sum(log p) / length^lengthPenalty (default 1). */
   lengthPenalty?: number;
   /** Most tokens generated, <eos> included (default: the model's maxLength). */
@@ -73,8 +96,10 @@ export interface Translation {
   /** Length-normalised for beams; the log-probability for greedy decoding. */
   score: number;
   logProb: number;
-  /** Ended with <eos> (false: stopped at maxLength). */
+  /** Ended with <eos> or a stop token (false: stopped at maxLength). */
   finished: boolean;
+  /** The token that ended it (<eos> or one of stopTokens), when finished. */
+  stopToken?: string;
   attention?: CrossAttention;
   /** With numReturn: the n-best list, best first (see {@link NBestTranslation}). */
   alternatives?: Translation[];
@@ -110,11 +135,33 @@ function pairArray(pairs: unknown, op: string): { sources: string[]; targets: st
   return { sources, targets };
 }
 
-// numReturn: an integer in [1, beamSize] (RangeError otherwise, TypeError for a non-number).
-function numReturnArg(v: unknown, beamSize: number, op: string): number {
-  if (typeof v !== 'number') throw new TypeError(`${op}: numReturn must be an integer in [1, beamSize ${beamSize}]`);
-  if (!Number.isInteger(v) || v < 1 || v > beamSize) throw new RangeError(`${op}: numReturn must be an integer in [1, beamSize ${beamSize}], got ${v}`);
+// numReturn: an integer in [1, beamSize], or [1, 64] samples (RangeError otherwise, TypeError for a non-number).
+function numReturnArg(v: unknown, beamSize: number, sample: boolean, op: string): number {
+  const bound = sample ? 'samples 64' : `beamSize ${beamSize}`, max = sample ? 64 : beamSize;
+  if (typeof v !== 'number') throw new TypeError(`${op}: numReturn must be an integer in [1, ${bound}]`);
+  if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${op}: numReturn must be an integer in [1, ${bound}], got ${v}`);
   return v;
+}
+
+function finiteArg(v: unknown, fallback: number, op: string, name: string): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${op}: ${name} must be a finite number`);
+  return v;
+}
+
+/** A token streamed by translateStream(). */
+export interface TranslationToken {
+  /** The token's id in the target vocabulary. */
+  id: number;
+  /** Its text as the vocabulary spells it. */
+  token: string;
+  /** The text that became final with it (StreamDecoder: never half a character; '' for a stop token). */
+  text: string;
+  /** Which input (for a list of inputs) and which sample (with numReturn). */
+  input: number;
+  sample: number;
+  /** True for the token that ended the output (<eos> or a stop token). */
+  stop: boolean;
 }
 
 /**
@@ -286,30 +333,12 @@ export class Seq2Seq extends TrainableModule {
   translate(input: string, options?: TranslateOptions): Promise<Translation>;
   translate(inputs: readonly string[], options?: TranslateOptions): Promise<Translation[]>;
   translate(inputs: string | readonly string[], options: TranslateOptions = {}): Promise<Translation | Translation[]> {
-    const op = 'Seq2Seq.translate';
-    const single = typeof inputs === 'string';
-    const list = single ? [inputs] : inputs;
-    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string'))
-      throw new TypeError(`${op}: inputs must be a string or a non-empty array of strings`);
-    const signal = checkSignal(options.signal, op);
-    const att = options.attention;
-    const attLayer = typeof att === 'object' && att.layer !== undefined ? checkInt(att.layer, op, 'attention.layer') : -1;
-    const attHead = typeof att === 'object' && att.head !== undefined && att.head !== 'mean' ? checkInt(att.head, op, 'attention.head') : -1;
-    const beamSize = checkInt(options.beamSize ?? 1, op, 'beamSize', 1);
+    const { list, single, native, src, signal, att } = this.translateArgs(inputs, options, 'Seq2Seq.translate');
     const nBest = options.numReturn !== undefined;
-    const numReturn = nBest ? numReturnArg(options.numReturn, beamSize, op) : 1;
-    const native = {
-      beamSize,
-      numReturn,
-      lengthPenalty: options.lengthPenalty ?? 1,
-      maxLength: checkInt(options.maxLength ?? this.maxLength, op, 'maxLength', 1),
-      batchSize: checkInt(options.batchSize ?? 64, op, 'batchSize', 1),
-      attention: !!att,
-    };
-    if (typeof native.lengthPenalty !== 'number' || !Number.isFinite(native.lengthPenalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
-    const src = this.encodeSources(list);
+    const attLayer = typeof att === 'object' && att.layer !== undefined ? checkInt(att.layer, 'Seq2Seq.translate', 'attention.layer') : -1;
+    const attHead = typeof att === 'object' && att.head !== undefined && att.head !== 'mean' ? checkInt(att.head, 'Seq2Seq.translate', 'attention.head') : -1;
     return this.enqueue(async (m) => {
-      const r = await runJob(op, signal, () => startTask<NativeHypothesis[][]>(m, 'translate', { options: native, tensors: sequenceTensors('src', src) }));
+      const r = await runJob('Seq2Seq.translate', signal, () => startTask<NativeHypothesis[][]>(m, 'translate', { options: native, tensors: sequenceTensors('src', src) }));
       const out = r.value.map((hyps, i): Translation => {
         const ranked = hyps.map((h) => this.translation(list[i], h));
         const best = ranked[0];
@@ -322,6 +351,120 @@ export class Seq2Seq extends TrainableModule {
     });
   }
 
+  /**
+   * The tokens of translate(inputs, options) as they are produced, with their text (UTF-8 safe,
+   * through a StreamDecoder per output): the same tokens as translate() gives, in order per output,
+   * the stop token last. Greedy and sampled outputs stream step by step; a beam search streams its
+   * best output once that input is done. Breaking out of the loop aborts the decoding.
+   */
+  translateStream(inputs: string | readonly string[], options: TranslateOptions = {}): AsyncIterable<TranslationToken> {
+    const op = 'Seq2Seq.translateStream';
+    if (options.attention) throw new TypeError(`${op}: attention is not streamed; use translate()`);
+    const { native, src, signal } = this.translateArgs(inputs, options, op);
+    const vocab = this.targetVocab;
+    const stops = new Set(this.stopIds(options.stopTokens, op));
+    return {
+      [Symbol.asyncIterator]: () => {
+        const queue: TranslationToken[] = [];
+        const decoders = new Map<string, StreamDecoder>();
+        let wake: (() => void) | undefined;
+        let finished = false, cancelled = false, failure: unknown;
+        let abort: (() => void) | undefined;
+        const notify = () => {
+          wake?.();
+          wake = undefined;
+        };
+        const onToken = ([input, sample, id]: [number, number, number]) => {
+          const key = `${input}:${sample}`;
+          let d = decoders.get(key);
+          if (!d) decoders.set(key, (d = new StreamDecoder(vocab)));
+          const stop = stops.has(id);
+          const text = stop ? d.flush() : d.push(id);
+          queue.push({ id, token: vocab.token(id), text, input, sample, stop });
+          notify();
+        };
+        const done = this.enqueue(async (m) => {
+          await runJob(op, signal, () => {
+            const job = startTask(m, 'translate', { options: native, tensors: sequenceTensors('src', src), onItem: (item) => onToken(item as [number, number, number]) });
+            abort = () => job.abort();
+            if (cancelled) abort();
+            return job;
+          });
+        }).then(
+          () => { finished = true; notify(); },
+          (e) => { failure = e; finished = true; notify(); },
+        );
+        void done;
+        return {
+          async next(): Promise<IteratorResult<TranslationToken>> {
+            for (;;) {
+              if (queue.length) return { value: queue.shift()!, done: false };
+              if (finished) {
+                if (failure !== undefined) {
+                  const e = failure;
+                  failure = undefined;
+                  throw e;
+                }
+                return { value: undefined, done: true };
+              }
+              await new Promise<void>((r) => (wake = r));
+            }
+          },
+          async return(): Promise<IteratorResult<TranslationToken>> {
+            cancelled = true;
+            if (!finished) abort?.();
+            queue.length = 0;
+            return { value: undefined, done: true };
+          },
+        };
+      },
+    };
+  }
+
+  private stopIds(stopTokens: unknown, op: string): number[] {
+    const ids = [EOS_ID];
+    if (stopTokens === undefined) return ids;
+    if (!Array.isArray(stopTokens)) throw new TypeError(`${op}: stopTokens must be an array of tokens or ids`);
+    for (const t of stopTokens) {
+      if (typeof t === 'string') ids.push(this.targetVocab.id(t));
+      else if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t < this.targetVocab.size) ids.push(t);
+      else throw new RangeError(`${op}: stop token ${String(t)} is neither a token nor an id of the target vocabulary`);
+    }
+    return ids;
+  }
+
+  private translateArgs(inputs: string | readonly string[], options: TranslateOptions, op: string) {
+    const single = typeof inputs === 'string';
+    const list = single ? [inputs] : inputs;
+    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string'))
+      throw new TypeError(`${op}: inputs must be a string or a non-empty array of strings`);
+    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
+    const signal = checkSignal(options.signal, op);
+    const att = options.attention;
+    const beamSize = checkInt(options.beamSize ?? 1, op, 'beamSize', 1);
+    if (options.sample !== undefined && typeof options.sample !== 'boolean') throw new TypeError(`${op}: sample must be a boolean`);
+    const sample = options.sample ?? (options.temperature !== undefined || options.topK !== undefined || options.topP !== undefined);
+    const numReturn = options.numReturn !== undefined ? numReturnArg(options.numReturn, beamSize, sample, op) : 1;
+    const maxLength = options.maxNewTokens !== undefined ? checkInt(options.maxNewTokens, op, 'maxNewTokens', 1)
+      : checkInt(options.maxLength ?? this.maxLength, op, 'maxLength', 1);
+    const native = {
+      beamSize,
+      numReturn,
+      lengthPenalty: finiteArg(options.lengthPenalty, 1, op, 'lengthPenalty'),
+      maxLength,
+      batchSize: checkInt(options.batchSize ?? 64, op, 'batchSize', 1),
+      attention: !!att,
+      sample,
+      temperature: finiteArg(options.temperature, 1, op, 'temperature'),
+      topK: checkInt(options.topK ?? 0, op, 'topK', 0),
+      topP: finiteArg(options.topP, 1, op, 'topP'),
+      repetitionPenalty: finiteArg(options.repetitionPenalty, 1, op, 'repetitionPenalty'),
+      stopTokens: this.stopIds(options.stopTokens, op).slice(1),
+      seed: checkInt(options.seed ?? 0, op, 'seed', 0),
+    };
+    return { list, single, native, src: this.encodeSources(list), signal, att };
+  }
+
   private translation(input: string, h: NativeHypothesis): Translation {
     const ids = Array.from(h.ids);
     return {
@@ -332,6 +475,7 @@ export class Seq2Seq extends TrainableModule {
       score: h.score,
       logProb: h.logProb,
       finished: h.finished,
+      ...(h.finished ? { stopToken: this.targetVocab.token(h.stopToken) } : {}),
     };
   }
 
