@@ -31,6 +31,7 @@
 
 #include "core/thread_pool.h"
 #include "cpu/gemm_kernels.h"
+#include "cpu/gemm_pack.h"
 #include "cpu/simd.h"
 
 namespace qkv::cpu {
@@ -45,53 +46,10 @@ void micro_portable(int64_t kc, const T* a, const T* b, T* c, int64_t ldc, int64
   for (int64_t k = 0; k < kc; ++k, a += MR, b += NR)
     for (int i = 0; i < MR; ++i)
       for (int j = 0; j < NR; ++j) acc[i][j] += a[i] * b[j];
-  for (int64_t i = 0; i < m; ++i) {
-    T* cr = c + i * ldc;
-    if (beta == T(0)) {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * acc[i][j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * acc[i][j] + beta * cr[j];
-    }
-  }
-}
-
-// dst[k*R + r] = element (r, k) of the panel, r < cnt; zero for cnt <= r < R. `contiguous_r`:
-// the R elements of one k are adjacent in the source (stride 1 along r, ld along k); otherwise
-// adjacent along k (stride 1 along k, ld along r).
-template <class T, int R>
-void pack_portable(bool contiguous_r, const T* src, int64_t ld, int64_t r0, int64_t p0, int64_t cnt, int64_t kc,
-                   T* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += R) {
-    int64_t r = 0;
-    if (contiguous_r) {
-      const T* s = src + (p0 + k) * ld + r0;
-      for (; r < cnt; ++r) dst[r] = s[r];
-    } else {
-      const T* s = src + r0 * ld + p0 + k;
-      for (; r < cnt; ++r) dst[r] = s[r * ld];
-    }
-    for (; r < R; ++r) dst[r] = T(0);
-  }
+  store_tile(&acc[0][0], NR, c, ldc, m, n, alpha, beta);
 }
 
 constexpr int kPortSMR = 4, kPortSNR = 8, kPortDMR = 4, kPortDNR = 4;
-
-void portable_sgemm_pack_a(bool trans, const float* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                           float* dst) {
-  pack_portable<float, kPortSMR>(trans, src, ld, i0, p0, m, kc, dst);
-}
-void portable_sgemm_pack_b(bool trans, const float* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                           float* dst) {
-  pack_portable<float, kPortSNR>(!trans, src, ld, j0, p0, n, kc, dst);
-}
-void portable_dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m,
-                           int64_t kc, double* dst) {
-  pack_portable<double, kPortDMR>(trans, src, ld, i0, p0, m, kc, dst);
-}
-void portable_dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n,
-                           int64_t kc, double* dst) {
-  pack_portable<double, kPortDNR>(!trans, src, ld, j0, p0, n, kc, dst);
-}
 
 // The unpacked path, portable: rows of C 256 columns at a time, as sums of rows of op(B) (or, with
 // op(B) = B^T, as dot products with 4 partial sums).
@@ -148,23 +106,28 @@ using SmallFn = void (*)(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t
 // fp32 AVX2: B panel 256 x 16 x 4 B = 16 KiB (half of L1), A block 144 x 256 x 4 B = 144 KiB (L2),
 // B block 256 x 4080 x 4 B = 4 MiB (L3).
 
+// Packing is the template of gemm_pack.h for every level, instantiated here with baseline flags
+// (plain loops and fixed-size copies need no wider ISA) -- except AVX2 fp32, whose 8x8 transposes
+// for the gather form live in gemm_avx2.cpp and serve only that level.
 const SgemmLevel kSgemmLevels[3] = {
-    {kPortSMR, kPortSNR, 128, 256, 2048, micro_portable<float, kPortSMR, kPortSNR>, portable_sgemm_pack_a,
-     portable_sgemm_pack_b, small_portable<float>},
+    {kPortSMR, kPortSNR, 128, 256, 2048, micro_portable<float, kPortSMR, kPortSNR>,
+     pack_a_panel<float, kPortSMR>, pack_b_panel<float, kPortSNR>, small_portable<float>},
     {gemm_avx2::kSgemmMR, gemm_avx2::kSgemmNR, 144, 256, 4080, gemm_avx2::sgemm_micro, gemm_avx2::sgemm_pack_a,
      gemm_avx2::sgemm_pack_b, gemm_avx2::sgemm_small},
     // The unpacked path of the AVX2 level serves AVX-512 processors too.
     {gemm_avx512::kSgemmMR, gemm_avx512::kSgemmNR, 144, 384, 3072, gemm_avx512::sgemm_micro,
-     gemm_avx512::sgemm_pack_a, gemm_avx512::sgemm_pack_b, gemm_avx2::sgemm_small},
+     pack_a_panel<float, gemm_avx512::kSgemmMR>, pack_b_panel<float, gemm_avx512::kSgemmNR>,
+     gemm_avx2::sgemm_small},
 };
 
 const DgemmLevel kDgemmLevels[3] = {
-    {kPortDMR, kPortDNR, 64, 256, 2048, micro_portable<double, kPortDMR, kPortDNR>, portable_dgemm_pack_a,
-     portable_dgemm_pack_b, small_portable<double>},
-    {gemm_avx2::kDgemmMR, gemm_avx2::kDgemmNR, 72, 256, 4080, gemm_avx2::dgemm_micro, gemm_avx2::dgemm_pack_a,
-     gemm_avx2::dgemm_pack_b, small_portable<double>},
+    {kPortDMR, kPortDNR, 64, 256, 2048, micro_portable<double, kPortDMR, kPortDNR>,
+     pack_a_panel<double, kPortDMR>, pack_b_panel<double, kPortDNR>, small_portable<double>},
+    {gemm_avx2::kDgemmMR, gemm_avx2::kDgemmNR, 72, 256, 4080, gemm_avx2::dgemm_micro,
+     pack_a_panel<double, gemm_avx2::kDgemmMR>, pack_b_panel<double, gemm_avx2::kDgemmNR>, small_portable<double>},
     {gemm_avx512::kDgemmMR, gemm_avx512::kDgemmNR, 96, 256, 3072, gemm_avx512::dgemm_micro,
-     gemm_avx512::dgemm_pack_a, gemm_avx512::dgemm_pack_b, small_portable<double>},
+     pack_a_panel<double, gemm_avx512::kDgemmMR>, pack_b_panel<double, gemm_avx512::kDgemmNR>,
+     small_portable<double>},
 };
 
 // ---- packing buffers: one pair per thread, grown on demand, 64-byte aligned ---------------------

@@ -1,15 +1,18 @@
-// GEMM micro-kernels and packing for the AVX2+FMA level (compiled with -mavx2 -mfma -mf16c).
+// GEMM micro-kernels for the AVX2+FMA level (compiled with -mavx2 -mfma -mf16c), and the fp32
+// packing, which is the shared template (gemm_pack.h) with 8x8 transposes for the gather form.
 // fp32: 6x16 register block (12 ymm accumulators, 2 B vectors, 2 A broadcasts: all 16 registers),
 // its k loop in inline assembly.
-// fp64: 6x8 register block, same shape in doubles.
+// fp64: 6x8 register block, same shape in doubles (packed by the portable template, gemm.cpp).
 // Packed layouts and the micro-kernel contract are described in gemm_kernels.h.
-// Only intrinsics, that loop and plain loops here: no std:: templates and no inline functions shared with
-// other translation units (see the ODR note in gemm_kernels.h).
+// Only intrinsics, that loop, plain loops and gemm_pack.h's internal templates here: no std::
+// templates and no inline functions shared with other translation units (see the ODR note in
+// gemm_kernels.h).
 #include <immintrin.h>
 
 #include <cstdint>
 
 #include "cpu/gemm_kernels.h"
+#include "cpu/gemm_pack.h"
 
 namespace qkv::cpu::gemm_avx2 {
 
@@ -17,53 +20,6 @@ namespace {
 
 constexpr int SMR = kSgemmMR, SNR = kSgemmNR, DMR = kDgemmMR, DNR = kDgemmNR;
 static_assert(SMR == 6 && SNR == 16, "the assembly k loop of sgemm_micro hard-codes a 6 x 16 tile");
-
-// Writes an MR x NR tile of accumulators held in `t` (row-major, NR per row) to C[0:m, 0:n].
-void store_tile_f32(const float* t, int nr, float* c, int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
-  for (int64_t i = 0; i < m; ++i) {
-    float* cr = c + i * ldc;
-    const float* tr = t + i * nr;
-    if (beta == 0.0f) {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j] + beta * cr[j];
-    }
-  }
-}
-
-void store_tile_f64(const double* t, int nr, double* c, int64_t ldc, int64_t m, int64_t n, double alpha,
-                    double beta) {
-  for (int64_t i = 0; i < m; ++i) {
-    double* cr = c + i * ldc;
-    const double* tr = t + i * nr;
-    if (beta == 0.0) {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j] + beta * cr[j];
-    }
-  }
-}
-
-// 8x8 fp32 transpose of r0..r7 in place.
-#define QKV_TRANSPOSE8_PS(r0, r1, r2, r3, r4, r5, r6, r7)                           \
-  do {                                                                              \
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);        \
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);        \
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);        \
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);        \
-    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE); \
-    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE); \
-    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE); \
-    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE); \
-    r0 = _mm256_permute2f128_ps(s0, s4, 0x20);                                      \
-    r1 = _mm256_permute2f128_ps(s1, s5, 0x20);                                      \
-    r2 = _mm256_permute2f128_ps(s2, s6, 0x20);                                      \
-    r3 = _mm256_permute2f128_ps(s3, s7, 0x20);                                      \
-    r4 = _mm256_permute2f128_ps(s0, s4, 0x31);                                      \
-    r5 = _mm256_permute2f128_ps(s1, s5, 0x31);                                      \
-    r6 = _mm256_permute2f128_ps(s2, s6, 0x31);                                      \
-    r7 = _mm256_permute2f128_ps(s3, s7, 0x31);                                      \
-  } while (0)
 
 }  // namespace
 
@@ -183,7 +139,7 @@ void sgemm_micro(int64_t kc, const float* a, const float* b, float* c, int64_t l
   _mm256_store_ps(t + 48, c30), _mm256_store_ps(t + 56, c31);
   _mm256_store_ps(t + 64, c40), _mm256_store_ps(t + 72, c41);
   _mm256_store_ps(t + 80, c50), _mm256_store_ps(t + 88, c51);
-  store_tile_f32(t, SNR, c, ldc, m, n, alpha, beta);
+  store_tile(t, SNR, c, ldc, m, n, alpha, beta);
 }
 
 // ---- fp64 micro-kernel: 6 x 8 -----------------------------------------------------------------
@@ -256,136 +212,68 @@ void dgemm_micro(int64_t kc, const double* a, const double* b, double* c, int64_
     }
     return;
   }
-  store_tile_f64(t, DNR, c, ldc, m, n, alpha, beta);
+  store_tile(t, DNR, c, ldc, m, n, alpha, beta);
 }
 
-// ---- packing ----------------------------------------------------------------------------------
-// "copy" form: the panel's R elements for one k are contiguous in the source (A^T for A, B for B).
-// "gather" form: each of the R rows/columns is contiguous along k (A for A, B^T for B).
+// ---- fp32 packing ------------------------------------------------------------------------------
+
+namespace {
+
+// 8x8 fp32 transpose of r0..r7 in place.
+#define QKV_TRANSPOSE8_PS(r0, r1, r2, r3, r4, r5, r6, r7)                           \
+  do {                                                                              \
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);        \
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);        \
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);        \
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);        \
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE); \
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE); \
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE); \
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE); \
+    r0 = _mm256_permute2f128_ps(s0, s4, 0x20);                                      \
+    r1 = _mm256_permute2f128_ps(s1, s5, 0x20);                                      \
+    r2 = _mm256_permute2f128_ps(s2, s6, 0x20);                                      \
+    r3 = _mm256_permute2f128_ps(s3, s7, 0x20);                                      \
+    r4 = _mm256_permute2f128_ps(s0, s4, 0x31);                                      \
+    r5 = _mm256_permute2f128_ps(s1, s5, 0x31);                                      \
+    r6 = _mm256_permute2f128_ps(s2, s6, 0x31);                                      \
+    r7 = _mm256_permute2f128_ps(s3, s7, 0x31);                                      \
+  } while (0)
+
+// The gather form of pack_panel, 8 k at a time: d[k*ldd + r] = s[r*ld + k] for r < Rows, k < 8
+// (8x8 transposes in registers instead of one strided load per element).
+struct Transpose8x8 {
+  static constexpr int kK = 8, kRows = 8;
+  template <int Rows>
+  static void block(const float* s, int64_t ld, float* d, int64_t ldd) {
+    static_assert(Rows == 8 || Rows == 6, "the stores below write 8 or 6 floats");
+    const __m256 z = _mm256_setzero_ps();
+    __m256 x0 = _mm256_loadu_ps(s), x1 = _mm256_loadu_ps(s + ld), x2 = _mm256_loadu_ps(s + 2 * ld);
+    __m256 x3 = _mm256_loadu_ps(s + 3 * ld), x4 = _mm256_loadu_ps(s + 4 * ld), x5 = _mm256_loadu_ps(s + 5 * ld);
+    __m256 x6 = Rows > 6 ? _mm256_loadu_ps(s + 6 * ld) : z, x7 = Rows > 7 ? _mm256_loadu_ps(s + 7 * ld) : z;
+    QKV_TRANSPOSE8_PS(x0, x1, x2, x3, x4, x5, x6, x7);
+    const __m256 xs[8] = {x0, x1, x2, x3, x4, x5, x6, x7};
+    for (int k = 0; k < 8; ++k) {
+      if constexpr (Rows == 8) {
+        _mm256_storeu_ps(d + k * ldd, xs[k]);
+      } else {
+        _mm_storeu_ps(d + k * ldd, _mm256_castps256_ps128(xs[k]));
+        _mm_storel_pi(reinterpret_cast<__m64*>(d + k * ldd + 4), _mm256_extractf128_ps(xs[k], 1));
+      }
+    }
+  }
+};
+
+}  // namespace
 
 void sgemm_pack_a(bool trans, const float* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
                   float* dst) {
-  if (trans) {  // op(A)(i, k) = src[k*ld + i]
-    const float* s = src + p0 * ld + i0;
-    if (m == SMR) {
-      for (int64_t k = 0; k < kc; ++k, s += ld, dst += SMR) {
-        _mm_storeu_ps(dst, _mm_loadu_ps(s));
-        _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm_loadl_pi(_mm_setzero_ps(), reinterpret_cast<const __m64*>(s + 4)));
-      }
-    } else {
-      for (int64_t k = 0; k < kc; ++k, s += ld, dst += SMR) {
-        int64_t i = 0;
-        for (; i < m; ++i) dst[i] = s[i];
-        for (; i < SMR; ++i) dst[i] = 0.0f;
-      }
-    }
-    return;
-  }
-  // op(A)(i, k) = src[i*ld + k]: gather 6 rows; transpose 8 k at a time (rows 6, 7 are padding).
-  const float* r[SMR];
-  for (int i = 0; i < SMR; ++i) r[i] = src + (i0 + (i < m ? i : 0)) * ld + p0;
-  int64_t k = 0;
-  if (m == SMR) {
-    for (; k + 8 <= kc; k += 8) {
-      __m256 x0 = _mm256_loadu_ps(r[0] + k), x1 = _mm256_loadu_ps(r[1] + k), x2 = _mm256_loadu_ps(r[2] + k);
-      __m256 x3 = _mm256_loadu_ps(r[3] + k), x4 = _mm256_loadu_ps(r[4] + k), x5 = _mm256_loadu_ps(r[5] + k);
-      __m256 x6 = _mm256_setzero_ps(), x7 = _mm256_setzero_ps();
-      QKV_TRANSPOSE8_PS(x0, x1, x2, x3, x4, x5, x6, x7);
-      float* d = dst + k * SMR;
-#define QKV_ST6(p, v)                                          \
-  _mm_storeu_ps(p, _mm256_castps256_ps128(v));                 \
-  _mm_storel_pi(reinterpret_cast<__m64*>((p) + 4), _mm256_extractf128_ps(v, 1));
-      QKV_ST6(d, x0) QKV_ST6(d + 6, x1) QKV_ST6(d + 12, x2) QKV_ST6(d + 18, x3)
-      QKV_ST6(d + 24, x4) QKV_ST6(d + 30, x5) QKV_ST6(d + 36, x6) QKV_ST6(d + 42, x7)
-#undef QKV_ST6
-    }
-  }
-  for (; k < kc; ++k) {
-    float* d = dst + k * SMR;
-    int64_t i = 0;
-    for (; i < m; ++i) d[i] = r[i][k];
-    for (; i < SMR; ++i) d[i] = 0.0f;
-  }
+  pack_a_panel<float, SMR, Transpose8x8>(trans, src, ld, i0, p0, m, kc, dst);
 }
 
 void sgemm_pack_b(bool trans, const float* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
                   float* dst) {
-  if (!trans) {  // op(B)(k, j) = src[k*ld + j]
-    const float* s = src + p0 * ld + j0;
-    if (n == SNR) {
-      for (int64_t k = 0; k < kc; ++k, s += ld, dst += SNR) {
-        _mm256_store_ps(dst, _mm256_loadu_ps(s));
-        _mm256_store_ps(dst + 8, _mm256_loadu_ps(s + 8));
-      }
-    } else {
-      for (int64_t k = 0; k < kc; ++k, s += ld, dst += SNR) {
-        int64_t j = 0;
-        for (; j < n; ++j) dst[j] = s[j];
-        for (; j < SNR; ++j) dst[j] = 0.0f;
-      }
-    }
-    return;
-  }
-  // op(B)(k, j) = src[j*ld + k]: gather 16 columns, two 8x8 transposes per 8 k.
-  int64_t k = 0;
-  if (n == SNR) {
-    const float* s = src + j0 * ld + p0;
-    for (; k + 8 <= kc; k += 8) {
-      for (int h = 0; h < 2; ++h) {
-        const float* q = s + (h * 8) * ld + k;
-        __m256 x0 = _mm256_loadu_ps(q), x1 = _mm256_loadu_ps(q + ld), x2 = _mm256_loadu_ps(q + 2 * ld);
-        __m256 x3 = _mm256_loadu_ps(q + 3 * ld), x4 = _mm256_loadu_ps(q + 4 * ld), x5 = _mm256_loadu_ps(q + 5 * ld);
-        __m256 x6 = _mm256_loadu_ps(q + 6 * ld), x7 = _mm256_loadu_ps(q + 7 * ld);
-        QKV_TRANSPOSE8_PS(x0, x1, x2, x3, x4, x5, x6, x7);
-        float* d = dst + k * SNR + h * 8;
-        _mm256_store_ps(d, x0);
-        _mm256_store_ps(d + SNR, x1);
-        _mm256_store_ps(d + 2 * SNR, x2);
-        _mm256_store_ps(d + 3 * SNR, x3);
-        _mm256_store_ps(d + 4 * SNR, x4);
-        _mm256_store_ps(d + 5 * SNR, x5);
-        _mm256_store_ps(d + 6 * SNR, x6);
-        _mm256_store_ps(d + 7 * SNR, x7);
-      }
-    }
-  }
-  for (; k < kc; ++k) {
-    float* d = dst + k * SNR;
-    const float* s = src + j0 * ld + p0 + k;
-    int64_t j = 0;
-    for (; j < n; ++j) d[j] = s[j * ld];
-    for (; j < SNR; ++j) d[j] = 0.0f;
-  }
-}
-
-void dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                  double* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += DMR) {
-    int64_t i = 0;
-    if (trans) {
-      const double* s = src + (p0 + k) * ld + i0;
-      for (; i < m; ++i) dst[i] = s[i];
-    } else {
-      const double* s = src + i0 * ld + p0 + k;
-      for (; i < m; ++i) dst[i] = s[i * ld];
-    }
-    for (; i < DMR; ++i) dst[i] = 0.0;
-  }
-}
-
-void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                  double* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += DNR) {
-    int64_t j = 0;
-    if (!trans) {
-      const double* s = src + (p0 + k) * ld + j0;
-      for (; j < n; ++j) dst[j] = s[j];
-    } else {
-      const double* s = src + j0 * ld + p0 + k;
-      for (; j < n; ++j) dst[j] = s[j * ld];
-    }
-    for (; j < DNR; ++j) dst[j] = 0.0;
-  }
+  pack_b_panel<float, SNR, Transpose8x8>(trans, src, ld, j0, p0, n, kc, dst);
 }
 
 #undef QKV_TRANSPOSE8_PS

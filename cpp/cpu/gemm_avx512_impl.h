@@ -1,5 +1,6 @@
-// The body of the AVX-512 GEMM kernels, included inside a namespace (no include guard, no
-// #includes: the includer provides <cstdint> and cpu/gemm_kernels.h).
+// The body of the AVX-512 GEMM micro-kernels, included inside a namespace (no include guard, no
+// #includes: the includer provides <cstdint>, cpu/gemm_kernels.h and cpu/gemm_pack.h). Their
+// panels are packed by the portable template (gemm_pack.h, instantiated in gemm.cpp).
 //   cpp/cpu/gemm_avx512.cpp            : namespace qkv::cpu::gemm_avx512, compiled with -mavx512f...
 //   bench/native/gemm_avx512_emu.cpp   : namespace qkv::cpu::gemm_avx512_emu, baseline flags, so that
 //                                        the same logic is checked on machines without AVX-512.
@@ -19,31 +20,6 @@ typedef float v16sf __attribute__((vector_size(64)));
 typedef double v8df __attribute__((vector_size(64)));
 typedef float v16sf_u __attribute__((vector_size(64), aligned(4)));
 typedef double v8df_u __attribute__((vector_size(64), aligned(8)));
-
-void store_tile_f32(const float* t, int nr, float* c, int64_t ldc, int64_t m, int64_t n, float alpha, float beta) {
-  for (int64_t i = 0; i < m; ++i) {
-    float* cr = c + i * ldc;
-    const float* tr = t + i * nr;
-    if (beta == 0.0f) {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j] + beta * cr[j];
-    }
-  }
-}
-
-void store_tile_f64(const double* t, int nr, double* c, int64_t ldc, int64_t m, int64_t n, double alpha,
-                    double beta) {
-  for (int64_t i = 0; i < m; ++i) {
-    double* cr = c + i * ldc;
-    const double* tr = t + i * nr;
-    if (beta == 0.0) {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j];
-    } else {
-      for (int64_t j = 0; j < n; ++j) cr[j] = alpha * tr[j] + beta * cr[j];
-    }
-  }
-}
 
 }  // namespace
 
@@ -93,7 +69,7 @@ void sgemm_micro(int64_t kc, const float* a, const float* b, float* c, int64_t l
   *reinterpret_cast<v16sf*>(t + (i) * SNR + 16) = c##i##b;
   QKV_ROWS12(QKV_TMP)
 #undef QKV_TMP
-  store_tile_f32(t, SNR, c, ldc, m, n, alpha, beta);
+  store_tile(t, SNR, c, ldc, m, n, alpha, beta);
 }
 
 // ---- fp64 micro-kernel: 12 x 16 ---------------------------------------------------------------
@@ -140,69 +116,7 @@ void dgemm_micro(int64_t kc, const double* a, const double* b, double* c, int64_
   *reinterpret_cast<v8df*>(t + (i) * DNR + 8) = c##i##b;
   QKV_ROWS12(QKV_TMP)
 #undef QKV_TMP
-  store_tile_f64(t, DNR, c, ldc, m, n, alpha, beta);
+  store_tile(t, DNR, c, ldc, m, n, alpha, beta);
 }
 
 #undef QKV_ROWS12
-
-// ---- packing (plain loops; the compiler vectorizes the contiguous copies) --------------------
-
-void sgemm_pack_a(bool trans, const float* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                  float* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += SMR) {
-    int64_t i = 0;
-    if (trans) {
-      const float* s = src + (p0 + k) * ld + i0;
-      for (; i < m; ++i) dst[i] = s[i];
-    } else {
-      const float* s = src + i0 * ld + p0 + k;
-      for (; i < m; ++i) dst[i] = s[i * ld];
-    }
-    for (; i < SMR; ++i) dst[i] = 0.0f;
-  }
-}
-
-void sgemm_pack_b(bool trans, const float* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                  float* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += SNR) {
-    int64_t j = 0;
-    if (!trans) {
-      const float* s = src + (p0 + k) * ld + j0;
-      for (; j < n; ++j) dst[j] = s[j];
-    } else {
-      const float* s = src + j0 * ld + p0 + k;
-      for (; j < n; ++j) dst[j] = s[j * ld];
-    }
-    for (; j < SNR; ++j) dst[j] = 0.0f;
-  }
-}
-
-void dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                  double* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += DMR) {
-    int64_t i = 0;
-    if (trans) {
-      const double* s = src + (p0 + k) * ld + i0;
-      for (; i < m; ++i) dst[i] = s[i];
-    } else {
-      const double* s = src + i0 * ld + p0 + k;
-      for (; i < m; ++i) dst[i] = s[i * ld];
-    }
-    for (; i < DMR; ++i) dst[i] = 0.0;
-  }
-}
-
-void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                  double* dst) {
-  for (int64_t k = 0; k < kc; ++k, dst += DNR) {
-    int64_t j = 0;
-    if (!trans) {
-      const double* s = src + (p0 + k) * ld + j0;
-      for (; j < n; ++j) dst[j] = s[j];
-    } else {
-      const double* s = src + j0 * ld + p0 + k;
-      for (; j < n; ++j) dst[j] = s[j * ld];
-    }
-    for (; j < DNR; ++j) dst[j] = 0.0;
-  }
-}

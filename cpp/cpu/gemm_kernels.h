@@ -3,7 +3,8 @@
 // driver in gemm.cpp. Each level lives in its own namespace and its own translation unit
 // (gemm_avx2.cpp, gemm_avx512.cpp are compiled with their ISA flags; the scalar level lives in
 // gemm.cpp). Only plain functions are declared here: no inline functions or templates, so that no
-// code compiled for one ISA can be picked by the linker for another.
+// code compiled for one ISA can be picked by the linker for another. The packing itself is one
+// template with internal linkage (gemm_pack.h).
 //
 // Packed layouts (what every level agrees on):
 //   A panel: MR rows of op(A) for kc steps, stored k-major: a[k*MR + i]; rows past M are zero.
@@ -80,10 +81,6 @@ void sgemm_pack_a(bool trans, const float* src, int64_t ld, int64_t i0, int64_t 
                   float* dst);
 void sgemm_pack_b(bool trans, const float* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
                   float* dst);
-void dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                  double* dst);
-void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                  double* dst);
 void sgemm_small(bool trans_a, bool trans_b, int64_t i0, int64_t i1, int64_t j0, int64_t j1, int64_t K, float alpha,
                  const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 }  // namespace gemm_avx2
@@ -95,14 +92,6 @@ void sgemm_micro(int64_t kc, const float* a, const float* b, float* c, int64_t l
                  float alpha, float beta);
 void dgemm_micro(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, int64_t m, int64_t n,
                  double alpha, double beta);
-void sgemm_pack_a(bool trans, const float* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                  float* dst);
-void sgemm_pack_b(bool trans, const float* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                  float* dst);
-void dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc,
-                  double* dst);
-void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc,
-                  double* dst);
 }  // namespace gemm_avx512
 
 }  // namespace qkv::cpu
