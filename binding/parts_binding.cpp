@@ -5,13 +5,11 @@
 
 #include "autograd/functions.h"
 #include "binding.h"
+#include "modules.h"
 #include "transformer/generate.h"
 #include "transformer/models.h"
 
 namespace qkv::binding {
-
-nn::ModulePtr unwrap_module(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
-bool refuse_if_busy(Napi::Env env, const nn::Module& m, const char* op);
 
 namespace {
 

@@ -1,5 +1,7 @@
 #include "transformer/models.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <mutex>
 
@@ -42,6 +44,11 @@ void check_ids(const Tensor& ids, const std::vector<int32_t>& lengths, int64_t v
 
 // ---- TransformerEncoder ---------------------------------------------------------------------------
 
+bool EncoderOptions::is_special(int32_t id) const {
+  if (special_ids.empty()) return id < num_specials;
+  return std::find(special_ids.begin(), special_ids.end(), id) != special_ids.end();
+}
+
 TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("TransformerEncoder"), o_(o) {
   const char* op = "TransformerEncoder";
   if (o.vocab_size <= 0 || o.max_len <= 0 || o.layers < 1) throw_range(std::string(op) + ": vocabSize, maxLength and layers must be positive");
@@ -49,6 +56,8 @@ TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("Transf
   check_special(o.pad_id, o.vocab_size, op, "padId");
   if (o.mlm_head) check_special(o.mask_id, o.vocab_size, op, "maskId");
   if (o.num_specials < 0 || o.num_specials >= o.vocab_size) throw_range(std::string(op) + ": numSpecials must leave ordinary tokens");
+  for (int32_t id : o.special_ids) check_special(id, o.vocab_size, op, "specialIds");
+  if (static_cast<int64_t>(o.special_ids.size()) >= o.vocab_size) throw_range(std::string(op) + ": specialIds must leave ordinary tokens");
   const uint64_t seed = o.layer.seed;
   embed = register_module("embed", token_table(o.vocab_size, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 100)));
   pos = register_module("pos", make_positional(o.positional, o.max_len, o.layer.dim, o.layer.dtype, nn::derive_seed(seed, 101)));
@@ -109,6 +118,11 @@ json::Value TransformerEncoder::config() const {
   c.set("padId", integer(o_.pad_id));
   c.set("maskId", integer(o_.mask_id));
   c.set("numSpecials", integer(o_.num_specials));
+  if (!o_.special_ids.empty()) {
+    json::Value ids = json::Value::array();
+    for (int32_t id : o_.special_ids) ids.push(integer(id));
+    c.set("specialIds", std::move(ids));
+  }
   c.set("mlmHead", json::Value::boolean(o_.mlm_head));
   c.set("numClasses", integer(o_.num_classes));
   c.set("classPooling", str(pooling_name(o_.class_pooling)));
@@ -253,6 +267,13 @@ nn::ModulePtr build_encoder(const json::Value& c) {
   o.pad_id = int32_field(r, "padId", 0);
   o.mask_id = int32_field(r, "maskId", 4);
   o.num_specials = int32_field(r, "numSpecials", 5);
+  if (const json::Value* ids = r.find("specialIds")) {
+    if (!ids->is_array()) throw Error(ErrorKind::Format, r.where + ".specialIds must be an array of ids");
+    for (const json::Value& id : ids->items()) {
+      if (!id.is_int()) throw Error(ErrorKind::Format, r.where + ".specialIds must hold integers");
+      o.special_ids.push_back(static_cast<int32_t>(id.as_int()));
+    }
+  }
   o.mlm_head = r.boolean_or("mlmHead", true);
   o.num_classes = r.integer_or("numClasses", 0);
   o.class_pooling = pooling_from_name(r.string_or("classPooling", "cls"), r.where.c_str());

@@ -32,7 +32,10 @@ struct EncoderOptions {
   LayerOptions layer;              // dim, heads, ffDim, dropout, norm, ...
   PositionalKind positional = PositionalKind::Sinusoidal;
   int32_t pad_id = 0, mask_id = 4; // <mask> for the masked-language-model objective
-  int32_t num_specials = 5;        // ids below this are special (never drawn as random MLM tokens)
+  int32_t num_specials = 5;        // without special_ids: the ids below this are special
+  std::vector<int32_t> special_ids;  // the tokenizer's special ids (never chosen or drawn by MLM)
+  // Whether `id` is special (special_ids, or else below num_specials).
+  bool is_special(int32_t id) const;
   bool mlm_head = true;            // mlm_bias [V]; logits = h Eᵀ + mlm_bias (tied to the embedding)
   int64_t num_classes = 0;         // > 0: a classifier Linear(D, C) on the pooled vector
   Pooling class_pooling = Pooling::Cls;

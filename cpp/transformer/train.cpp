@@ -94,19 +94,21 @@ std::pair<Tensor, Tensor> mlm_batch(const TransformerEncoder& model, const Batch
   const auto& mo = model.options();
   const int64_t n = b.ids.size(0), L = b.ids.size(1);
   std::vector<int32_t> pi = b.host, pt(b.host.size(), static_cast<int32_t>(kIgnore));
-  const uint32_t ordinary = static_cast<uint32_t>(mo.vocab_size - mo.num_specials);
+  std::vector<int32_t> ordinary;  // the ids a random replacement draws from
+  for (int32_t id = 0; id < mo.vocab_size; ++id)
+    if (!mo.is_special(id)) ordinary.push_back(id);
   int64_t chosen = 0, first_real = -1;
   for (int64_t r = 0; r < n; ++r)
     for (int64_t i = 0; i < b.lengths[r]; ++i) {
       const int64_t at = r * L + i;
-      if (pi[at] < mo.num_specials) continue;
+      if (mo.is_special(pi[at])) continue;
       if (first_real < 0) first_real = at;
       if (rng.uniform() >= prob) continue;
       ++chosen;
       pt[at] = pi[at];
       const double u = rng.uniform();
       if (u < 0.8) pi[at] = mo.mask_id;
-      else if (u < 0.9) pi[at] = static_cast<int32_t>(mo.num_specials + rng.below(ordinary));
+      else if (u < 0.9) pi[at] = ordinary[rng.below(static_cast<uint32_t>(ordinary.size()))];
     }
   if (chosen == 0 && first_real >= 0) {  // every batch predicts at least one token
     pt[first_real] = pi[first_real];

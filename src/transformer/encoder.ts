@@ -59,6 +59,14 @@ function labelArray(labels: unknown, n: number, op: string): Int32Array {
  * A bidirectional transformer encoder. Inputs are encoded as <bos> tokens <eos>; the <bos>
  * position is the 'cls' vector.
  */
+/** The special ids an encoder takes from its tokenizer: padding, <mask> (for the MLM head), <eos> (eot pooling), and all of them (never masked). */
+function encoderSpecials(vocab: Vocabulary, mlmHead: boolean, op: string): Record<string, unknown> {
+  if (vocab.padId === undefined) throw new RangeError(`${op}: the vocabulary needs a pad special token`);
+  if (mlmHead && vocab.maskId === undefined) throw new RangeError(`${op}: the masked-language-model head needs a mask special token (or mlmHead: false)`);
+  const specialIds = Object.values(vocab.specialTokens).sort((a, b) => a - b);
+  return { padId: vocab.padId, maskId: vocab.maskId ?? vocab.padId, eotId: vocab.eosId ?? vocab.padId, numSpecials: specialIds.length, specialIds };
+}
+
 export class TransformerEncoder extends TrainableModule {
   readonly vocab: Vocabulary;
   readonly maxLength: number;
@@ -87,9 +95,7 @@ export class TransformerEncoder extends TrainableModule {
           layers: checkInt(options.layers ?? 2, op, 'layers', 1),
           ...layerConfig(options, op, { dim: 128, heads: 4 }),
           positional,
-          padId: 0,
-          maskId: 4,
-          numSpecials: 5,
+          ...encoderSpecials(options.vocab, options.mlmHead ?? true, op),
           mlmHead: options.mlmHead ?? true,
           numClasses: checkInt(options.numClasses ?? 0, op, 'numClasses', 0),
           classPooling,

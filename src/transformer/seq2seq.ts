@@ -5,7 +5,7 @@
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { StreamDecoder } from '../text/stream';
-import { padBatch, vocabFromJSON, EOS_ID, type Vocabulary } from '../text/vocab';
+import { padBatch, vocabFromJSON, type Vocabulary } from '../text/vocab';
 import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
 import { checkSignal, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
@@ -168,11 +168,26 @@ export interface TranslationToken {
  * An encoder–decoder transformer for sequence-to-sequence tasks (normalisation, transliteration,
  * translation): `await model.fit(pairs)`, then `await model.translate(texts)`.
  */
+/** The special ids a Seq2Seq takes from its tokenizers: padding (one id on both sides), <bos> and <eos> of the targets. */
+function specialIdsOf(source: Vocabulary, target: Vocabulary, op: string): { padId: number; bosId: number; eosId: number } {
+  const { padId, bosId, eosId } = target;
+  if (padId === undefined || bosId === undefined || eosId === undefined)
+    throw new RangeError(`${op}: the target vocabulary needs pad, bos and eos special tokens`);
+  if (source.padId !== padId) throw new RangeError(`${op}: the source and target vocabularies must pad with one id (${source.padId} and ${padId})`);
+  if (source.eosId === undefined) throw new RangeError(`${op}: the source vocabulary needs an eos special token`);
+  return { padId, bosId, eosId };
+}
+
 export class Seq2Seq extends TrainableModule {
   readonly sourceVocab: Vocabulary;
   readonly targetVocab: Vocabulary;
   /** Longest sequence in tokens. */
   readonly maxLength: number;
+
+  /** The special ids the model was built with (its config's, which come from the tokenizers). */
+  readonly padId: number;
+  readonly bosId: number;
+  readonly eosId: number;
 
   constructor(options: Seq2SeqOptions) {
     const op = 'Seq2Seq';
@@ -181,7 +196,9 @@ export class Seq2Seq extends TrainableModule {
       super(internal.module, internal.optimizer);
       this.sourceVocab = internal.sourceVocab;
       this.targetVocab = internal.targetVocab;
-      this.maxLength = Number(this.config.maxLength);
+      const c = this.config;
+      this.maxLength = Number(c.maxLength);
+      [this.padId, this.bosId, this.eosId] = [Number(c.padId), Number(c.bosId), Number(c.eosId)];
       return;
     }
     if (!options || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
@@ -193,6 +210,7 @@ export class Seq2Seq extends TrainableModule {
     if (positional !== 'sinusoidal' && positional !== 'learned') throw new TypeError(`${op}: positional must be 'sinusoidal' or 'learned'`);
     const share = options.shareEmbeddings ?? sourceVocab === targetVocab;
     if (share && sourceVocab.size !== targetVocab.size) throw new RangeError(`${op}: shared embeddings need vocabularies of one size`);
+    const { padId, bosId, eosId } = specialIdsOf(sourceVocab, targetVocab, op);
     super(
       tb.tfCreate(
         JSON.stringify({
@@ -206,15 +224,16 @@ export class Seq2Seq extends TrainableModule {
           positional,
           shareEmbeddings: share,
           tieOutput: options.tieOutput ?? true,
-          padId: 0,
-          bosId: 1,
-          eosId: 2,
+          padId,
+          bosId,
+          eosId,
         }),
       ),
     );
     this.sourceVocab = sourceVocab;
     this.targetVocab = targetVocab;
     this.maxLength = maxLength;
+    [this.padId, this.bosId, this.eosId] = [padId, bosId, eosId];
   }
 
   /** Loads a model saved with save(): weights, config, vocabularies and the optimizer state if saved. */
@@ -248,7 +267,7 @@ export class Seq2Seq extends TrainableModule {
 
   /** Source ids: the tokens and <eos>, cut to maxLength. */
   encodeSources(texts: readonly string[]) {
-    return padBatch(texts.map((t) => this.sourceVocab.encode(t, { eos: true, maxLength: this.maxLength })), 'Seq2Seq');
+    return padBatch(texts.map((t) => this.sourceVocab.encode(t, { eos: true, maxLength: this.maxLength })), 'Seq2Seq', this.padId);
   }
 
   /** Target ids: <bos>, the tokens, <eos>. RangeError for a target longer than maxLength. */
@@ -261,6 +280,7 @@ export class Seq2Seq extends TrainableModule {
         return ids;
       }),
       'Seq2Seq',
+      this.padId,
     );
   }
 
@@ -422,7 +442,7 @@ export class Seq2Seq extends TrainableModule {
   }
 
   private stopIds(stopTokens: unknown, op: string): number[] {
-    const ids = [EOS_ID];
+    const ids = [this.eosId];
     if (stopTokens === undefined) return ids;
     if (!Array.isArray(stopTokens)) throw new TypeError(`${op}: stopTokens must be an array of tokens or ids`);
     for (const t of stopTokens) {
@@ -492,7 +512,7 @@ export class Seq2Seq extends TrainableModule {
         for (let c = 0; c < S; c++) row[c] += data[((l * H + h) * T + r) * S + c];
       weights.push(head < 0 ? row.map((x) => x / H) : row);
     }
-    const targetTokens = t.finished ? [...t.tokens, this.targetVocab.token(EOS_ID)] : [...t.tokens];
+    const targetTokens = t.finished ? [...t.tokens, this.targetVocab.token(this.eosId)] : [...t.tokens];
     return { weights, sourceTokens: Array.from(srcIds, (id) => this.sourceVocab.token(id)), targetTokens, all };
   }
 
