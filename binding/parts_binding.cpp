@@ -45,13 +45,6 @@ std::vector<std::vector<int32_t>> int_lists(const Napi::Value& v, const char* op
   return out;
 }
 
-Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
-  Napi::Value v = arg(info, i);
-  if (absent(v)) return Napi::Object::New(info.Env());
-  if (!v.IsObject()) throw_type(std::string(op) + ": options must be an object");
-  return v.As<Napi::Object>();
-}
-
 // tfBlockRun(block, x [B, T, D], { keyLengths, keyStarts, memory, memoryLengths, stepwise }) -> out [B, T, D].
 // stepwise: one position at a time through a preallocated key/value cache (with keyStarts as the
 // cache's row starts), without recording; else the whole sequence in one call.

@@ -140,7 +140,7 @@ Napi::Value tf_positional(const Napi::CallbackInfo& info) {
 Napi::Value tf_encoder_hidden(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "TransformerEncoder.forward";
-    auto m = module_as<transformer::TransformerEncoder>(info, 0, op, "TransformerEncoder");
+    auto m = module_as<transformer::BertEncoder>(info, 0, op, "TransformerEncoder");
     if (refuse_if_busy(info.Env(), *m, op)) return info.Env().Undefined();
     const Tensor& ids = TensorHandle::unwrap(info, 1, op, "ids");
     return TensorHandle::wrap(info.Env(), m->hidden(ids, int32_list(info.Env(), arg(info, 2), op, "lengths")));

@@ -159,6 +159,8 @@ describe('pooling', () => {
     const hv = hidden.toTypedArray(), lv = last.toTypedArray();
     for (let b = 0; b < 2; b++)
       for (let d = 0; d < 8; d++) expect(lv[b * 8 + d]).toBeCloseTo(hv[(b * batch.cols + batch.lengths[b] - 1) * 8 + d], 5);
+    // Every text ends with its <eos>, so the first end-of-text token is the last one.
+    expect(Array.from((await m.encode(texts, { pooling: 'eot' })).toTypedArray())).toEqual(Array.from(lv));
     for (const c of await m.classify(texts)) expect(c.probabilities[0] + c.probabilities[1]).toBeCloseTo(1, 6);
     m.dispose();
   });

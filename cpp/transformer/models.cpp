@@ -42,14 +42,14 @@ void check_ids(const Tensor& ids, const std::vector<int32_t>& lengths, int64_t v
       throw_range(std::string(op) + ": " + what + " holds id " + std::to_string(p[i]) + " outside the vocabulary of " + std::to_string(vocab));
 }
 
-// ---- TransformerEncoder ---------------------------------------------------------------------------
+// ---- BertEncoder ---------------------------------------------------------------------------
 
 bool EncoderOptions::is_special(int32_t id) const {
   if (special_ids.empty()) return id < num_specials;
   return std::find(special_ids.begin(), special_ids.end(), id) != special_ids.end();
 }
 
-TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("TransformerEncoder"), o_(o) {
+BertEncoder::BertEncoder(const EncoderOptions& o) : Module("TransformerEncoder"), o_(o) {
   const char* op = "TransformerEncoder";
   if (o.vocab_size <= 0 || o.max_len <= 0 || o.layers < 1) throw_range(std::string(op) + ": vocabSize, maxLength and layers must be positive");
   if (o.num_classes < 0) throw_range(std::string(op) + ": numClasses must be >= 0");
@@ -75,7 +75,7 @@ TransformerEncoder::TransformerEncoder(const EncoderOptions& o) : Module("Transf
   }
 }
 
-Tensor TransformerEncoder::hidden(const Tensor& ids, const std::vector<int32_t>& lengths, std::vector<Tensor>* weights) {
+Tensor BertEncoder::hidden(const Tensor& ids, const std::vector<int32_t>& lengths, std::vector<Tensor>* weights) {
   check_ids(ids, lengths, o_.vocab_size, "TransformerEncoder", "ids");
   if (ids.size(1) > o_.max_len)
     throw_range("TransformerEncoder: sequences of " + std::to_string(ids.size(1)) + " tokens exceed maxLength " + std::to_string(o_.max_len));
@@ -84,30 +84,30 @@ Tensor TransformerEncoder::hidden(const Tensor& ids, const std::vector<int32_t>&
   return encoder->encode(x, lengths, weights);
 }
 
-Tensor TransformerEncoder::pool(const Tensor& h, const std::vector<int32_t>& lengths, Pooling pooling) {
+Tensor BertEncoder::pool(const Tensor& h, const std::vector<int32_t>& lengths, Pooling pooling) {
   return pool_hidden(h, lengths, pooling);
 }
 
-Tensor TransformerEncoder::pool(const Tensor& h, const Tensor& ids, const std::vector<int32_t>& lengths, Pooling pooling) const {
+Tensor BertEncoder::pool(const Tensor& h, const Tensor& ids, const std::vector<int32_t>& lengths, Pooling pooling) const {
   return pool_hidden(h, lengths, pooling, ids, o_.eot_id);
 }
 
-Tensor TransformerEncoder::mlm_logits(const Tensor& h) {
+Tensor BertEncoder::mlm_logits(const Tensor& h) {
   if (!mlm_bias.defined()) throw Error(ErrorKind::Unsupported, "TransformerEncoder: this model has no masked-language-model head");
   return tokens_->logits(h, mlm_bias);
 }
 
-Tensor TransformerEncoder::classify(const Tensor& ids, const std::vector<int32_t>& lengths) {
+Tensor BertEncoder::classify(const Tensor& ids, const std::vector<int32_t>& lengths) {
   if (!classifier) throw Error(ErrorKind::Unsupported, "TransformerEncoder: this model has no classifier (numClasses is 0)");
   return classifier->forward(pool(hidden(ids, lengths), ids, lengths, o_.class_pooling));
 }
 
-Tensor TransformerEncoder::forward(const Tensor& ids) {
+Tensor BertEncoder::forward(const Tensor& ids) {
   if (!ids.defined() || ids.dim() != 2) throw_range("TransformerEncoder.forward: expected ids [B, L]");
   return hidden(ids, std::vector<int32_t>(static_cast<size_t>(ids.size(0)), static_cast<int32_t>(ids.size(1))));
 }
 
-json::Value TransformerEncoder::config() const {
+json::Value BertEncoder::config() const {
   json::Value c = json::Value::object();
   c.set("type", str("TransformerEncoder"));
   c.set("vocabSize", integer(o_.vocab_size));
@@ -278,7 +278,7 @@ nn::ModulePtr build_encoder(const json::Value& c) {
   o.num_classes = r.integer_or("numClasses", 0);
   o.class_pooling = pooling_from_name(r.string_or("classPooling", "cls"), r.where.c_str());
   o.eot_id = int32_field(r, "eotId", 2);
-  return std::make_shared<TransformerEncoder>(o);
+  return std::make_shared<BertEncoder>(o);
 }
 
 nn::ModulePtr build_seq2seq(const json::Value& c) {

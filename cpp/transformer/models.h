@@ -42,9 +42,13 @@ struct EncoderOptions {
   int32_t eot_id = 2;              // <eos>: where Pooling::Eot reads
 };
 
-class TransformerEncoder : public nn::Module {
+// A BERT-style text encoder (Devlin et al. 2019): token embedding and positions, an encoder stack,
+// a masked-language-model head tied to the embedding, and an optional classifier on a pooled
+// vector. Its module type is "TransformerEncoder", the name its checkpoints and the TypeScript
+// class carry.
+class BertEncoder : public nn::Module {
  public:
-  explicit TransformerEncoder(const EncoderOptions& options);
+  explicit BertEncoder(const EncoderOptions& options);
   // ids [B, L] -> hidden [B, L, D] (final-normed with pre-LN). `weights`, when given, receives each
   // layer's self-attention weights [B, H, L, L].
   Tensor hidden(const Tensor& ids, const std::vector<int32_t>& lengths, std::vector<Tensor>* weights = nullptr);

@@ -2,7 +2,7 @@
 // "<name>.ids" int32 [N, L] (right-padded) and "<name>.lengths" int32 [N].
 //   Seq2Seq             fit (src, tgt [, valSrc, valTgt]), evaluate (src, tgt), score (src, tgt),
 //                       translate (src)
-//   TransformerEncoder  fit (inputs [, labels, valInputs, valLabels]), evaluate (inputs [, labels]),
+//   TransformerEncoder (BertEncoder)  fit (inputs [, labels, valInputs, valLabels]), evaluate (inputs [, labels]),
 //                       encode (inputs), classify (inputs)
 #include "transformer/tasks.h"
 
@@ -141,7 +141,7 @@ nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::Tas
   return out;
 }
 
-// ---- TransformerEncoder ---------------------------------------------------------------------------------
+// ---- BertEncoder ---------------------------------------------------------------------------------
 
 Tensor optional_labels(const nn::TaskInput& in, const char* name) {
   const Tensor* t = in.find(name);
@@ -155,7 +155,7 @@ nn::TaskOutput encoder_fit(nn::Module& m, const nn::TaskInput& in, nn::TaskConte
   std::optional<Sequences> val;
   if (has_sequences(in, "valInputs")) val = sequences_input(in, "valInputs", op);
   const Tensor labels = optional_labels(in, "labels"), val_labels = optional_labels(in, "valLabels");
-  return value(nn::to_json(fit_encoder(as<TransformerEncoder>(m), data, labels, val ? &*val : nullptr,
+  return value(nn::to_json(fit_encoder(as<BertEncoder>(m), data, labels, val ? &*val : nullptr,
                                        val_labels.defined() ? &val_labels : nullptr, o, *in.optimizer, ctx.progress, ctx.aborted)));
 }
 
@@ -164,7 +164,7 @@ nn::TaskOutput encoder_evaluate(nn::Module& m, const nn::TaskInput& in, nn::Task
   const nn::TaskOptions o(in.options, op);
   const int64_t seed = o.integer_or("seed", 0);
   if (seed < 0) throw_type(std::string(op) + ": seed must be a non-negative integer");
-  return value(nn::to_json(evaluate_encoder(as<TransformerEncoder>(m), sequences_input(in, "inputs", op), optional_labels(in, "labels"),
+  return value(nn::to_json(evaluate_encoder(as<BertEncoder>(m), sequences_input(in, "inputs", op), optional_labels(in, "labels"),
                                             o.integer_at_least("batchSize", 128, 1), o.number_or("maskProb", 0.15),
                                             static_cast<uint64_t>(seed), ctx.aborted)));
 }
@@ -173,7 +173,7 @@ nn::TaskOutput encoder_encode(nn::Module& m, const nn::TaskInput& in, nn::TaskCo
   const char* op = "TransformerEncoder.encode";
   const nn::TaskOptions o(in.options, op);
   const Pooling pooling = pooling_from_name(o.string_or("pooling", "mean"), op);
-  return tensor_output(encode_sentences(as<TransformerEncoder>(m), sequences_input(in, "inputs", op), pooling,
+  return tensor_output(encode_sentences(as<BertEncoder>(m), sequences_input(in, "inputs", op), pooling,
                                         o.integer_at_least("batchSize", 64, 1), ctx.aborted));
 }
 
@@ -181,7 +181,7 @@ nn::TaskOutput encoder_classify(nn::Module& m, const nn::TaskInput& in, nn::Task
   const char* op = "TransformerEncoder.classify";
   const nn::TaskOptions o(in.options, op);
   return tensor_output(
-      classify_sentences(as<TransformerEncoder>(m), sequences_input(in, "inputs", op), o.integer_at_least("batchSize", 64, 1), ctx.aborted));
+      classify_sentences(as<BertEncoder>(m), sequences_input(in, "inputs", op), o.integer_at_least("batchSize", 64, 1), ctx.aborted));
 }
 
 }  // namespace

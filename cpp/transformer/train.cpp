@@ -90,7 +90,7 @@ int64_t target_tokens(const std::vector<int32_t>& lengths) {
 }
 
 // MLM inputs and targets for a batch (see TrainOptions::mask_prob).
-std::pair<Tensor, Tensor> mlm_batch(const TransformerEncoder& model, const Batch& b, double prob, Rng& rng) {
+std::pair<Tensor, Tensor> mlm_batch(const BertEncoder& model, const Batch& b, double prob, Rng& rng) {
   const auto& mo = model.options();
   const int64_t n = b.ids.size(0), L = b.ids.size(1);
   std::vector<int32_t> pi = b.host, pt(b.host.size(), static_cast<int32_t>(kIgnore));
@@ -273,9 +273,9 @@ Result fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, c
   return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o, op, on_progress, aborted);
 }
 
-// ---- TransformerEncoder -------------------------------------------------------------------------------
+// ---- BertEncoder -------------------------------------------------------------------------------
 
-EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, int64_t batch_size, double mask_prob,
+EvalResult evaluate_encoder(BertEncoder& model, const Sequences& data, const Tensor& labels, int64_t batch_size, double mask_prob,
                             uint64_t seed, const AbortFn& aborted) {
   const char* op = "TransformerEncoder.evaluate";
   check_sequences(data, op, "inputs");
@@ -322,7 +322,7 @@ namespace {
 // masked language modelling over the masked tokens (without), the masks drawn from (seed, step).
 class EncoderObjective : public train::Objective {
  public:
-  EncoderObjective(TransformerEncoder& model, const Sequences& data, std::vector<int32_t> labels, const Sequences* val,
+  EncoderObjective(BertEncoder& model, const Sequences& data, std::vector<int32_t> labels, const Sequences* val,
                    const Tensor* val_labels, const TrainOptions& o, const AbortFn& aborted)
       : model_(model), data_(data), X_(data.ids), Y_(std::move(labels)), val_(val), val_labels_(val_labels), o_(o), aborted_(aborted) {}
   BatchLoss loss(const Rows& rows, int64_t step) override {
@@ -348,7 +348,7 @@ class EncoderObjective : public train::Objective {
   }
 
  private:
-  TransformerEncoder& model_;
+  BertEncoder& model_;
   const Sequences& data_;
   const HostIds X_;
   const std::vector<int32_t> Y_;
@@ -360,7 +360,7 @@ class EncoderObjective : public train::Objective {
 
 }  // namespace
 
-Result fit_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val, const Tensor* val_labels,
+Result fit_encoder(BertEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val, const Tensor* val_labels,
                    const TrainOptions& o, optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {
   const char* op = "TransformerEncoder.fit";
   check_train_options(o, op);
@@ -398,7 +398,7 @@ namespace {
 
 // fn(batch) for the inputs in order, in batches, in eval mode without recording, concatenated.
 template <class Fn>
-Tensor map_batches(TransformerEncoder& model, const Sequences& data, int64_t batch_size, const char* op, const AbortFn& aborted, Fn&& fn) {
+Tensor map_batches(BertEncoder& model, const Sequences& data, int64_t batch_size, const char* op, const AbortFn& aborted, Fn&& fn) {
   check_sequences(data, op, "inputs");
   if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
   NoGradGuard no_grad;
@@ -417,12 +417,12 @@ Tensor map_batches(TransformerEncoder& model, const Sequences& data, int64_t bat
 
 }  // namespace
 
-Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size, const AbortFn& aborted) {
+Tensor encode_sentences(BertEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size, const AbortFn& aborted) {
   return map_batches(model, data, batch_size, "TransformerEncoder.encode", aborted,
-                     [&](const Batch& b) { return TransformerEncoder::pool(model.hidden(b.ids, b.lengths), b.lengths, pooling); });
+                     [&](const Batch& b) { return model.pool(model.hidden(b.ids, b.lengths), b.ids, b.lengths, pooling); });
 }
 
-Tensor classify_sentences(TransformerEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted) {
+Tensor classify_sentences(BertEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted) {
   const char* op = "TransformerEncoder.classify";
   if (!model.classifier) throw Error(ErrorKind::Unsupported, std::string(op) + ": this model has no classifier (numClasses is 0)");
   return map_batches(model, data, batch_size, op, aborted, [&](const Batch& b) { return model.classify(b.ids, b.lengths); });

@@ -46,7 +46,7 @@ struct TrainOptions {
   double label_smoothing = 0;
   bool bucket = true;           // length-bucketed batches; false: plain shuffled batches
   bool shuffle = true;
-  // TransformerEncoder only:
+  // BertEncoder only:
   double mask_prob = 0.15;      // MLM: the share of real tokens chosen (80% <mask>, 10% random, 10% kept)
 };
 
@@ -68,21 +68,21 @@ EvalResult evaluate_seq2seq(Seq2Seq& model, const Sequences& src, const Sequence
 std::vector<double> score_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, int64_t batch_size,
                                   const AbortFn& aborted = {});
 
-// TransformerEncoder: with labels (int32 [N], classes of the classifier) a classification
+// BertEncoder: with labels (int32 [N], classes of the classifier) a classification
 // objective on the pooled vector; without, masked language modelling. Validation: loss and
 // accuracy (of the classes, or of the masked tokens; masks drawn from a fixed seed). The masks of a
 // training batch are drawn from (seed, step), so a continued run continues them too.
-Result fit_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val,
+Result fit_encoder(BertEncoder& model, const Sequences& data, const Tensor& labels, const Sequences* val,
                         const Tensor* val_labels, const TrainOptions& options, optim::Optimizer& optimizer,
                         const ProgressFn& on_progress = {}, const AbortFn& aborted = {});
-EvalResult evaluate_encoder(TransformerEncoder& model, const Sequences& data, const Tensor& labels, int64_t batch_size,
+EvalResult evaluate_encoder(BertEncoder& model, const Sequences& data, const Tensor& labels, int64_t batch_size,
                             double mask_prob, uint64_t seed, const AbortFn& aborted = {});
 
 // Pooled sentence vectors [N, D] in eval mode, in batches.
-Tensor encode_sentences(TransformerEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size,
+Tensor encode_sentences(BertEncoder& model, const Sequences& data, Pooling pooling, int64_t batch_size,
                         const AbortFn& aborted = {});
 // Classifier logits [N, C] in eval mode, in batches; Unsupported without a classifier.
-Tensor classify_sentences(TransformerEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted = {});
+Tensor classify_sentences(BertEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted = {});
 
 // Checks Sequences (int32 [N, L], N lengths in [1, L]) and that two sets have the same N.
 void check_sequences(const Sequences& s, const char* op, const char* what);

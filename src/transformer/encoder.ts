@@ -13,9 +13,9 @@ import { nativeTrainOptions, progressCallback, type TrainOptions } from './train
 import type { EvalResult, TrainResult } from '../training';
 
 /** 'cls': the <bos> vector; 'mean': over the real tokens; 'last': the last real token (<eos>). */
-export type Pooling = 'cls' | 'mean' | 'last';
-/** The classifier may also read 'eot': the first <eos> of each text. */
-export type ClassPooling = Pooling | 'eot';
+export type Pooling = 'cls' | 'mean' | 'last' | 'eot';
+/** What the classifier reads: any pooling ('eot': the first <eos> of each text). */
+export type ClassPooling = Pooling;
 
 export interface TransformerEncoderOptions extends LayerConfig {
   vocab: Vocabulary;
@@ -160,7 +160,7 @@ export class TransformerEncoder extends TrainableModule {
     const op = 'TransformerEncoder.encode';
     const list = textArray(typeof texts === 'string' ? [texts] : texts, op);
     const pooling = options.pooling ?? 'mean';
-    if (pooling !== 'cls' && pooling !== 'mean' && pooling !== 'last') throw new TypeError(`${op}: pooling must be 'cls', 'mean' or 'last'`);
+    if (!['cls', 'mean', 'last', 'eot'].includes(pooling)) throw new TypeError(`${op}: pooling must be 'cls', 'mean', 'last' or 'eot'`);
     const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
     const signal = checkSignal(options.signal, op);
     const data = this.batch(list);
