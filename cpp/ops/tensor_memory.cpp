@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backend/backend.h"
+#include "core/cuda_runtime.h"
 #include "core/error.h"
 
 namespace qkv {
@@ -51,6 +52,23 @@ Tensor Tensor::to(DType target) const {
   const Tensor src = contiguous();
   Tensor out = empty(shape_, target, device());
   if (numel()) backend::call(device(), &backend::Backend::cast, "to", src, out);
+  return out;
+}
+
+Tensor Tensor::to_device(Device target) const {
+  if (target == device()) return alias();
+  // Loads the plugin and registers its allocator on first use, or says why CUDA cannot be used.
+  if (target == Device::CUDA) cuda::runtime("toDevice");
+  const Tensor src = contiguous();
+  if (device() == Device::CPU) return from_host(src.raw(), shape_, dtype_, target);
+  Tensor out = empty(shape_, dtype_, target);
+  if (target == Device::CPU) {
+    src.to_host(out.raw());
+    return out;
+  }
+  std::vector<char> staging(nbytes());  // neither side is host memory
+  src.to_host(staging.data());
+  if (numel()) backend::call(target, &backend::Backend::from_host, "toDevice", staging.data(), out);
   return out;
 }
 
