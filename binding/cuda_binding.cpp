@@ -2,6 +2,7 @@
 // one elementwise kernel. The loading itself lives in cpp/core/cuda_loader.cpp.
 #include "binding.h"
 #include "core/cuda_loader.h"
+#include "core/cuda_runtime.h"
 
 namespace qkv::binding {
 namespace {
@@ -25,6 +26,7 @@ Napi::Value cuda_info(const Napi::CallbackInfo& info) {
     o.Set("pluginPath", i.plugin_path.empty() ? env.Null() : Napi::String::New(env, i.plugin_path));
     o.Set("pluginLoaded", Napi::Boolean::New(env, i.plugin_loaded));
     if (!i.plugin_error.empty()) o.Set("pluginError", Napi::String::New(env, i.plugin_error));
+    if (i.plugin_abi) o.Set("pluginAbi", Napi::Number::New(env, i.plugin_abi));
     if (!i.architectures.empty()) o.Set("architectures", Napi::String::New(env, i.architectures));
     o.Set("deviceCount", Napi::Number::New(env, i.device_count));
     if (i.runtime_version) o.Set("runtimeVersion", Napi::Number::New(env, i.runtime_version));
@@ -56,22 +58,9 @@ Napi::TypedArrayOf<float> arg_f32(const Napi::CallbackInfo& info, size_t i, cons
   return info[i].As<Napi::TypedArrayOf<float>>();
 }
 
-// A failed CUDA call: QkvError with code ERR_CUDA (not one of the core's ErrorKinds).
-Napi::Error cuda_error(Napi::Env env, const std::string& message) {
-  InstanceData& data = instance(env);
-  if (!data.qkv_error_ctor.IsEmpty()) {
-    Napi::Value err = data.qkv_error_ctor.New({Napi::String::New(env, message), Napi::String::New(env, "ERR_CUDA")});
-    if (!env.IsExceptionPending() && err.IsObject()) return Napi::Error(env, err);
-  }
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, "ERR_CUDA"));
-  return e;
-}
-
 // cudaAddF32(a: Float32Array, b: Float32Array, device = 0): Float32Array, a + b computed on the GPU.
 Napi::Value cuda_add_f32(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  try {
+  QKV_GUARD(info, {
     Napi::TypedArrayOf<float> a = arg_f32(info, 0, "a");
     Napi::TypedArrayOf<float> b = arg_f32(info, 1, "b");
     int device = 0;
@@ -81,17 +70,10 @@ Napi::Value cuda_add_f32(const Napi::CallbackInfo& info) {
                   std::to_string(b.ElementLength()));
     }
     const size_t n = a.ElementLength();
-    Napi::TypedArrayOf<float> out = Napi::TypedArrayOf<float>::New(env, n);
-    cuda::add_f32(a.Data(), b.Data(), out.Data(), n, device);
+    Napi::TypedArrayOf<float> out = Napi::TypedArrayOf<float>::New(info.Env(), n);
+    cuda::add_f32(a.Data(), b.Data(), out.Data(), n, device);  // CudaError: QkvError ERR_CUDA
     return out;
-  } catch (const cuda::CudaError& e) {
-    cuda_error(env, e.what()).ThrowAsJavaScriptException();
-  } catch (const Error& e) {
-    throw_error(env, e.kind(), e.what());
-  } catch (const std::exception& e) {
-    throw_error(env, ErrorKind::Internal, e.what());
-  }
-  return env.Undefined();
+  });
 }
 
 }  // namespace

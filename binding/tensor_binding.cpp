@@ -230,6 +230,19 @@ static Napi::Value cast(const Napi::CallbackInfo& info) {
   });
 }
 
+static Napi::Value to_device(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    Tensor& t = TensorHandle::unwrap(info, 0, "toDevice", "input");
+    const std::string name = arg_string(info, 1, "toDevice", "device");
+    Device d = Device::CPU;
+    if (name == "cpu") d = Device::CPU;
+    else if (name == "cuda") d = Device::CUDA;
+    else if (name == "guarded") d = Device::Guarded;
+    else throw_type("toDevice: device must be 'cpu', 'cuda' or 'guarded', got '" + name + "'");
+    return TensorHandle::wrap(info.Env(), t.to_device(d));
+  });
+}
+
 static Napi::Value item(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, { return Napi::Number::New(info.Env(), TensorHandle::unwrap(info, 0, "item", "input").item()); });
 }
@@ -247,6 +260,7 @@ void init_tensor(Napi::Env env, Napi::Object exports) {
   exports.Set("contiguous", Napi::Function::New(env, contiguous, "contiguous"));
   exports.Set("clone", Napi::Function::New(env, clone, "clone"));
   exports.Set("cast", Napi::Function::New(env, cast, "cast"));
+  exports.Set("toDevice", Napi::Function::New(env, to_device, "toDevice"));
   exports.Set("item", Napi::Function::New(env, item, "item"));
 }
 

@@ -28,8 +28,10 @@ export interface CudaInfo {
   /** The plugin file next to the addon, when there is one (loaded or not); `null` when it was not built. */
   pluginPath: string | null;
   pluginLoaded: boolean;
-  /** Why the plugin was not loaded. */
+  /** Why the plugin was not loaded (an ABI version mismatch names both versions). */
   pluginError?: string;
+  /** The ABI version the plugin declares, once its table was read (this addon needs 2). */
+  pluginAbi?: number;
   /** The GPU architectures the plugin was compiled for, e.g. `'800,900'` (only once loaded). */
   architectures?: string;
   deviceCount: number;

@@ -36,6 +36,7 @@ export interface CoreBinding {
   contiguous(t: NativeTensor): NativeTensor;
   clone(t: NativeTensor): NativeTensor;
   cast(t: NativeTensor, dtype: string): NativeTensor;
+  toDevice(t: NativeTensor, device: string): NativeTensor;
   item(t: NativeTensor): number;
   // ops
   matmul(a: NativeTensor, b: NativeTensor): NativeTensor;

@@ -192,6 +192,14 @@ export class Tensor {
   to(dtype: DType): Tensor {
     return new Tensor(binding.cast(this._h, checkDType(dtype, 'to')));
   }
+  /**
+   * A copy on `device` (itself when already there), through host memory; no gradient flows
+   * through it. Throws `QkvError` `ERR_UNSUPPORTED` with the reason where CUDA cannot be used
+   * (see `cuda.info()`), and `TypeError` for an unknown device.
+   */
+  toDevice(device: Device): Tensor {
+    return new Tensor(binding.toDevice(this._h, device));
+  }
   isContiguous(): boolean {
     const shape = this.shape, strides = this.strides;
     let expect = 1;

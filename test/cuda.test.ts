@@ -1,7 +1,8 @@
 // The optional CUDA plugin: the addon loads everywhere, reports honestly whether CUDA can run and
 // why not, finds the plugin next to itself, and fails with clear errors where CUDA is missing.
 // On a machine with no driver (CI, dev boxes) the loader paths are exercised in child processes:
-// QKV_CUDA=0, a forced plugin load (the CUDA runtime's own error) and a stub libcuda.so.1.
+// QKV_CUDA=0, a forced plugin load (the CUDA runtime's own error) and a stub libcuda.so.1; stub
+// plugins (test/fixtures/cuda_stub_plugin.c) check the ABI version and the CUDA device's wiring.
 import { execFileSync, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
@@ -41,17 +42,52 @@ function pluginExpected(addonPath: string): boolean {
   return has('nvcc');
 }
 
+interface ChildError {
+  name: string;
+  code?: string;
+  message: string;
+}
+
 // Runs the raw addon in a child process with `env` added; returns its JSON line.
 function childReport(env: Record<string, string>): {
   info: Record<string, unknown>;
   add?: number[];
-  error?: { name: string; code?: string; message: string };
+  error?: ChildError;
 } {
+  return child(
+    env,
+    `const out = { info: b.cudaInfo() };
+    try { out.add = Array.from(b.cudaAddF32(new Float32Array([1, 2, 3]), new Float32Array([10, 20, 30]))); }
+    catch (e) { out.error = { name: e.name, code: e.code, message: e.message }; }`,
+  );
+}
+
+// Moves a tensor to the CUDA device and back, then runs an op there, in a child process.
+function childTensor(env: Record<string, string>): {
+  info: Record<string, unknown>;
+  roundTrip?: number[];
+  device?: string;
+  moveError?: ChildError;
+  opError?: ChildError;
+} {
+  return child(
+    env,
+    `const out = { info: b.cudaInfo() };
+    const err = (e) => ({ name: e.name, code: e.code, message: e.message });
+    const t = b.fromTyped(new Float32Array([1, 2, 3, 4, 5, 6]), [2, 3]);
+    let c;
+    try { c = b.toDevice(t, 'cuda'); out.device = c.device(); } catch (e) { out.moveError = err(e); }
+    if (c) {
+      out.roundTrip = Array.from(b.toDevice(c, 'cpu').toTypedArray());
+      try { b.binary('add', c, c); } catch (e) { out.opError = err(e); }
+    }`,
+  );
+}
+
+function child<T>(env: Record<string, string>, body: string): T {
   const script = `
     const b = require('node-gyp-build')(${JSON.stringify(root)});
-    const out = { info: b.cudaInfo() };
-    try { out.add = Array.from(b.cudaAddF32(new Float32Array([1, 2, 3]), new Float32Array([10, 20, 30]))); }
-    catch (e) { out.error = { name: e.name, code: e.code, message: e.message }; }
+    ${body}
     process.stdout.write(JSON.stringify(out));`;
   const clean = { ...process.env };
   delete clean.QKV_CUDA;
@@ -126,7 +162,7 @@ describe('cuda: report', () => {
       .split('\n')
       .filter(Boolean)
       .map((l) => l.trim().split(/\s+/).pop());
-    expect(exported).toEqual(['qkv_cuda_plugin_get']);
+    expect(exported).toEqual(['qkv_cuda_plugin_v2']);
   });
 });
 
@@ -209,5 +245,87 @@ describe.skipIf(driverOnSystem())('cuda: loader paths without a GPU (child proce
     expect(r.info.deviceCount).toBe(0);
     expect(r.info.reason).toMatch(/^CUDA runtime 13\.\d+ cannot use the driver.*cudaErrorInsufficientDriver/);
     expect(r.error?.code).toBe('ERR_UNSUPPORTED');
+  });
+
+  it.skipIf(!info.pluginPath)('a CUDA tensor through a forced plugin load fails in the CUDA runtime: ERR_CUDA', () => {
+    const r = childTensor({ QKV_CUDA_FORCE_PLUGIN: '1' });
+    expect(r.moveError?.code).toBe('ERR_CUDA');
+    expect(r.moveError?.message).toMatch(/^toDevice: cudaGetDeviceCount: cudaErrorInsufficientDriver/);
+  });
+});
+
+describe('cuda: tensors', () => {
+  it('toDevice("cuda") gives a QkvError ERR_UNSUPPORTED with the reason where CUDA is not available', () => {
+    const t = qkv.Tensor.from(new Float32Array([1, 2, 3]));
+    if (cuda.available()) {
+      const c = t.toDevice('cuda');
+      expect(c.device).toBe('cuda');
+      expect(Array.from(c.toDevice('cpu').toTypedArray())).toEqual([1, 2, 3]);
+      return;
+    }
+    let err: unknown;
+    try {
+      t.toDevice('cuda');
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(QkvError);
+    expect((err as QkvError).code).toBe('ERR_UNSUPPORTED');
+    expect((err as QkvError).message).toBe(`toDevice: CUDA is not available: ${info.reason}`);
+  });
+
+  it('toDevice checks the device name and returns the tensor itself for its own device', () => {
+    const t = qkv.Tensor.from(new Float32Array([1, 2]));
+    expect(() => t.toDevice('tpu' as qkv.Device)).toThrow(TypeError);
+    expect(() => t.toDevice('tpu' as qkv.Device)).toThrow(/device must be 'cpu', 'cuda' or 'guarded', got 'tpu'/);
+    expect(Array.from(t.toDevice(t.device).toTypedArray())).toEqual([1, 2]);
+    const other = t.device === 'cpu' ? 'guarded' : 'cpu';
+    const moved = t.toDevice(other);
+    expect(moved.device).toBe(other);
+    expect(Array.from(moved.toDevice(t.device).toTypedArray())).toEqual([1, 2]);
+  });
+});
+
+// Stub plugins that need no GPU (host memory, no kernels), loaded with QKV_CUDA_PLUGIN and forced.
+describe.skipIf(!has('cc'))('cuda: the plugin ABI, with stub plugins', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-cuda-stub-'));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  function stub(name: string, defines: string[]): Record<string, string> {
+    const out = path.join(tmp, name);
+    const src = path.join(root, 'test', 'fixtures', 'cuda_stub_plugin.c');
+    execFileSync('cc', ['-shared', '-fPIC', '-I', path.join(root, 'cpp'), ...defines, '-o', out, src]);
+    return { QKV_CUDA_PLUGIN: out, QKV_CUDA_FORCE_PLUGIN: '1' };
+  }
+
+  it('refuses a plugin whose table declares another ABI version, naming both', () => {
+    const r = childTensor(stub('abi3.so', ['-DSTUB_ABI=3']));
+    expect(r.info.pluginLoaded).toBe(false);
+    expect(r.info.pluginAbi).toBe(3);
+    expect(r.info.pluginError).toBe(
+      'ABI version mismatch: the plugin implements ABI version 3, this addon needs version 2 (rebuild the plugin with the addon)',
+    );
+    expect(r.info.reason).toContain('ABI version mismatch');
+    expect(r.moveError?.code).toBe('ERR_UNSUPPORTED');
+    expect(r.moveError?.message).toContain('ABI version mismatch');
+  });
+
+  it('refuses a version 1 plugin (the old entry point only)', () => {
+    const r = childTensor(stub('v1.so', ['-DSTUB_V1_ONLY']));
+    expect(r.info.pluginLoaded).toBe(false);
+    expect(r.info.pluginAbi).toBe(1);
+    expect(r.info.pluginError).toMatch(/^ABI version mismatch: the plugin implements ABI version 1, this addon needs version 2/);
+    expect(r.moveError?.code).toBe('ERR_UNSUPPORTED');
+  });
+
+  it('wires a plugin of the current ABI: the allocator and host copies work, a missing kernel is ERR_UNSUPPORTED', () => {
+    const r = childTensor(stub('v2.so', []));
+    expect(r.info.pluginLoaded).toBe(true);
+    expect(r.info.pluginAbi).toBe(2);
+    expect(r.moveError).toBeUndefined();
+    expect(r.device).toBe('cuda');
+    expect(r.roundTrip).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(r.opError?.code).toBe('ERR_UNSUPPORTED');
+    expect(r.opError?.message).toBe('add: not implemented on device cuda');
   });
 });

@@ -16,14 +16,22 @@ Backend make_cpu_backend() {
   return b;
 }
 
+// Each table is made on its device's first use: CUDA's looks at the plugin, which CPU work must
+// never load.
 const Backend& backend(Device d) {
-  static const Backend cpu = make_cpu_backend();
-  static const Backend guarded = make_guarded_backend();
-  static const Backend cuda = make_cuda_backend();
   switch (d) {
-    case Device::CPU: return cpu;
-    case Device::Guarded: return guarded;
-    case Device::CUDA: return cuda;
+    case Device::CPU: {
+      static const Backend cpu = make_cpu_backend();
+      return cpu;
+    }
+    case Device::Guarded: {
+      static const Backend guarded = make_guarded_backend();
+      return guarded;
+    }
+    case Device::CUDA: {
+      static const Backend cuda = make_cuda_backend();
+      return cuda;
+    }
   }
   throw Error(ErrorKind::Unsupported, "no op table for this device");
 }

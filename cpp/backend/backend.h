@@ -143,6 +143,6 @@ QKV_BACKEND_OPS(QKV_BACKEND_DECL)
 
 Backend make_cpu_backend();
 Backend make_guarded_backend();
-Backend make_cuda_backend();  // the entries the plugin provides (none yet but memory)
+Backend make_cuda_backend();  // the entries whose kernels the loaded plugin provides
 
 }  // namespace qkv::backend

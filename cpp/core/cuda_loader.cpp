@@ -17,7 +17,7 @@ constexpr const char* kPluginFile = "libqkv_cuda.so";
 
 struct State {
   Info info;
-  const qkv_cuda_plugin* plugin = nullptr;
+  const qkv_cuda_table_v2* plugin = nullptr;
   bool forced = false;
 };
 
@@ -67,6 +67,34 @@ std::string version_str(int v) {  // 13000 -> "13.0"
   return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
 }
 
+// The plugin's table when it speaks our ABI version; else null, with the reason returned.
+std::string check_abi(void* handle, const qkv_cuda_table_v2** out, uint32_t* abi) {
+  *out = nullptr;
+  const std::string ours = std::to_string(QKV_CUDA_ABI_VERSION);
+  auto entry = reinterpret_cast<qkv_cuda_plugin_entry_fn>(dlsym(handle, QKV_CUDA_PLUGIN_ENTRY));
+  if (!entry) {
+    if (dlsym(handle, QKV_CUDA_PLUGIN_ENTRY_V1)) {
+      *abi = 1;
+      return "ABI version mismatch: the plugin implements ABI version 1, this addon needs version " + ours +
+             " (rebuild the plugin with the addon)";
+    }
+    return std::string("the plugin has no ") + QKV_CUDA_PLUGIN_ENTRY;
+  }
+  const qkv_cuda_table_v2* table = entry();
+  if (!table) return std::string(QKV_CUDA_PLUGIN_ENTRY) + " returned no table";
+  *abi = table->abi_version;
+  if (table->abi_version != QKV_CUDA_ABI_VERSION) {
+    return "ABI version mismatch: the plugin implements ABI version " + std::to_string(table->abi_version) +
+           ", this addon needs version " + ours + " (rebuild the plugin with the addon)";
+  }
+  if (table->struct_size < sizeof(qkv_cuda_table_v2)) {
+    return "ABI version " + ours + " table too small: " + std::to_string(table->struct_size) + " bytes, expected at least " +
+           std::to_string(sizeof(qkv_cuda_table_v2));
+  }
+  *out = table;
+  return {};
+}
+
 void probe(State& s) {
   Info& info = s.info;
   info.addon_path = own_binary_path();
@@ -110,13 +138,11 @@ void probe(State& s) {
     if (info.reason.empty()) info.reason = "cannot load the CUDA plugin: " + info.plugin_error;
     return;
   }
-  auto get = reinterpret_cast<qkv_cuda_plugin_get_fn>(dlsym(handle, QKV_CUDA_PLUGIN_ENTRY));
-  const qkv_cuda_plugin* plugin = get ? get(QKV_CUDA_PLUGIN_ABI_VERSION) : nullptr;
-  if (!plugin || plugin->abi_version != QKV_CUDA_PLUGIN_ABI_VERSION ||
-      plugin->struct_size < sizeof(qkv_cuda_plugin_v1)) {
-    info.plugin_error = get ? "the plugin does not implement ABI version " + std::to_string(QKV_CUDA_PLUGIN_ABI_VERSION)
-                            : std::string("the plugin has no ") + QKV_CUDA_PLUGIN_ENTRY;
-    if (info.reason.empty()) info.reason = "cannot use the CUDA plugin: " + info.plugin_error;
+  const qkv_cuda_table_v2* plugin = nullptr;
+  info.plugin_error = check_abi(handle, &plugin, &info.plugin_abi);
+  if (!plugin) {
+    const std::string why = "cannot use the CUDA plugin: " + info.plugin_error;
+    info.reason = info.reason.empty() ? why : info.reason + "; the forced plugin load reports: " + why;
     dlclose(handle);
     return;
   }
@@ -126,12 +152,13 @@ void probe(State& s) {
 
   // 3. Versions and devices.
   int32_t rt = 0, drv = 0;
-  const char* version_error = plugin->versions(&rt, &drv);
+  const bool versions_ok = plugin->versions(&rt, &drv) == QKV_CUDA_OK;
+  const std::string version_error = versions_ok ? std::string() : plugin->last_error();
   info.runtime_version = rt;
   info.driver_version = drv;
   int32_t count = 0;
-  if (const char* e = plugin->device_count(&count)) {
-    const std::string err = e;
+  if (plugin->device_count(&count) != QKV_CUDA_OK) {
+    const std::string err = plugin->last_error();
     if (info.reason.empty()) {
       info.reason = "CUDA runtime " + version_str(rt) + " cannot use the driver (" +
                     (drv ? "driver supports CUDA " + version_str(drv) : std::string("driver version unknown")) +
@@ -141,12 +168,12 @@ void probe(State& s) {
     }
     return;
   }
-  if (version_error && info.reason.empty()) info.reason = version_error;  // unusual; keep going
+  if (!versions_ok && info.reason.empty()) info.reason = version_error;  // unusual; keep going
   info.device_count = count;
   for (int32_t d = 0; d < count; ++d) {
     qkv_cuda_device_info di;
-    if (const char* e = plugin->device_info(d, &di)) {
-      if (info.reason.empty()) info.reason = "device " + std::to_string(d) + ": " + e;
+    if (plugin->device_info(d, &di) != QKV_CUDA_OK) {
+      if (info.reason.empty()) info.reason = "device " + std::to_string(d) + ": " + plugin->last_error();
       continue;
     }
     DeviceInfo out;
@@ -181,20 +208,7 @@ State& state() {
 
 const Info& info() { return state().info; }
 
-void add_f32(const float* a, const float* b, float* out, size_t n, int device) {
-  State& s = state();
-  const bool usable = s.plugin && (s.info.available || s.forced);
-  if (!usable) {
-    throw Error(ErrorKind::Unsupported, "cuda.add: CUDA is not available: " +
-                                            (s.info.reason.empty() ? std::string("unknown reason") : s.info.reason));
-  }
-  if (s.info.available && (device < 0 || device >= s.info.device_count)) {
-    throw Error(ErrorKind::Range, "cuda.add: device " + std::to_string(device) + " out of range [0, " +
-                                      std::to_string(s.info.device_count) + ")");
-  }
-  if (const char* e = s.plugin->add_f32(device, a, b, out, static_cast<uint64_t>(n))) {
-    throw CudaError(std::string("cuda.add: ") + e);
-  }
-}
+const qkv_cuda_table_v2* plugin_table() { return state().plugin; }
+bool forced() { return state().forced; }
 
 }  // namespace qkv::cuda

@@ -7,7 +7,9 @@
 //  2. finds the directory of the binary it is linked into (dladdr on one of its own functions:
 //     build/Release/ in a source build, prebuilds/linux-x64/ in a package) and dlopen()s
 //     <that directory>/libqkv_cuda.so with RTLD_NOW | RTLD_LOCAL;
-//  3. takes the plugin's function table, checks its ABI version, and asks for the devices.
+//  3. takes the plugin's function table (cpp/cuda/plugin_api.h), checks its ABI version (a plugin
+//     of another version is refused, with both versions in the reason), and asks for the devices.
+// Making the plugin ready for tensors (device selection, the allocator) is core/cuda_runtime.h.
 //
 // Environment:
 //  QKV_CUDA=0 (or off/false/no)   never load the driver or the plugin (reason says so)
@@ -22,14 +24,15 @@
 #include <vector>
 
 #include "core/error.h"
+#include "cuda/plugin_api.h"
 
 namespace qkv::cuda {
 
 // A CUDA call that failed at run time (as opposed to CUDA being unavailable, which is
-// ErrorKind::Unsupported). The binding gives it the code ERR_CUDA.
+// ErrorKind::Unsupported): QkvError with the code ERR_CUDA in JavaScript.
 class CudaError : public Error {
  public:
-  explicit CudaError(const std::string& message) : Error(ErrorKind::Internal, message) {}
+  explicit CudaError(const std::string& message) : Error(ErrorKind::Cuda, message) {}
 };
 
 struct DeviceInfo {
@@ -50,6 +53,7 @@ struct Info {
   std::string plugin_path;      // the plugin file, when one exists (loaded or not); else empty
   bool plugin_loaded = false;
   std::string plugin_error;
+  uint32_t plugin_abi = 0;      // the ABI version the plugin's table declares (0 when none was read)
   std::string architectures;    // what the plugin was compiled for, e.g. "800,900"
   int device_count = 0;
   int runtime_version = 0;      // e.g. 13000 (0 when unknown)
@@ -61,9 +65,10 @@ struct Info {
 const Info& info();
 inline bool available() { return info().available; }
 
-// out[i] = a[i] + b[i] on CUDA device `device`, through host memory.
-// Throws qkv::Error: Unsupported when CUDA is unavailable (message gives the reason),
-// Range for a bad device index or size, CudaError for a CUDA error (message from the runtime).
-void add_f32(const float* a, const float* b, float* out, size_t n, int device = 0);
+// The table of the loaded plugin (after the probe), or null when none was loaded.
+const qkv_cuda_table_v2* plugin_table();
+// QKV_CUDA_FORCE_PLUGIN asked for the plugin without a driver: its calls are then tried anyway,
+// so that the CUDA runtime's own errors surface.
+bool forced();
 
 }  // namespace qkv::cuda

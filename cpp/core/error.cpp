@@ -13,6 +13,7 @@ const char* error_code(ErrorKind kind) {
     case ErrorKind::NaN: return "ERR_NAN";
     case ErrorKind::Unsupported: return "ERR_UNSUPPORTED";
     case ErrorKind::Device: return "ERR_DEVICE";
+    case ErrorKind::Cuda: return "ERR_CUDA";
     case ErrorKind::Internal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

@@ -92,7 +92,9 @@ class Tensor {
 
   double item() const;                   // the single element, as double (a copy to the host)
   Tensor to(DType dtype) const;          // a converted contiguous copy (itself when equal)
-  Tensor to_device(Device device) const; // a contiguous copy on another device (itself when equal)
+  // A contiguous copy on `device` (itself when already there), through host memory, with no autograd
+  // state. Error(Unsupported) with the reason when that device cannot be used here.
+  Tensor to_device(Device device) const;
   void to_host(void* host) const;        // the elements in row-major order into host memory
   std::vector<double> to_host_doubles() const;  // the same, converted to double (small tensors)
 

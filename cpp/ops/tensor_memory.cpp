@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "backend/backend.h"
+#include "core/cuda_runtime.h"
 #include "core/error.h"
 
 namespace qkv {
@@ -56,10 +57,19 @@ Tensor Tensor::to(DType target) const {
 
 Tensor Tensor::to_device(Device target) const {
   if (target == device()) return alias();
-  // Through host memory: each device's own to_host / from_host entries do the copies.
-  std::vector<uint8_t> host(static_cast<size_t>(numel()) * dtype_size(dtype_));
-  to_host(host.data());
-  return from_host(host.data(), shape_, dtype_, target);
+  // Loads the plugin and registers its allocator on first use, or says why CUDA cannot be used.
+  if (target == Device::CUDA) cuda::runtime("toDevice");
+  const Tensor src = contiguous();
+  if (device() == Device::CPU) return from_host(src.raw(), shape_, dtype_, target);
+  Tensor out = empty(shape_, dtype_, target);
+  if (target == Device::CPU) {
+    src.to_host(out.raw());
+    return out;
+  }
+  std::vector<char> staging(nbytes());  // neither side is host memory
+  src.to_host(staging.data());
+  if (numel()) backend::call(target, &backend::Backend::from_host, "toDevice", staging.data(), out);
+  return out;
 }
 
 void Tensor::to_host(void* host) const {
