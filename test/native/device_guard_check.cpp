@@ -49,7 +49,9 @@ int main() {
   expect_device_error("its raw pointer is refused too", [&] { (void)a.raw(); });
 
   // Ops run on it (inside the device's implementations) and agree with the CPU bit for bit.
-  const Tensor ca = ops::randn({4, 5}, DType::F32, 1, 0, 1), cb = ops::randn({5, 3}, DType::F32, 2, 0, 1);
+  // (On the CPU explicitly: under QKV_DEVICE_GUARD=1 new tensors default to the guarded device.)
+  const Tensor ca = ops::randn({4, 5}, DType::F32, 1, 0, 1).to_device(Device::CPU);
+  const Tensor cb = ops::randn({5, 3}, DType::F32, 2, 0, 1).to_device(Device::CPU);
   const Tensor ga = ca.to_device(Device::Guarded), gb = cb.to_device(Device::Guarded);
   const Tensor cpu = ops::softmax(ops::matmul(ca, cb), false), guarded = ops::softmax(ops::matmul(ga, gb), false);
   report("ops keep their results on the guarded device", guarded.device() == Device::Guarded, device_name(guarded.device()));
