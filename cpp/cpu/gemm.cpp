@@ -106,9 +106,9 @@ using SmallFn = void (*)(bool, bool, int64_t, int64_t, int64_t, int64_t, int64_t
 // fp32 AVX2: B panel 256 x 16 x 4 B = 16 KiB (half of L1), A block 144 x 256 x 4 B = 144 KiB (L2),
 // B block 256 x 4080 x 4 B = 4 MiB (L3).
 
-// Packing is the template of gemm_pack.h for every level, instantiated here with baseline flags
-// (plain loops and fixed-size copies need no wider ISA) -- except AVX2 fp32, whose 8x8 transposes
-// for the gather form live in gemm_avx2.cpp and serve only that level.
+// Packing is the template of gemm_pack.h for every level: instantiated here with baseline flags for
+// the portable and AVX2 fp64 levels, in gemm_avx512.cpp with AVX-512 flags (the compiler vectorises
+// the gather form with them), and in gemm_avx2.cpp for AVX2 fp32 with its 8x8 transposes.
 const SgemmLevel kSgemmLevels[3] = {
     {kPortSMR, kPortSNR, 128, 256, 2048, micro_portable<float, kPortSMR, kPortSNR>,
      pack_a_panel<float, kPortSMR>, pack_b_panel<float, kPortSNR>, small_portable<float>},
@@ -116,8 +116,7 @@ const SgemmLevel kSgemmLevels[3] = {
      gemm_avx2::sgemm_pack_b, gemm_avx2::sgemm_small},
     // The unpacked path of the AVX2 level serves AVX-512 processors too.
     {gemm_avx512::kSgemmMR, gemm_avx512::kSgemmNR, 144, 384, 3072, gemm_avx512::sgemm_micro,
-     pack_a_panel<float, gemm_avx512::kSgemmMR>, pack_b_panel<float, gemm_avx512::kSgemmNR>,
-     gemm_avx2::sgemm_small},
+     gemm_avx512::sgemm_pack_a, gemm_avx512::sgemm_pack_b, gemm_avx2::sgemm_small},
 };
 
 const DgemmLevel kDgemmLevels[3] = {
@@ -126,8 +125,7 @@ const DgemmLevel kDgemmLevels[3] = {
     {gemm_avx2::kDgemmMR, gemm_avx2::kDgemmNR, 72, 256, 4080, gemm_avx2::dgemm_micro,
      pack_a_panel<double, gemm_avx2::kDgemmMR>, pack_b_panel<double, gemm_avx2::kDgemmNR>, small_portable<double>},
     {gemm_avx512::kDgemmMR, gemm_avx512::kDgemmNR, 96, 256, 3072, gemm_avx512::dgemm_micro,
-     pack_a_panel<double, gemm_avx512::kDgemmMR>, pack_b_panel<double, gemm_avx512::kDgemmNR>,
-     small_portable<double>},
+     gemm_avx512::dgemm_pack_a, gemm_avx512::dgemm_pack_b, small_portable<double>},
 };
 
 // ---- packing buffers: one pair per thread, grown on demand, 64-byte aligned ---------------------

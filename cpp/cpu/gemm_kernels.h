@@ -92,6 +92,11 @@ void sgemm_micro(int64_t kc, const float* a, const float* b, float* c, int64_t l
                  float alpha, float beta);
 void dgemm_micro(int64_t kc, const double* a, const double* b, double* c, int64_t ldc, int64_t m, int64_t n,
                  double alpha, double beta);
+// gemm_pack.h's template, compiled with AVX-512 flags.
+void sgemm_pack_a(bool trans, const float* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc, float* dst);
+void sgemm_pack_b(bool trans, const float* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc, float* dst);
+void dgemm_pack_a(bool trans, const double* src, int64_t ld, int64_t i0, int64_t p0, int64_t m, int64_t kc, double* dst);
+void dgemm_pack_b(bool trans, const double* src, int64_t ld, int64_t j0, int64_t p0, int64_t n, int64_t kc, double* dst);
 }  // namespace gemm_avx512
 
 }  // namespace qkv::cpu
