@@ -122,15 +122,16 @@ Result run(nn::Module& model, optim::Optimizer& opt, const BatchSource& data, Ob
     for (int64_t s = skipped; s < plan.per_epoch && result.steps < plan.steps; ++s) {
       const int64_t step = plan.start + result.steps + 1;
       const int64_t m0 = s * K, m1 = std::min(M, m0 + K);
+      std::vector<int64_t> weights;
       int64_t group = 0;
-      for (int64_t mb = m0; mb < m1; ++mb) group += objective.weight(batches[mb]);
+      for (int64_t mb = m0; mb < m1; ++mb) group += weights.emplace_back(objective.weight(batches[mb]));
       double step_loss = 0;
       for (int64_t mb = m0; mb < m1; ++mb) {
         if (aborted && aborted()) throw Error(ErrorKind::Aborted, std::string(op) + ": aborted before " + step_str(step, epoch));
         BatchLoss bl = objective.loss(batches[mb], step);
         const double lv = bl.loss.item();
         if (!std::isfinite(lv)) throw Error(ErrorKind::NaN, std::string(op) + ": the loss is " + num_str(lv) + " at " + step_str(step, epoch));
-        const double w = group ? static_cast<double>(objective.weight(batches[mb])) / static_cast<double>(group) : 1.0;
+        const double w = group ? static_cast<double>(weights[mb - m0]) / static_cast<double>(group) : 1.0;
         step_loss += lv * w;
         backward(bl.loss, w == 1.0 ? Tensor() : Tensor::full(bl.loss.shape(), bl.loss.dtype(), w), false);
         result.samples += static_cast<int64_t>(batches[mb].size());

@@ -33,24 +33,15 @@ std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src,
                                               const DecodeOptions& o, const std::function<bool()>& aborted) {
   const char* op = "Seq2Seq.translate";
   const auto& mo = model.options();
-  if (o.max_length < 1 || o.max_length > mo.max_len)
+  const int64_t max_length = o.generate.max_new_tokens;
+  if (max_length < 1 || max_length > mo.max_len)
     throw_range(std::string(op) + ": maxLength must be in [1, " + std::to_string(mo.max_len) + "] (the model's maxLength)");
   if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
-  GenerateOptions g;
+  GenerateOptions g = o.generate;
   g.op = op;
-  g.beam_size = o.beam_size;
-  g.num_return = o.num_return;
-  g.length_penalty = o.length_penalty;
-  g.max_new_tokens = o.max_length;
-  g.sample = o.sample;
-  g.temperature = o.temperature;
-  g.top_k = o.top_k;
-  g.top_p = o.top_p;
-  g.repetition_penalty = o.repetition_penalty;
-  g.seed = o.seed;
   g.aborted = aborted;
   g.stop_tokens = {mo.eos_id};
-  for (int32_t t : o.stop_tokens) {
+  for (int32_t t : o.generate.stop_tokens) {
     if (t < 0 || t >= mo.tgt_vocab)
       throw_range(std::string(op) + ": stop token " + std::to_string(t) + " is outside the vocabulary of " + std::to_string(mo.tgt_vocab));
     g.stop_tokens.push_back(t);
@@ -69,9 +60,9 @@ std::vector<std::vector<Hypothesis>> generate(Seq2Seq& model, const Tensor& src,
     const int64_t S = *std::max_element(lens.begin(), lens.end());
     const Tensor chunk = all.slice(0, a, b).slice(1, 0, S).contiguous();
     const Tensor memory = model.encode(chunk, lens);
-    Seq2SeqStepModel stepper(model, memory, lens, o.max_length);
+    Seq2SeqStepModel stepper(model, memory, lens, max_length);
     g.first_input = a;
-    if (o.on_token) g.on_token = [&](int64_t input, int64_t sample, int32_t token) { o.on_token(a + input, sample, token); };
+    if (o.generate.on_token) g.on_token = [&](int64_t input, int64_t sample, int32_t token) { o.generate.on_token(a + input, sample, token); };
     auto chunk_results = transformer::generate(stepper, std::vector<std::vector<int32_t>>(static_cast<size_t>(b - a), {mo.bos_id}), g);
     for (int64_t i = a; i < b; ++i) results[i] = std::move(chunk_results[i - a]);
   }

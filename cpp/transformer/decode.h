@@ -15,22 +15,12 @@
 namespace qkv::transformer {
 
 struct DecodeOptions {
-  int64_t beam_size = 1;
-  int64_t max_length = 64;     // generated tokens, <eos> included
-  double length_penalty = 1.0;
+  // The generation loop's options (generate.h): beams, samples, penalties, seed, on_token (the
+  // input's index counted over all chunks). max_new_tokens is the output length, <eos> included
+  // (at most the model's maxLength); stop_tokens are those besides <eos>.
+  GenerateOptions generate;
   int64_t batch_size = 64;     // inputs decoded together
   bool attention = false;      // cross-attention weights of the best result, per layer and head
-  int64_t num_return = 1;      // hypotheses returned per input: in [1, beam_size], or samples drawn
-  // Sampling and logits processing (generate.h).
-  bool sample = false;
-  double temperature = 1.0;
-  int64_t top_k = 0;
-  double top_p = 1.0;
-  double repetition_penalty = 1.0;
-  std::vector<int32_t> stop_tokens;  // besides <eos>
-  uint64_t seed = 0;
-  // Each token as it is chosen: the input's index (over all chunks), the sample, the token.
-  std::function<void(int64_t input, int64_t sample, int32_t token)> on_token;
 };
 
 // The step interface over a Seq2Seq decoder with the encoder memory of a batch of inputs.

@@ -97,26 +97,27 @@ nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::Tas
   const char* op = "Seq2Seq.translate";
   const nn::TaskOptions o(in.options, op);
   DecodeOptions d;
-  d.beam_size = o.integer_or("beamSize", 1);
-  d.max_length = o.integer_or("maxLength", 64);
-  d.length_penalty = o.number_or("lengthPenalty", 1.0);
-  d.batch_size = o.integer_or("batchSize", 64);
-  d.attention = o.boolean_or("attention", false);
-  d.num_return = o.integer_or("numReturn", 1);
-  d.sample = o.boolean_or("sample", false);
-  d.temperature = o.number_or("temperature", 1.0);
-  d.top_k = o.integer_or("topK", 0);
-  d.top_p = o.number_or("topP", 1.0);
-  d.repetition_penalty = o.number_or("repetitionPenalty", 1.0);
+  GenerateOptions& g = d.generate;
+  g.beam_size = o.integer_or("beamSize", 1);
+  g.max_new_tokens = o.integer_or("maxLength", 64);
+  g.length_penalty = o.number_or("lengthPenalty", 1.0);
+  g.num_return = o.integer_or("numReturn", 1);
+  g.sample = o.boolean_or("sample", false);
+  g.temperature = o.number_or("temperature", 1.0);
+  g.top_k = o.integer_or("topK", 0);
+  g.top_p = o.number_or("topP", 1.0);
+  g.repetition_penalty = o.number_or("repetitionPenalty", 1.0);
   const int64_t seed = o.integer_or("seed", 0);
   if (seed < 0) throw_type(std::string(op) + ": seed must be a non-negative integer");
-  d.seed = static_cast<uint64_t>(seed);
-  d.stop_tokens = o.int_list("stopTokens");
+  g.seed = static_cast<uint64_t>(seed);
+  g.stop_tokens = o.int_list("stopTokens");
   // Streamed: every token as it is chosen, as [input, sample, token].
   if (ctx.emit)
-    d.on_token = [&ctx](int64_t input, int64_t sample, int32_t token) {
+    g.on_token = [&ctx](int64_t input, int64_t sample, int32_t token) {
       ctx.emit(json::Value::array({json::Value::integer(input), json::Value::integer(sample), json::Value::integer(token)}));
     };
+  d.batch_size = o.integer_or("batchSize", 64);
+  d.attention = o.boolean_or("attention", false);
   const Sequences src = sequences_input(in, "src", op);
   const auto results = generate(as<Seq2Seq>(m), src.ids, src.lengths, d, ctx.aborted);
   nn::TaskOutput out;

@@ -90,13 +90,18 @@ int64_t target_tokens(const std::vector<int32_t>& lengths) {
 }
 
 // MLM inputs and targets for a batch (see TrainOptions::mask_prob).
-std::pair<Tensor, Tensor> mlm_batch(const BertEncoder& model, const Batch& b, double prob, Rng& rng) {
+// The ids a random MLM replacement draws from: every id but the special ones.
+std::vector<int32_t> ordinary_ids(const EncoderOptions& mo) {
+  std::vector<int32_t> ids;
+  for (int32_t id = 0; id < mo.vocab_size; ++id)
+    if (!mo.is_special(id)) ids.push_back(id);
+  return ids;
+}
+
+std::pair<Tensor, Tensor> mlm_batch(const BertEncoder& model, const std::vector<int32_t>& ordinary, const Batch& b, double prob, Rng& rng) {
   const auto& mo = model.options();
   const int64_t n = b.ids.size(0), L = b.ids.size(1);
   std::vector<int32_t> pi = b.host, pt(b.host.size(), static_cast<int32_t>(kIgnore));
-  std::vector<int32_t> ordinary;  // the ids a random replacement draws from
-  for (int32_t id = 0; id < mo.vocab_size; ++id)
-    if (!mo.is_special(id)) ordinary.push_back(id);
   int64_t chosen = 0, first_real = -1;
   for (int64_t r = 0; r < n; ++r)
     for (int64_t i = 0; i < b.lengths[r]; ++i) {
@@ -286,6 +291,7 @@ EvalResult evaluate_encoder(BertEncoder& model, const Sequences& data, const Ten
   const HostIds X(data.ids);
   const Tensor Y = classify ? labels.contiguous() : Tensor();
   Rng rng(seed);
+  const std::vector<int32_t> ordinary = classify ? std::vector<int32_t>() : ordinary_ids(model.options());
   double loss_sum = 0, correct = 0;
   int64_t count = 0;
   const int64_t N = data.size();
@@ -299,7 +305,7 @@ EvalResult evaluate_encoder(BertEncoder& model, const Sequences& data, const Ten
       logits = model.classify(b.ids, b.lengths);
       targets = Y.slice(0, a, a + static_cast<int64_t>(idx.size())).contiguous();
     } else {
-      auto [in, tgt] = mlm_batch(model, b, mask_prob, rng);
+      auto [in, tgt] = mlm_batch(model, ordinary, b, mask_prob, rng);
       logits = model.mlm_logits(model.hidden(in, b.lengths));
       targets = tgt;
     }
@@ -324,7 +330,8 @@ class EncoderObjective : public train::Objective {
  public:
   EncoderObjective(BertEncoder& model, const Sequences& data, std::vector<int32_t> labels, const Sequences* val,
                    const Tensor* val_labels, const TrainOptions& o, const AbortFn& aborted)
-      : model_(model), data_(data), X_(data.ids), Y_(std::move(labels)), val_(val), val_labels_(val_labels), o_(o), aborted_(aborted) {}
+      : model_(model), data_(data), X_(data.ids), Y_(std::move(labels)), ordinary_(ordinary_ids(model.options())), val_(val),
+        val_labels_(val_labels), o_(o), aborted_(aborted) {}
   BatchLoss loss(const Rows& rows, int64_t step) override {
     Batch b = gather(data_, X_, rows);
     int64_t tokens = 0;
@@ -336,7 +343,7 @@ class EncoderObjective : public train::Objective {
       return {ag::cross_entropy(model_.classify(b.ids, b.lengths), t, kIgnore, o_.label_smoothing), tokens};
     }
     Rng rng(nn::derive_seed(nn::derive_seed(o_.loop.seed, 1), static_cast<uint64_t>(step)));
-    auto [in, tgt] = mlm_batch(model_, b, o_.mask_prob, rng);
+    auto [in, tgt] = mlm_batch(model_, ordinary_, b, o_.mask_prob, rng);
     Tensor logits = model_.mlm_logits(model_.hidden(in, b.lengths));
     const int64_t V = logits.size(-1), M = logits.numel() / V;
     return {ag::cross_entropy(ag::reshape(logits, {M, V}), tgt.reshape({M}), kIgnore, o_.label_smoothing), tokens};
@@ -352,6 +359,7 @@ class EncoderObjective : public train::Objective {
   const Sequences& data_;
   const HostIds X_;
   const std::vector<int32_t> Y_;
+  const std::vector<int32_t> ordinary_;  // MLM's random replacements
   const Sequences* val_;
   const Tensor* val_labels_;
   const TrainOptions& o_;
