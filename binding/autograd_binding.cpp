@@ -45,7 +45,7 @@ static Napi::Value run_backward(const Napi::CallbackInfo& info) {
     const Tensor& t = TensorHandle::unwrap(info, 0, "backward", "tensor");
     Tensor g;
     if (info.Length() > 1 && !info[1].IsNull() && !info[1].IsUndefined()) g = TensorHandle::unwrap(info, 1, "backward", "gradient");
-    qkv::backward(t, g, arg_bool(info, 2, "backward", "retainGraph"));
+    qkv::backward(t, g, arg_bool(info, 2, "backward", "retainGraph"), /*refuse_busy=*/true);
     return info.Env().Undefined();
   });
 }

@@ -19,7 +19,22 @@ namespace qkv::binding {
 Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message);
 void throw_error(Napi::Env env, ErrorKind kind, const std::string& message);
 // Runs fn and turns a C++ exception into a pending JavaScript exception; returns undefined then.
+// A JavaScript exception already pending (a getter or Proxy trap threw while the binding read a
+// value) always wins: it propagates untouched, and no second error is thrown on top of it.
 Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& fn);
+// Thrown (as a C++ exception) when a call into JavaScript left an exception pending; guarded()
+// then returns with that exception, so the binding stops at the first throwing getter.
+struct PendingException {};
+void check_pending(Napi::Env env);
+// Property reads that may run user code (getters, Proxy traps): each throws PendingException when
+// that code threw. Every read of a JavaScript object in the binding goes through these.
+Napi::Value get(const Napi::Object& o, const char* key);
+Napi::Value get(const Napi::Object& o, const std::string& key);
+Napi::Value get(const Napi::Object& o, uint32_t index);
+// Throws QkvError ERR_BUSY: `name` of `op` is a tensor that a running job is using.
+[[noreturn]] void throw_busy_tensor(const std::string& op, const std::string& name);
+// The first byte of a typed array's view, for ArrayBuffer and SharedArrayBuffer backings alike.
+const void* typed_array_data(Napi::Env env, const Napi::TypedArray& ta);
 #define QKV_GUARD(info, ...) return ::qkv::binding::guarded((info).Env(), [&]() -> Napi::Value __VA_ARGS__)
 
 // ---- arguments (each throws qkv::Error naming `op` and the argument) ------------------------------

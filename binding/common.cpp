@@ -21,12 +21,48 @@ Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message
 }
 
 void throw_error(Napi::Env env, ErrorKind kind, const std::string& message) {
+  // Throwing on top of a pending exception is fatal in N-API; the first exception wins.
+  if (env.IsExceptionPending()) return;
   make_error(env, kind, message).ThrowAsJavaScriptException();
+}
+
+void check_pending(Napi::Env env) {
+  if (env.IsExceptionPending()) throw PendingException{};
+}
+
+Napi::Value get(const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  check_pending(o.Env());
+  return v;
+}
+
+Napi::Value get(const Napi::Object& o, const std::string& key) { return get(o, key.c_str()); }
+
+Napi::Value get(const Napi::Object& o, uint32_t index) {
+  Napi::Value v = o.Get(index);
+  check_pending(o.Env());
+  return v;
+}
+
+const void* typed_array_data(Napi::Env env, const Napi::TypedArray& ta) {
+  napi_typedarray_type type;
+  size_t length = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  size_t offset = 0;
+  if (napi_get_typedarray_info(env, ta, &type, &length, &data, &buffer, &offset) != napi_ok) {
+    check_pending(env);
+    throw Error(ErrorKind::Internal, "cannot read a typed array");
+  }
+  static const char empty = 0;
+  return data ? data : &empty;  // a zero-length view may have no memory behind it
 }
 
 Napi::Value guarded(Napi::Env env, const std::function<Napi::Value()>& fn) {
   try {
     return fn();
+  } catch (const PendingException&) {
+    // The JavaScript exception is pending already: return and let it propagate.
   } catch (const Error& e) {
     throw_error(env, e.kind(), e.what());
   } catch (const std::bad_alloc&) {
@@ -66,7 +102,7 @@ Shape arg_shape(const Napi::CallbackInfo& info, size_t i, const char* op, const 
   Napi::Array arr = info[i].As<Napi::Array>();
   Shape shape(arr.Length());
   for (uint32_t k = 0; k < arr.Length(); ++k) {
-    Napi::Value v = arr.Get(k);
+    Napi::Value v = get(arr, k);
     if (!v.IsNumber()) throw_type(where(op, name) + " must be an array of integers");
     double d = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(d) || std::floor(d) != d || d < -1 || d > 9007199254740991.0)
@@ -84,29 +120,33 @@ DType arg_dtype(const Napi::CallbackInfo& info, size_t i, const char* op, const 
 }
 
 double opt_number(const Napi::Object& o, const char* key, double fallback, const char* op) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get(o, key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsNumber()) throw_type(std::string(op) + ": option " + key + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
 }
 
 bool opt_bool(const Napi::Object& o, const char* key, bool fallback, const char* op) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get(o, key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsBoolean()) throw_type(std::string(op) + ": option " + key + " must be a boolean");
   return v.As<Napi::Boolean>().Value();
 }
 
-int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op) {
-  const double d = opt_number(o, key, static_cast<double>(fallback), op);
+static int64_t safe_int(double d, const char* key, const char* op) {
   if (!std::isfinite(d) || std::floor(d) != d || std::fabs(d) > 9007199254740991.0)
     throw_range(std::string(op) + ": " + key + " must be an integer, got " + std::to_string(d));
   return static_cast<int64_t>(d);
 }
 
+int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op) {
+  return safe_int(opt_number(o, key, static_cast<double>(fallback), op), key, op);
+}
+
 int64_t required_int(const Napi::Object& o, const char* key, const char* op) {
-  if (!o.Get(key).IsNumber()) throw_type(std::string(op) + ": option " + key + " must be an integer");
-  return opt_int(o, key, 0, op);
+  Napi::Value v = get(o, key);  // read once: a getter may answer differently the second time
+  if (!v.IsNumber()) throw_type(std::string(op) + ": option " + key + " must be an integer");
+  return safe_int(v.As<Napi::Number>().DoubleValue(), key, op);
 }
 
 Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* op) {
@@ -116,7 +156,7 @@ Napi::Object options_arg(const Napi::CallbackInfo& info, size_t i, const char* o
 }
 
 std::string opt_string(const Napi::Object& o, const char* key, const std::string& fallback, const char* op) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get(o, key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsString()) throw_type(std::string(op) + ": option " + key + " must be a string");
   return v.As<Napi::String>().Utf8Value();

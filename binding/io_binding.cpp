@@ -23,7 +23,7 @@ static std::vector<std::string> own_keys(Napi::Env env, Napi::Object o) {
   Napi::Array arr(env, names);
   std::vector<std::string> keys;
   for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value k = arr.Get(i);
+    Napi::Value k = get(arr, i);
     if (!k.IsString()) throw Error(ErrorKind::Internal, "saveSafetensors: cannot list the metadata's keys");
     keys.push_back(k.As<Napi::String>().Utf8Value());
   }
@@ -45,20 +45,20 @@ static Napi::Value save_safetensors(const Napi::CallbackInfo& info) {
     auto tensors = std::make_shared<io::NamedTensors>();
     tensors->reserve(names.Length());
     for (uint32_t i = 0; i < names.Length(); ++i) {
-      Napi::Value n = names.Get(i);
+      Napi::Value n = get(names, i);
       if (!n.IsString()) throw_type(std::string(op) + ": tensor names must be strings");
       std::string name = n.As<Napi::String>().Utf8Value();
       const std::string label = "tensor '" + name + "'";
       // A copy of the tensor shares its storage, which stays alive until the job is done even if
       // the JavaScript handle is disposed meanwhile.
-      tensors->emplace_back(std::move(name), TensorHandle::unwrap_value(env, handles.Get(i), op, label.c_str()));
+      tensors->emplace_back(std::move(name), TensorHandle::unwrap_value(env, get(handles, i), op, label.c_str()));
     }
     auto metadata = std::make_shared<io::Metadata>();
     if (info.Length() > 3 && !info[3].IsUndefined() && !info[3].IsNull()) {
       if (!info[3].IsObject() || info[3].IsArray()) throw_type(std::string(op) + ": metadata must be an object of strings");
       Napi::Object m = info[3].As<Napi::Object>();
       for (const std::string& k : own_keys(env, m)) {
-        Napi::Value v = m.Get(k);
+        Napi::Value v = get(m, k);
         if (!v.IsString()) throw_type(std::string(op) + ": metadata value of '" + k + "' must be a string");
         (*metadata)[k] = v.As<Napi::String>().Utf8Value();
       }

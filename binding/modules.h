@@ -18,10 +18,10 @@ Napi::Value wrap_module(Napi::Env env, nn::ModulePtr m, bool owner);
 std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Value& v, const char* op, const char* name);
 Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt);
 
-// Throw QkvError ERR_BUSY (and return true) when a job is using the module or optimizer.
-bool refuse_if_busy(Napi::Env env, const nn::Module& m, const char* op);
-bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const char* op);
-void throw_busy(Napi::Env env, const std::string& message);
+// Throw QkvError ERR_BUSY when a job is using the module, or the optimizer or one of its
+// parameters (a second optimizer over a training model's parameters is refused too).
+void check_not_busy(const nn::Module& m, const char* op);
+void check_optimizer_not_busy(const optim::Optimizer& o, const char* op);
 // Marks the module tree (and the optimizer) busy until the returned holder is destroyed: release
 // it on the main thread when the job settles.
 std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr<optim::Optimizer>& opt);

@@ -39,7 +39,7 @@ nn::ModulePtr module_arg(const Napi::CallbackInfo& info, size_t i, const char* o
 }
 
 uint64_t opt_seed(const Napi::Object& o, const char* op) {
-  Napi::Value v = o.Get("seed");
+  Napi::Value v = get(o, "seed");
   if (v.IsUndefined()) return 0;
   if (!v.IsNumber()) throw_type(std::string(op) + ": seed must be a non-negative integer");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -56,7 +56,7 @@ DType opt_dtype(const Napi::Object& o, const char* op) {
 }
 
 nn::Init opt_init(const Napi::Object& o, const char* op) {
-  Napi::Value v = o.Get("init");
+  Napi::Value v = get(o, "init");
   nn::Init init;
   if (v.IsUndefined()) return init;
   if (v.IsString()) {
@@ -97,13 +97,13 @@ nn::ModulePtr create(const std::string& type, const Napi::Object& o, Napi::Env e
     return std::make_shared<nn::Activation>(nn::activation_from_name(opt_string(o, "kind", "relu", op), op));
   if (type == "Sequential") {
     auto seq = std::make_shared<nn::Sequential>();
-    Napi::Value mods = o.Get("modules");
+    Napi::Value mods = get(o, "modules");
     if (!mods.IsUndefined()) {
       if (!mods.IsArray()) throw_type(std::string(op) + ": modules must be an array of modules");
       Napi::Array arr = mods.As<Napi::Array>();
       for (uint32_t i = 0; i < arr.Length(); ++i) {
         const std::string label = "module " + std::to_string(i);
-        seq->append(unwrap_module(env, arr.Get(i), op, label.c_str()));
+        seq->append(unwrap_module(env, get(arr, i), op, label.c_str()));
       }
     }
     return seq;
@@ -119,12 +119,12 @@ nn::ModulePtr create(const std::string& type, const Napi::Object& o, Napi::Env e
     mo.init = opt_init(o, op);
     mo.seed = opt_seed(o, op);
     std::vector<int64_t> hidden;
-    Napi::Value h = o.Get("hidden");
+    Napi::Value h = get(o, "hidden");
     if (!h.IsUndefined()) {
       if (!h.IsArray()) throw_type(std::string(op) + ": hidden must be an array of sizes");
       Napi::Array arr = h.As<Napi::Array>();
       for (uint32_t i = 0; i < arr.Length(); ++i) {
-        Napi::Value x = arr.Get(i);
+        Napi::Value x = get(arr, i);
         if (!x.IsNumber() || std::floor(x.As<Napi::Number>().DoubleValue()) != x.As<Napi::Number>().DoubleValue())
           throw_type(std::string(op) + ": hidden must be an array of integers");
         hidden.push_back(static_cast<int64_t>(x.As<Napi::Number>().DoubleValue()));
@@ -141,7 +141,7 @@ io::Metadata metadata_arg(Napi::Env env, const Napi::Value& v, const char* op) {
   if (!v.IsObject() || v.IsArray()) throw_type(std::string(op) + ": metadata must be an object of strings");
   Napi::Object o = v.As<Napi::Object>();
   for (const std::string& k : object_keys(env, o, op)) {
-    Napi::Value x = o.Get(k);
+    Napi::Value x = get(o, k);
     if (!x.IsString()) throw_type(std::string(op) + ": metadata value of '" + k + "' must be a string");
     meta[k] = x.As<Napi::String>().Utf8Value();
   }
@@ -169,7 +169,7 @@ Napi::Value nn_forward(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     nn::ModulePtr m = module_arg(info, 0, "forward");
     const std::string op = m->type() + ".forward";
-    if (refuse_if_busy(info.Env(), *m, op.c_str())) return info.Env().Undefined();
+    check_not_busy(*m, op.c_str());
     return TensorHandle::wrap(info.Env(), m->forward(TensorHandle::unwrap(info, 1, op.c_str(), "input")));
   });
 }
@@ -221,7 +221,7 @@ Napi::Value nn_set_training(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     nn::ModulePtr m = module_arg(info, 0, "train");
     bool on = arg_bool(info, 1, "train", "mode");
-    if (refuse_if_busy(info.Env(), *m, on ? "train" : "eval")) return info.Env().Undefined();
+    check_not_busy(*m, on ? "train" : "eval");
     m->train(on);
     return info.Env().Undefined();
   });
@@ -234,7 +234,7 @@ Napi::Value nn_is_training(const Napi::CallbackInfo& info) {
 Napi::Value nn_zero_grad(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     nn::ModulePtr m = module_arg(info, 0, "zeroGrad");
-    if (refuse_if_busy(info.Env(), *m, "zeroGrad")) return info.Env().Undefined();
+    check_not_busy(*m, "zeroGrad");
     m->zero_grad();
     return info.Env().Undefined();
   });
@@ -250,7 +250,7 @@ Napi::Value nn_append(const Napi::CallbackInfo& info) {
     nn::ModulePtr m = module_arg(info, 0, "Sequential.append");
     auto* seq = dynamic_cast<nn::Sequential*>(m.get());
     if (!seq || m->type() != "Sequential") throw_type("Sequential.append: the module is a " + m->type() + ", not a Sequential");
-    if (refuse_if_busy(env, *m, "Sequential.append")) return env.Undefined();
+    check_not_busy(*m, "Sequential.append");
     seq->append(unwrap_module(env, info.Length() > 1 ? info[1] : env.Undefined(), "Sequential.append", "module"));
     return env.Undefined();
   });
@@ -261,7 +261,7 @@ Napi::Value nn_dispose(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (info.Length() < 1) throw_type("dispose: module must be a module");
     ModuleBox* box = unwrap_box(env, info[0], "dispose", "module");
-    if (box->module && refuse_if_busy(env, *box->module, "dispose")) return env.Undefined();
+    if (box->module) check_not_busy(*box->module, "dispose");
     box->module.reset();
     if (box->reported) Napi::MemoryManagement::AdjustExternalMemory(env, -box->reported);
     box->reported = 0;
@@ -278,7 +278,8 @@ Napi::Value nn_save(const Napi::CallbackInfo& info) {
     std::shared_ptr<optim::Optimizer> opt;
     if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()) opt = unwrap_optimizer(env, info[2], "save", "optimizer");
     io::Metadata meta = metadata_arg(env, info.Length() > 3 ? info[3] : env.Undefined(), "save");
-    if (refuse_if_busy(env, *m, "save") || (opt && refuse_if_optimizer_busy(env, *opt, "save"))) return env.Undefined();
+    check_not_busy(*m, "save");
+    if (opt) check_optimizer_not_busy(*opt, "save");
     auto hold = hold_for_job(m, opt);
     return queue_job(env, {[m, path, opt, meta] { nn::save_checkpoint(path, *m, opt.get(), meta, "save"); },
                            [hold](Napi::Env e) -> Napi::Value { return e.Undefined(); }});
@@ -293,7 +294,8 @@ Napi::Value nn_load(const Napi::CallbackInfo& info) {
     std::string path = arg_string(info, 1, "load", "path");
     std::shared_ptr<optim::Optimizer> opt;
     if (info.Length() > 2 && !info[2].IsNull() && !info[2].IsUndefined()) opt = unwrap_optimizer(env, info[2], "load", "optimizer");
-    if (refuse_if_busy(env, *m, "load") || (opt && refuse_if_optimizer_busy(env, *opt, "load"))) return env.Undefined();
+    check_not_busy(*m, "load");
+    if (opt) check_optimizer_not_busy(*opt, "load");
     auto hold = hold_for_job(m, opt);
     auto meta = std::make_shared<io::Metadata>();
     return queue_job(env, {[m, path, opt, meta] { *meta = nn::load_checkpoint(path, *m, opt.get(), "load"); },
@@ -313,15 +315,15 @@ Napi::Value nn_load_state_dict(const Napi::CallbackInfo& info) {
     if (names.Length() != handles.Length()) throw_type(std::string(op) + ": as many names as tensors are needed");
     auto file = std::make_shared<io::Safetensors>();
     for (uint32_t i = 0; i < names.Length(); ++i) {
-      Napi::Value n = names.Get(i);
+      Napi::Value n = get(names, i);
       if (!n.IsString()) throw_type(std::string(op) + ": tensor names must be strings");
       std::string name = n.As<Napi::String>().Utf8Value();
       const std::string label = "tensor '" + name + "'";
       // A contiguous copy: the job must not see later writes to the caller's tensors.
-      file->tensors.emplace_back(name, TensorHandle::unwrap_value(env, handles.Get(i), op, label.c_str()).clone());
+      file->tensors.emplace_back(name, TensorHandle::unwrap_value(env, get(handles, i), op, label.c_str()).clone());
     }
     const bool strict = info.Length() < 4 || !info[3].IsBoolean() || info[3].As<Napi::Boolean>().Value();
-    if (refuse_if_busy(env, *m, op)) return env.Undefined();
+    check_not_busy(*m, op);
     auto hold = hold_for_job(m, nullptr);
     return queue_job(env, {[m, file, strict] { nn::load_checkpoint(*file, "the state dict", *m, nullptr, op, strict); },
                            [hold](Napi::Env e) -> Napi::Value { return e.Undefined(); }});
@@ -403,27 +405,11 @@ std::shared_ptr<void> hold_for_job(const nn::ModulePtr& m, const std::shared_ptr
   return h;
 }
 
-void throw_busy(Napi::Env env, const std::string& message) {
-  InstanceData& data = instance(env);
-  if (!data.qkv_error_ctor.IsEmpty()) {
-    Napi::Value err = data.qkv_error_ctor.New({Napi::String::New(env, message), Napi::String::New(env, "ERR_BUSY")});
-    if (!env.IsExceptionPending() && err.IsObject()) {
-      Napi::Error(env, err).ThrowAsJavaScriptException();
-      return;
-    }
-  }
-  Napi::Error e = Napi::Error::New(env, message);
-  e.Set("code", Napi::String::New(env, "ERR_BUSY"));
-  e.ThrowAsJavaScriptException();
-}
-
-bool refuse_if_busy(Napi::Env env, const nn::Module& m, const char* op) {
+void check_not_busy(const nn::Module& m, const char* op) {
   const nn::Module* b = m.find_busy();
-  if (!b) return false;
-  throw_busy(env, std::string(op) + ": the " + m.type() +
-                      (b == &m ? "" : " contains a " + b->type() + " that") +
-                      " is in use by a running job (fit, predict, evaluate, save or load); await it first");
-  return true;
+  if (!b) return;
+  throw Error(ErrorKind::Busy, std::string(op) + ": the " + m.type() + (b == &m ? "" : " contains a " + b->type() + " that") +
+                                   " is in use by a running job (fit, predict, evaluate, save or load); await it first");
 }
 
 std::vector<std::string> object_keys(Napi::Env env, Napi::Object o, const char* op) {
@@ -434,7 +420,7 @@ std::vector<std::string> object_keys(Napi::Env env, Napi::Object o, const char* 
   if (st != napi_ok) throw Error(ErrorKind::Internal, std::string(op) + ": cannot list an object's keys");
   Napi::Array arr(env, names);
   std::vector<std::string> keys;
-  for (uint32_t i = 0; i < arr.Length(); ++i) keys.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+  for (uint32_t i = 0; i < arr.Length(); ++i) keys.push_back(get(arr, i).As<Napi::String>().Utf8Value());
   return keys;
 }
 

@@ -136,7 +136,7 @@ static Napi::Value concat(const Napi::CallbackInfo& info) {
     std::vector<Tensor> parts;
     for (uint32_t i = 0; i < arr.Length(); ++i) {
       std::string name = "tensors[" + std::to_string(i) + "]";
-      parts.push_back(TensorHandle::unwrap_value(info.Env(), arr.Get(i), "concat", name.c_str()));
+      parts.push_back(TensorHandle::unwrap_value(info.Env(), get(arr, i), "concat", name.c_str()));
     }
     return wrap(info, ag::concat(parts, arg_int(info, 1, "concat", "axis")));
   });

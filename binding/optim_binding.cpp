@@ -30,7 +30,7 @@ std::vector<Tensor> tensor_list(const Napi::CallbackInfo& info, size_t i, const 
   std::vector<Tensor> out;
   for (uint32_t k = 0; k < arr.Length(); ++k) {
     const std::string label = "params[" + std::to_string(k) + "]";
-    out.push_back(TensorHandle::unwrap_value(info.Env(), arr.Get(k), op, label.c_str()));
+    out.push_back(TensorHandle::unwrap_value(info.Env(), get(arr, k), op, label.c_str()));
   }
   return out;
 }
@@ -40,7 +40,7 @@ optim::Schedule schedule_arg(const Napi::Value& v, const char* op) {
   if (v.IsUndefined() || v.IsNull()) return s;
   if (!v.IsObject()) throw_type(std::string(op) + ": schedule must be an object from qkv.optim.schedule");
   Napi::Object o = v.As<Napi::Object>();
-  Napi::Value kind = o.Get("kind");
+  Napi::Value kind = get(o, "kind");
   if (!kind.IsString() || !optim::schedule_from_name(kind.As<Napi::String>().Utf8Value(), &s.kind))
     throw_type(std::string(op) + ": schedule.kind must be 'constant', 'warmupCosine' or 'warmupLinear'");
   auto integer = [&](const char* key) -> int64_t {
@@ -79,7 +79,7 @@ Napi::Value optim_create(const Napi::CallbackInfo& info) {
     std::vector<bool> decay;
     if (info.Length() > 2 && info[2].IsArray()) {
       Napi::Array arr = info[2].As<Napi::Array>();
-      for (uint32_t k = 0; k < arr.Length(); ++k) decay.push_back(arr.Get(k).ToBoolean().Value());
+      for (uint32_t k = 0; k < arr.Length(); ++k) decay.push_back(get(arr, k).ToBoolean().Value());
     }
     Napi::Object o = info.Length() > 3 && info[3].IsObject() ? info[3].As<Napi::Object>() : Napi::Object::New(env);
     std::shared_ptr<optim::Optimizer> opt;
@@ -97,19 +97,19 @@ Napi::Value optim_create(const Napi::CallbackInfo& info) {
       ao.lr = opt_number(o, "lr", ao.lr, op);
       ao.eps = opt_number(o, "eps", ao.eps, op);
       ao.weight_decay = opt_number(o, "weightDecay", ao.decoupled ? 0.01 : 0.0, op);
-      Napi::Value betas = o.Get("betas");
+      Napi::Value betas = get(o, "betas");
       if (!betas.IsUndefined()) {
-        if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2 || !betas.As<Napi::Array>().Get(0u).IsNumber() ||
-            !betas.As<Napi::Array>().Get(1u).IsNumber())
-          throw_type(std::string(op) + ": betas must be [beta1, beta2]");
-        ao.beta1 = betas.As<Napi::Array>().Get(0u).As<Napi::Number>().DoubleValue();
-        ao.beta2 = betas.As<Napi::Array>().Get(1u).As<Napi::Number>().DoubleValue();
+        if (!betas.IsArray() || betas.As<Napi::Array>().Length() != 2) throw_type(std::string(op) + ": betas must be [beta1, beta2]");
+        const Napi::Value b1 = get(betas.As<Napi::Object>(), 0u), b2 = get(betas.As<Napi::Object>(), 1u);
+        if (!b1.IsNumber() || !b2.IsNumber()) throw_type(std::string(op) + ": betas must be [beta1, beta2]");
+        ao.beta1 = b1.As<Napi::Number>().DoubleValue();
+        ao.beta2 = b2.As<Napi::Number>().DoubleValue();
       }
       opt = std::make_shared<optim::Adam>(params, ao, decay);
     } else {
       throw_type("optim: unknown optimizer '" + type + "' (SGD, Adam, AdamW)");
     }
-    opt->set_schedule(schedule_arg(o.Get("schedule"), op));
+    opt->set_schedule(schedule_arg(get(o, "schedule"), op));
     return wrap_optimizer(env, opt);
   });
 }
@@ -117,7 +117,7 @@ Napi::Value optim_create(const Napi::CallbackInfo& info) {
 Napi::Value optim_step(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     auto opt = opt_arg(info, "step");
-    if (refuse_if_optimizer_busy(info.Env(), *opt, "step")) return info.Env().Undefined();
+    check_optimizer_not_busy(*opt, "step");
     return Napi::Number::New(info.Env(), opt->step());
   });
 }
@@ -125,7 +125,7 @@ Napi::Value optim_step(const Napi::CallbackInfo& info) {
 Napi::Value optim_zero_grad(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     auto opt = opt_arg(info, "zeroGrad");
-    if (refuse_if_optimizer_busy(info.Env(), *opt, "zeroGrad")) return info.Env().Undefined();
+    check_optimizer_not_busy(*opt, "zeroGrad");
     opt->zero_grad();
     return info.Env().Undefined();
   });
@@ -154,7 +154,7 @@ Napi::Value optim_info(const Napi::CallbackInfo& info) {
 Napi::Value optim_set_lr(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     auto opt = opt_arg(info, "lr");
-    if (refuse_if_optimizer_busy(info.Env(), *opt, "lr")) return info.Env().Undefined();
+    check_optimizer_not_busy(*opt, "lr");
     opt->set_lr(arg_number(info, 1, "lr", "value"));
     return info.Env().Undefined();
   });
@@ -163,7 +163,7 @@ Napi::Value optim_set_lr(const Napi::CallbackInfo& info) {
 Napi::Value optim_set_schedule(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     auto opt = opt_arg(info, "schedule");
-    if (refuse_if_optimizer_busy(info.Env(), *opt, "schedule")) return info.Env().Undefined();
+    check_optimizer_not_busy(*opt, "schedule");
     opt->set_schedule(schedule_arg(info.Length() > 1 ? info[1] : info.Env().Undefined(), "schedule"));
     return info.Env().Undefined();
   });
@@ -221,10 +221,13 @@ Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt)
   return ext;
 }
 
-bool refuse_if_optimizer_busy(Napi::Env env, const optim::Optimizer& o, const char* op) {
-  if (o.busy.load() == 0) return false;
-  throw_busy(env, std::string(op) + ": the " + o.type() + " optimizer is in use by a running job (fit, save or load); await it first");
-  return true;
+void check_optimizer_not_busy(const optim::Optimizer& o, const char* op) {
+  if (o.busy.load() != 0)
+    throw Error(ErrorKind::Busy, std::string(op) + ": the " + o.type() + " optimizer is in use by a running job (fit, save or load); await it first");
+  for (const Tensor& p : o.params())
+    if (p.busy())
+      throw Error(ErrorKind::Busy, std::string(op) + ": the " + o.type() +
+                                       " optimizer's parameters belong to a model in use by a running job (fit, save or load); await it first");
 }
 
 void init_optim(Napi::Env env, Napi::Object exports) {

@@ -30,7 +30,7 @@ std::vector<int32_t> ints(const Napi::Value& v, const char* op, const char* name
   Napi::Object a = v.As<Napi::Object>();
   const uint32_t n = v.IsArray() ? v.As<Napi::Array>().Length() : static_cast<uint32_t>(v.As<Napi::TypedArray>().ElementLength());
   for (uint32_t i = 0; i < n; ++i) {
-    Napi::Value x = a.Get(i);
+    Napi::Value x = get(a, i);
     if (!x.IsNumber()) throw_type(std::string(op) + ": " + name + " must hold integers");
     out.push_back(x.As<Napi::Number>().Int32Value());
   }
@@ -41,7 +41,7 @@ std::vector<std::vector<int32_t>> int_lists(const Napi::Value& v, const char* op
   if (!v.IsArray()) throw_type(std::string(op) + ": " + name + " must be an array of arrays of integers");
   Napi::Array a = v.As<Napi::Array>();
   std::vector<std::vector<int32_t>> out;
-  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ints(a.Get(i), op, name));
+  for (uint32_t i = 0; i < a.Length(); ++i) out.push_back(ints(get(a, i), op, name));
   return out;
 }
 
@@ -52,14 +52,14 @@ Napi::Value tf_block_run(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "TransformerBlock.forward";
     auto m = module_arg<transformer::TransformerBlock>(info, 0, op, "TransformerBlock");
-    if (refuse_if_busy(info.Env(), *m, op)) return info.Env().Undefined();
+    check_not_busy(*m, op);
     const Tensor& x = TensorHandle::unwrap(info, 1, op, "input");
     Napi::Object o = options_arg(info, 2, op);
     transformer::BlockInputs in;
-    in.key_lengths = ints(o.Get("keyLengths"), op, "keyLengths");
-    in.key_starts = ints(o.Get("keyStarts"), op, "keyStarts");
-    if (!absent(o.Get("memory"))) in.memory = TensorHandle::unwrap_value(info.Env(), o.Get("memory"), op, "memory");
-    in.memory_lengths = ints(o.Get("memoryLengths"), op, "memoryLengths");
+    in.key_lengths = ints(get(o, "keyLengths"), op, "keyLengths");
+    in.key_starts = ints(get(o, "keyStarts"), op, "keyStarts");
+    if (!absent(get(o, "memory"))) in.memory = TensorHandle::unwrap_value(info.Env(), get(o, "memory"), op, "memory");
+    in.memory_lengths = ints(get(o, "memoryLengths"), op, "memoryLengths");
     if (!opt_bool(o, "stepwise", false, op)) return TensorHandle::wrap(info.Env(), m->run(x, in));
     if (x.dim() != 3) throw_range(std::string(op) + ": expected an input [B, T, D]");
     NoGradGuard no_grad;
@@ -143,7 +143,7 @@ Napi::Value tf_generate_bigram(const Napi::CallbackInfo& info) {
     g.top_k = opt_int(o, "topK", 0, op);
     g.top_p = opt_number(o, "topP", 1, op);
     g.repetition_penalty = opt_number(o, "repetitionPenalty", 1, op);
-    g.stop_tokens = ints(o.Get("stopTokens"), op, "stopTokens");
+    g.stop_tokens = ints(get(o, "stopTokens"), op, "stopTokens");
     g.seed = static_cast<uint64_t>(opt_int(o, "seed", 0, op));
     g.first_input = opt_int(o, "firstInput", 0, op);
     std::vector<int32_t> streamed;

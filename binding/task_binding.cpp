@@ -63,11 +63,12 @@ std::vector<std::pair<std::string, Tensor>> named_tensors_arg(Napi::Env env, con
   if (!v.IsArray()) throw_type(std::string(op) + ": tensors must be an array of [name, tensor] pairs");
   Napi::Array arr = v.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value e = arr.Get(i);
-    if (!e.IsArray() || e.As<Napi::Array>().Length() != 2 || !e.As<Napi::Array>().Get(0u).IsString())
-      throw_type(std::string(op) + ": tensors must be [name, tensor] pairs");
-    const std::string name = e.As<Napi::Array>().Get(0u).As<Napi::String>().Utf8Value();
-    out.emplace_back(name, TensorHandle::unwrap_value(env, e.As<Napi::Array>().Get(1u), op, name.c_str()));
+    Napi::Value e = get(arr, i);
+    if (!e.IsArray() || e.As<Napi::Array>().Length() != 2) throw_type(std::string(op) + ": tensors must be [name, tensor] pairs");
+    const Napi::Value n = get(e.As<Napi::Object>(), 0u), t = get(e.As<Napi::Object>(), 1u);
+    if (!n.IsString()) throw_type(std::string(op) + ": tensors must be [name, tensor] pairs");
+    const std::string name = n.As<Napi::String>().Utf8Value();
+    out.emplace_back(name, TensorHandle::unwrap_value(env, t, op, name.c_str()));
   }
   return out;
 }
@@ -77,19 +78,19 @@ Napi::Value run_task(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     nn::ModulePtr m = unwrap_module(env, arg(info, 0), "runTask", "module");
     const std::string verb = arg_string(info, 1, "runTask", "verb");
-    const nn::TaskSpec& spec = nn::find_task(*m, verb);
+    const nn::TaskSpec spec = nn::find_task(*m, verb);
     const std::string name = m->type() + "." + verb;
     const char* op = name.c_str();
     auto input = std::make_shared<nn::TaskInput>();
     input->options = json::parse(arg_string(info, 2, op, "options"), op);
     input->tensors = named_tensors_arg(env, arg(info, 3), op);
-    if (refuse_if_busy(env, *m, op)) return env.Undefined();
+    check_not_busy(*m, op);
     if (spec.make_optimizer) {
       if (absent(arg(info, 4))) {
         input->optimizer = spec.make_optimizer(*m);
       } else {
         input->optimizer = unwrap_optimizer(env, arg(info, 4), op, "optimizer");
-        if (refuse_if_optimizer_busy(env, *input->optimizer, op)) return env.Undefined();
+        check_optimizer_not_busy(*input->optimizer, op);
       }
     }
     const bool streams = !absent(arg(info, 6));

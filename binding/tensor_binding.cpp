@@ -38,6 +38,8 @@ void TensorHandle::release(Napi::Env env) {
 
 Napi::Object TensorHandle::wrap(Napi::Env env, Tensor t) {
   Napi::Object obj = instance(env).tensor_ctor.New({});
+  // Empty when JavaScript cannot run (a worker being terminated) or the constructor threw.
+  if (obj.IsEmpty()) throw PendingException{};
   TensorHandle* h = Unwrap(obj);
   h->tensor_ = std::move(t);
   h->alive_ = true;
@@ -59,7 +61,14 @@ Tensor& TensorHandle::unwrap_value(Napi::Env env, const Napi::Value& v, const ch
   if (!is_handle(env, v)) throw_type(std::string(op) + ": " + name + " must be a Tensor");
   TensorHandle* h = Unwrap(v.As<Napi::Object>());
   if (!h->alive_) throw Error(ErrorKind::Disposed, std::string(op) + ": " + name + " is a disposed Tensor");
+  if (h->tensor_.busy()) throw_busy_tensor(op, name);
   return h->tensor_;
+}
+
+void throw_busy_tensor(const std::string& op, const std::string& name) {
+  throw Error(ErrorKind::Busy, op + ": " + name +
+                                   " belongs to a model in use by a running job (fit, predict, evaluate, save or load); "
+                                   "await it first");
 }
 
 static Napi::Array to_js_array(Napi::Env env, const Shape& v) {
@@ -106,6 +115,7 @@ Napi::Value TensorHandle::dispose(const Napi::CallbackInfo& info) {
 Napi::Value TensorHandle::to_typed_array(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     if (!alive_) throw Error(ErrorKind::Disposed, "toArray: the Tensor is disposed");
+    if (tensor_.busy()) throw_busy_tensor("toArray", "the Tensor");
     Napi::Env env = info.Env();
     const size_t n = static_cast<size_t>(tensor_.numel());
     Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, tensor_.nbytes());
@@ -137,7 +147,8 @@ static Napi::Value from_typed(const Napi::CallbackInfo& info) {
     if (numel_of(shape) != static_cast<int64_t>(ta.ElementLength()))
       throw_range("Tensor.from: shape " + shape_str(shape) + " needs " + std::to_string(numel_of(shape)) +
                   " elements, the data has " + std::to_string(ta.ElementLength()));
-    const char* base = static_cast<const char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+    // The view's own data pointer: ta.ArrayBuffer() is null for a SharedArrayBuffer.
+    const void* base = typed_array_data(info.Env(), ta);
     return TensorHandle::wrap(info.Env(), Tensor::from_host(base, shape, dtype));
   });
 }

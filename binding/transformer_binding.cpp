@@ -42,7 +42,7 @@ std::vector<int32_t> int32_list(Napi::Env env, const Napi::Value& v, const char*
   if (!v.IsArray()) throw_type(std::string(op) + ": " + name + " must be an Int32Array or an array of integers");
   Napi::Array arr = v.As<Napi::Array>();
   for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Value x = arr.Get(i);
+    Napi::Value x = get(arr, i);
     const double d = x.IsNumber() ? x.As<Napi::Number>().DoubleValue() : NAN;
     if (!std::isfinite(d) || std::floor(d) != d || d < INT32_MIN || d > INT32_MAX)
       throw_type(std::string(op) + ": " + name + " must hold integers");
@@ -84,7 +84,7 @@ Napi::Value tf_attend(const Napi::CallbackInfo& info) {
     constexpr const char* op = "MultiHeadAttention.forward";
     Napi::Env env = info.Env();
     auto m = module_as<transformer::MultiHeadAttention>(info, 0, op, "MultiHeadAttention");
-    if (refuse_if_busy(env, *m, op)) return env.Undefined();
+    check_not_busy(*m, op);
     const Tensor& x = TensorHandle::unwrap(info, 1, op, "query");
     Tensor memory = absent(arg(info, 2)) ? Tensor() : TensorHandle::unwrap(info, 2, op, "memory");
     transformer::AttentionMask mask;
@@ -101,7 +101,7 @@ Napi::Value tf_encoder_layer(const Napi::CallbackInfo& info) {
     constexpr const char* op = "TransformerEncoderLayer.forward";
     Napi::Env env = info.Env();
     auto m = module_as<transformer::TransformerEncoderLayer>(info, 0, op, "TransformerEncoderLayer");
-    if (refuse_if_busy(env, *m, op)) return env.Undefined();
+    check_not_busy(*m, op);
     const Tensor& x = TensorHandle::unwrap(info, 1, op, "input");
     Tensor w;
     const bool need = arg_bool(info, 3, op, "needWeights");
@@ -116,7 +116,7 @@ Napi::Value tf_decoder_layer(const Napi::CallbackInfo& info) {
     constexpr const char* op = "TransformerDecoderLayer.forward";
     Napi::Env env = info.Env();
     auto m = module_as<transformer::TransformerDecoderLayer>(info, 0, op, "TransformerDecoderLayer");
-    if (refuse_if_busy(env, *m, op)) return env.Undefined();
+    check_not_busy(*m, op);
     const Tensor& x = TensorHandle::unwrap(info, 1, op, "input");
     const Tensor& memory = TensorHandle::unwrap(info, 2, op, "memory");
     Tensor cw, sw;
@@ -131,7 +131,7 @@ Napi::Value tf_positional(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "PositionalEncoding.forward";
     auto m = module_as<transformer::PositionalEncoding>(info, 0, op, "positional encoding");
-    if (refuse_if_busy(info.Env(), *m, op)) return info.Env().Undefined();
+    check_not_busy(*m, op);
     return TensorHandle::wrap(info.Env(), m->add(TensorHandle::unwrap(info, 1, op, "input"), arg_int(info, 2, op, "offset")));
   });
 }
@@ -141,7 +141,7 @@ Napi::Value tf_encoder_hidden(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "TransformerEncoder.forward";
     auto m = module_as<transformer::BertEncoder>(info, 0, op, "TransformerEncoder");
-    if (refuse_if_busy(info.Env(), *m, op)) return info.Env().Undefined();
+    check_not_busy(*m, op);
     const Tensor& ids = TensorHandle::unwrap(info, 1, op, "ids");
     return TensorHandle::wrap(info.Env(), m->hidden(ids, int32_list(info.Env(), arg(info, 2), op, "lengths")));
   });
@@ -152,7 +152,7 @@ Napi::Value tf_seq2seq_logits(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     constexpr const char* op = "Seq2Seq.forward";
     auto m = module_as<transformer::Seq2Seq>(info, 0, op, "Seq2Seq");
-    if (refuse_if_busy(info.Env(), *m, op)) return info.Env().Undefined();
+    check_not_busy(*m, op);
     const Tensor& src = TensorHandle::unwrap(info, 1, op, "source ids");
     std::vector<int32_t> lens = int32_list(info.Env(), arg(info, 2), op, "sourceLengths");
     const Tensor& tgt = TensorHandle::unwrap(info, 3, op, "target ids");

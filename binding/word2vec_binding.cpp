@@ -73,7 +73,7 @@ std::shared_ptr<Model> unwrap(const Napi::CallbackInfo& info, size_t i, const ch
 
 // ---- options -------------------------------------------------------------------------------------
 int64_t opt_int(const Napi::Object& o, const char* key, int64_t fallback, const char* op, int64_t lo, int64_t hi) {
-  Napi::Value v = o.Get(key);
+  Napi::Value v = get(o, key);
   if (v.IsUndefined()) return fallback;
   if (!v.IsNumber()) throw_type(std::string(op) + ": option " + key + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
@@ -220,8 +220,8 @@ Napi::Value w2v_train(const Napi::CallbackInfo& info) {
     Napi::Object src = info[1].As<Napi::Object>();
     std::string path;
     bool feed_mode = false;
-    if (src.Has("path")) {
-      Napi::Value p = src.Get("path");
+    const Napi::Value p = get(src, "path");
+    if (!p.IsUndefined()) {
       if (!p.IsString()) throw_type(std::string(op) + ": the corpus path must be a string");
       path = p.As<Napi::String>().Utf8Value();
       if (path.empty()) throw_range(std::string(op) + ": the corpus path is empty");
@@ -461,7 +461,7 @@ std::vector<int32_t> arg_indices(const Napi::CallbackInfo& info, size_t i, const
   if (!info[i].IsArray()) throw_type(std::string(op) + ": expected an array of word indices");
   Napi::Array a = info[i].As<Napi::Array>();
   for (uint32_t k = 0; k < a.Length(); ++k) {
-    Napi::Value v = a.Get(k);
+    Napi::Value v = get(a, k);
     if (!v.IsNumber()) throw_type(std::string(op) + ": expected an array of word indices");
     double d = v.As<Napi::Number>().DoubleValue();
     if (!(d >= 0 && d < m.vocab.size()) || std::floor(d) != d) throw_range(std::string(op) + ": word index out of range");
@@ -579,13 +579,13 @@ Napi::Value w2v_evaluate_pairs(const Napi::CallbackInfo& info) {
     } else if (info.Length() > 1 && info[1].IsArray()) {
       Napi::Array a = info[1].As<Napi::Array>();
       for (uint32_t k = 0; k < a.Length(); ++k) {
-        Napi::Value e = a.Get(k);
+        Napi::Value e = get(a, k);
         if (!e.IsArray() || e.As<Napi::Array>().Length() != 3)
           throw_type(std::string(op) + ": pairs must be [word1, word2, score] arrays");
         Napi::Array t = e.As<Napi::Array>();
-        Napi::Value s = t.Get(2u);
+        Napi::Value s = get(t, 2u);
         if (!s.IsNumber()) throw_type(std::string(op) + ": a pair's score must be a number");
-        pairs->push_back({arg_word(t.Get(0u), op), arg_word(t.Get(1u), op), s.As<Napi::Number>().DoubleValue()});
+        pairs->push_back({arg_word(get(t, 0u), op), arg_word(get(t, 1u), op), s.As<Napi::Number>().DoubleValue()});
       }
     } else {
       throw_type(std::string(op) + ": expected a file path or an array of [word1, word2, score]");
@@ -623,11 +623,11 @@ Napi::Value w2v_evaluate_analogies(const Napi::CallbackInfo& info) {
     } else if (info.Length() > 1 && info[1].IsArray()) {
       Napi::Array a = info[1].As<Napi::Array>();
       for (uint32_t k = 0; k < a.Length(); ++k) {
-        Napi::Value e = a.Get(k);
+        Napi::Value e = get(a, k);
         if (!e.IsArray() || (e.As<Napi::Array>().Length() != 4 && e.As<Napi::Array>().Length() != 5))
           throw_type(std::string(op) + ": questions must be [a, b, c, d] (or [a, b, c, d, section]) arrays");
         Napi::Array t = e.As<Napi::Array>();
-        std::string section = t.Length() == 5 ? arg_word(t.Get(4u), op) : std::string("questions");
+        std::string section = t.Length() == 5 ? arg_word(get(t, 4u), op) : std::string("questions");
         int32_t s = -1;
         for (size_t n = 0; n < names->size(); ++n)
           if ((*names)[n] == section) s = static_cast<int32_t>(n);
@@ -635,7 +635,7 @@ Napi::Value w2v_evaluate_analogies(const Napi::CallbackInfo& info) {
           names->push_back(section);
           s = static_cast<int32_t>(names->size() - 1);
         }
-        qs->push_back({arg_word(t.Get(0u), op), arg_word(t.Get(1u), op), arg_word(t.Get(2u), op), arg_word(t.Get(3u), op), s});
+        qs->push_back({arg_word(get(t, 0u), op), arg_word(get(t, 1u), op), arg_word(get(t, 2u), op), arg_word(get(t, 3u), op), s});
       }
     } else {
       throw_type(std::string(op) + ": expected a file path or an array of [a, b, c, d] questions");

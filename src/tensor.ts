@@ -279,18 +279,19 @@ export function describe(v: unknown): string {
 
 // ---- the op calls shared by Tensor's methods and ops.ts ----------------------------------------
 
-/** Handles of a binary op's operands; a number becomes a scalar of the other operand's dtype. */
-function operands(op: string, a: Tensor | number, b: Tensor | number): [NativeTensor, NativeTensor] {
-  if (a instanceof Tensor && b instanceof Tensor) return [a._h, b._h];
-  if (a instanceof Tensor && typeof b === 'number') return [a._h, binding.full([], a.dtype, b)];
-  if (typeof a === 'number' && b instanceof Tensor) return [binding.full([], b.dtype, a), b._h];
-  throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${describe(a)} and ${describe(b)}`);
-}
-
-/** @internal A broadcasting binary op of the registry. */
+/** @internal A broadcasting binary op of the registry; a number becomes a scalar of the other operand's dtype. */
 export function binaryOp(op: string, a: Tensor | number, b: Tensor | number): Tensor {
-  const [ha, hb] = operands(op, a, b);
-  return new Tensor(binding.binary(op, ha, hb));
+  if (a instanceof Tensor && b instanceof Tensor) return new Tensor(binding.binary(op, a._h, b._h));
+  const numberFirst = typeof a === 'number' && b instanceof Tensor;
+  if (!numberFirst && !(a instanceof Tensor && typeof b === 'number'))
+    throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${describe(a)} and ${describe(b)}`);
+  const tensor = (numberFirst ? b : a) as Tensor;
+  const scalar = binding.full([], tensor.dtype, (numberFirst ? a : b) as number);
+  try {
+    return new Tensor(numberFirst ? binding.binary(op, scalar, tensor._h) : binding.binary(op, tensor._h, scalar));
+  } finally {
+    scalar.dispose();  // freed now, not whenever the collector gets to it
+  }
 }
 
 /** @internal An elementwise unary op of the registry. */

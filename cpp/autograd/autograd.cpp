@@ -81,7 +81,7 @@ Tensor sum_to(const Tensor& g, const Shape& shape) {
   return s.reshape(shape, "backward");
 }
 
-void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
+void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph, bool refuse_busy) {
   if (!root.requires_grad())
     throw_range("backward: the tensor does not require gradients (no input had requiresGrad, or it was made under noGrad)");
   Tensor seed = grad_in;
@@ -93,6 +93,11 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
     throw_range("backward: the gradient has shape " + shape_str(seed.shape()) + " " + dtype_name(seed.dtype()) +
                 ", the tensor " + shape_str(root.shape()) + " " + dtype_name(root.dtype()));
   }
+  auto check_leaf = [refuse_busy](const Tensor& t) {
+    if (refuse_busy && !t.autograd()->grad_fn && t.busy())
+      throw Error(ErrorKind::Busy, "backward: the graph reaches a parameter of a model in use by a running job; await it first");
+  };
+  check_leaf(root);
   NoGradGuard no_grad;
 
   // Reverse topological order of the graph's metas (iterative DFS: graphs can be deep).
@@ -112,8 +117,10 @@ void backward(const Tensor& root, const Tensor& grad_in, bool retain_graph) {
                     " was already freed by an earlier backward(); pass retainGraph: true to backpropagate twice");
       if (node && next < node->inputs.size()) {
         const Tensor& in = node->inputs[next++];
-        if (in.defined() && in.requires_grad() && visited.insert(in.autograd().get()).second)
+        if (in.defined() && in.requires_grad() && visited.insert(in.autograd().get()).second) {
+          check_leaf(in);
           stack.push_back({in.autograd(), 0});
+        }
         continue;
       }
       keep[meta.get()] = meta;

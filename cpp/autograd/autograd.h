@@ -59,7 +59,9 @@ bool needs_grad(const std::vector<Tensor>& inputs);
 void record(Tensor& out, OpKind op, std::vector<Tensor> inputs, std::function<std::vector<Tensor>(const Tensor&)> backward);
 
 // Runs backpropagation from `root`. `grad` defaults to 1 for a one-element root.
-void backward(const Tensor& root, const Tensor& grad, bool retain_graph);
+// refuse_busy: throw ERR_BUSY, before any gradient is accumulated, when a leaf of the graph is busy
+// (Storage::busy): a JavaScript backward() must not race a job that owns those gradients.
+void backward(const Tensor& root, const Tensor& grad, bool retain_graph, bool refuse_busy = false);
 
 // Sums `g` down to `shape` (undoing broadcasting).
 Tensor sum_to(const Tensor& g, const Shape& shape);

@@ -14,6 +14,7 @@ const char* error_code(ErrorKind kind) {
     case ErrorKind::Unsupported: return "ERR_UNSUPPORTED";
     case ErrorKind::Device: return "ERR_DEVICE";
     case ErrorKind::Cuda: return "ERR_CUDA";
+    case ErrorKind::Busy: return "ERR_BUSY";
     case ErrorKind::Internal: return "ERR_INTERNAL";
   }
   return "ERR_INTERNAL";

@@ -8,7 +8,7 @@
 
 namespace qkv {
 
-enum class ErrorKind { Type, Range, Disposed, Format, IO, Aborted, NaN, Unsupported, Device, Cuda, Internal };
+enum class ErrorKind { Type, Range, Disposed, Format, IO, Aborted, NaN, Unsupported, Device, Cuda, Busy, Internal };
 
 const char* error_code(ErrorKind kind);  // "ERR_DISPOSED", ...
 

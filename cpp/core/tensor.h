@@ -1,6 +1,7 @@
 #pragma once
 // A strided view of reference-counted storage. Views (reshape of contiguous data, permute,
 // transpose, slice) share the storage; ops produce new contiguous tensors.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -18,6 +19,9 @@ struct Storage {
   size_t nbytes = 0;
   Device device = Device::CPU;
   int js_handles = 0;  // owned by the binding: how many JavaScript objects hold this storage
+  // Jobs using this memory on another thread (a model's parameters, gradients and buffers while
+  // it trains, say): the binding refuses JavaScript access while it is above zero.
+  std::atomic<int> busy{0};
   Storage(size_t nbytes, Device device);
   ~Storage();
   Storage(const Storage&) = delete;
@@ -88,6 +92,8 @@ class Tensor {
   const std::shared_ptr<AutogradMeta>& autograd() const { return meta_; }
   std::shared_ptr<AutogradMeta>& autograd() { return meta_; }
   bool requires_grad() const;
+  // Whether a job is using the storage on another thread (see Storage::busy).
+  bool busy() const { return storage_ && storage_->busy.load(std::memory_order_acquire) > 0; }
   Tensor detach() const;  // the same data, without autograd state
 
   double item() const;                   // the single element, as double (a copy to the host)

@@ -155,6 +155,24 @@ void Module::mark_busy(int delta) {
   for (auto& [name, child] : children_) child->mark_busy(delta);
 }
 
+BusyGuard::BusyGuard(Module& m) : m_(m) {
+  m_.mark_busy(1);
+  auto add = [this](const Tensor& t) {
+    if (t.defined() && t.storage()) storages_.push_back(t.storage());
+  };
+  for (const auto& [name, p] : m_.named_parameters()) {
+    add(p);
+    if (p.autograd()) add(p.autograd()->grad);
+  }
+  for (const auto& [name, b] : m_.named_buffers()) add(b);
+  for (auto& s : storages_) s->busy.fetch_add(1, std::memory_order_acq_rel);
+}
+
+BusyGuard::~BusyGuard() {
+  for (auto& s : storages_) s->busy.fetch_sub(1, std::memory_order_acq_rel);
+  m_.mark_busy(-1);
+}
+
 uint64_t derive_seed(uint64_t seed, uint64_t index) {
   uint64_t z = seed + 0x9e3779b97f4a7c15ULL * (index + 1);
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;

@@ -118,16 +118,18 @@ class Module : public std::enable_shared_from_this<Module> {
   std::atomic<int> busy_{0};
 };
 
-// Marks a module tree busy for its lifetime.
+// Marks a module tree busy for its lifetime, and with it the storage of every parameter, gradient
+// and buffer the tree holds now, so that JavaScript handles to those tensors are refused too.
 class BusyGuard {
  public:
-  explicit BusyGuard(Module& m) : m_(m) { m_.mark_busy(1); }
-  ~BusyGuard() { m_.mark_busy(-1); }
+  explicit BusyGuard(Module& m);
+  ~BusyGuard();
   BusyGuard(const BusyGuard&) = delete;
   BusyGuard& operator=(const BusyGuard&) = delete;
 
  private:
   Module& m_;
+  std::vector<std::shared_ptr<Storage>> storages_;
 };
 
 // Sets a module tree's training mode for its lifetime, then restores the previous one.

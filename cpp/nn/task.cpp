@@ -129,10 +129,12 @@ json::Value number_or_null(double v) { return std::isfinite(v) ? json::Value::nu
 void register_task(const std::string& module_type, const std::string& verb, TaskSpec spec) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  r.tasks[{module_type, verb}] = std::move(spec);
+  // Every Node environment (each worker thread) registers the same tasks: the first stays, so that
+  // a task another thread is starting is never overwritten under it.
+  r.tasks.try_emplace({module_type, verb}, std::move(spec));
 }
 
-const TaskSpec& find_task(const Module& m, const std::string& verb) {
+TaskSpec find_task(const Module& m, const std::string& verb) {
   Registry& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   for (const std::string& type : {m.type(), std::string("*")}) {

@@ -78,10 +78,11 @@ struct TaskSpec {
   std::function<std::shared_ptr<optim::Optimizer>(Module&)> make_optimizer;
 };
 
-// Registers a task for a module type ("*": every type). Registering a type and verb again replaces it.
+// Registers a task for a module type ("*": every type). The first registration of a type and verb
+// stays; registering it again (each Node environment registers at load) changes nothing.
 void register_task(const std::string& module_type, const std::string& verb, TaskSpec spec);
-// The task of `verb` for m's type (or "*"); TypeError naming the type when there is none.
-const TaskSpec& find_task(const Module& m, const std::string& verb);
+// A copy of the task of `verb` for m's type (or "*"); TypeError naming the type when there is none.
+TaskSpec find_task(const Module& m, const std::string& verb);
 // The verbs registered for m's type (its own and "*"), sorted.
 std::vector<std::string> task_verbs(const Module& m);
 
