@@ -1,12 +1,16 @@
 // Atomic writes and bounded reads: see atomic_file.h. POSIX only (Linux, macOS).
 #include "io/atomic_file.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -52,12 +56,61 @@ static void check_path(const std::string& path, const char* op) {
 
 // ---- AtomicWriter -------------------------------------------------------------------------------
 
-AtomicWriter::AtomicWriter(const std::string& path, const char* op) : path_(path), op_(op) {
+static std::string base_name(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A symbolic link is written through: the new file replaces the link's target, and the link stays.
+static std::string resolve_link(const std::string& path, const std::string& op) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr)
+    throw Error(ErrorKind::IO, op + ": " + path + ": the symbolic link cannot be followed: " + errno_text(errno));
+  return resolved;
+}
+
+// Removes temporary files of `path` left by writers that were killed: `<name>.tmp-<pid>-<random>`
+// whose pid is not a running process. Those of this process (a save in progress on another thread)
+// and of live processes are left alone.
+static void remove_stale_temporaries(const std::string& path) {
+  const std::string prefix = base_name(path) + ".tmp-";
+  DIR* dir = ::opendir(directory_of(path).c_str());
+  if (!dir) return;
+  const long self = static_cast<long>(::getpid());
+  while (const dirent* e = ::readdir(dir)) {
+    const std::string name = e->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    char* end = nullptr;
+    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
+    if (pid <= 0 || end == nullptr || *end != '-' || pid == self) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
+    ::unlink((directory_of(path) + "/" + name).c_str());
+  }
+  ::closedir(dir);
+}
+
+AtomicWriter::AtomicWriter(const std::string& path, const char* op) : op_(op) {
   check_path(path, op);
+  path_ = resolve_link(path, op_);
+  remove_stale_temporaries(path_);
+  // Re-saving over a file keeps its permissions (a private 0600 model stays private) and, where
+  // allowed, its owner; a new file gets 0666 less the umask.
+  struct stat existing;
+  const bool replacing = ::stat(path_.c_str(), &existing) == 0;
+  if (replacing && S_ISDIR(existing.st_mode))
+    throw Error(ErrorKind::IO, op_ + ": " + path_ + ": is a directory");
   for (int attempt = 0; attempt < 16; ++attempt) {
-    tmp_ = path + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + random_suffix();
+    tmp_ = path_ + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + random_suffix();
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ >= 0) return;
+    if (fd_ >= 0) {
+      if (replacing && S_ISREG(existing.st_mode)) {
+        if (::fchown(fd_, existing.st_uid, existing.st_gid) != 0) { /* not the owner: keep ours */ }
+        if (::fchmod(fd_, existing.st_mode & 07777) != 0) fail("cannot set the file's permissions", errno);
+      }
+      return;
+    }
     if (errno != EEXIST && errno != EINTR) break;
   }
   const int err = errno;

@@ -3,6 +3,9 @@
 // the bytes go to `<path>.tmp-<pid>-<random>` in the same directory, which is fsync'ed, closed and
 // renamed over `path`; then the directory is fsync'ed. Any failure, or destroying the writer
 // before commit(), removes the temporary file; errors are Error(IO) naming `op`, the path and errno.
+// A writer killed before it could clean up leaves its temporary behind: the next writer of the same
+// path removes those of processes that no longer run. Replacing a file keeps its mode (and owner
+// where permitted); a symbolic link is written through to its target and stays a link.
 //
 // Reading: a file opened for positioned reads whose size is taken once at open (fstat), so that a
 // reader can check offsets against it before reading; a short read (the file shrank meanwhile)

@@ -422,6 +422,10 @@ void write_string(std::string& out, std::string_view s) {
 
 void write_number(std::string& out, double v) {
   if (!std::isfinite(v)) throw Error(ErrorKind::Format, "JSON: cannot write a non-finite number");
+  if (v == 0 && std::signbit(v)) {  // "-0" would read back as the integer 0
+    out += "-0.0";
+    return;
+  }
   char buf[64];
   auto r = std::to_chars(buf, buf + sizeof buf, v);  // shortest form that reads back exactly
   out.append(buf, r.ptr);
