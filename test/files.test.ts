@@ -88,3 +88,33 @@ describe('temporary files of killed writers', () => {
     expect(temporaries().filter((n) => n.startsWith('killed.'))).toEqual([]);
   });
 });
+
+describe('a small checkpoint whose config asks for a huge model', () => {
+  // Rewrites a saved MLP's config; the tensors stay those of the small model (a few hundred bytes).
+  async function forgedCheckpoint(name: string, change: (config: Record<string, unknown>) => void): Promise<string> {
+    const file = path.join(dir, name);
+    const model = new qkv.nn.MLP(4, [8], 2);
+    await model.save(file);
+    const saved = await qkv.loadSafetensors(file);
+    const config = JSON.parse(saved.metadata['qkv.config']);
+    change(config);
+    await qkv.saveSafetensors(file, saved.tensors, { metadata: { ...saved.metadata, 'qkv.config': JSON.stringify(config) } });
+    return file;
+  }
+
+  it('is refused with ERR_FORMAT before the memory is taken (30,000 layers, or widths needing about 160 GB)', async () => {
+    const deep = await forgedCheckpoint('deep.safetensors', (c) => {
+      c.hidden = new Array(30000).fill(512);
+    });
+    await expect(qkv.nn.load(deep)).rejects.toMatchObject({ code: 'ERR_FORMAT', message: expect.stringMatching(/far larger than/) });
+    const wide = await forgedCheckpoint('wide.safetensors', (c) => {
+      c.in = 200000;
+      c.hidden = [200000];
+    });
+    await expect(qkv.nn.load(wide)).rejects.toMatchObject({ code: 'ERR_FORMAT', message: expect.stringMatching(/far larger than/) });
+    // The unforged file still loads.
+    const fine = await forgedCheckpoint('fine.safetensors', () => {});
+    const { module } = await qkv.nn.load(fine);
+    expect(module.parameters().map((p) => p.shape)).toEqual([[8, 4], [8], [2, 8], [2]]);
+  });
+});

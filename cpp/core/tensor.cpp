@@ -23,7 +23,23 @@ bool dtype_from_name(const std::string& name, DType* out) {
   return true;
 }
 
+namespace {
+thread_local AllocationCap* t_cap = nullptr;
+}
+
+AllocationCap::AllocationCap(size_t bytes, std::string message) : left_(bytes), message_(std::move(message)), outer_(t_cap) {
+  t_cap = this;
+}
+
+AllocationCap::~AllocationCap() { t_cap = outer_; }
+
+void AllocationCap::take(size_t bytes) {
+  if (bytes > left_) throw Error(ErrorKind::Format, message_);
+  left_ -= bytes;
+}
+
 Storage::Storage(size_t n, Device d) : nbytes(n), device(d) {
+  if (t_cap) t_cap->take(n);
   data = allocator_for(d).alloc(n);
   if (!data) throw Error(ErrorKind::Range, "out of memory allocating " + std::to_string(n) + " bytes on " + device_name(d));
 }

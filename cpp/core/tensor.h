@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/device.h"
@@ -26,6 +27,24 @@ struct Storage {
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
+};
+
+// Caps what Storage may allocate on this thread while the cap lives (the innermost cap applies).
+// Past it, allocation throws Error(Format) with `message`: loading builds a model from a file's
+// config under a cap derived from the file's size, so that a small file whose config asks for a
+// huge model is refused before the memory is taken.
+class AllocationCap {
+ public:
+  AllocationCap(size_t bytes, std::string message);
+  ~AllocationCap();
+  AllocationCap(const AllocationCap&) = delete;
+  AllocationCap& operator=(const AllocationCap&) = delete;
+  void take(size_t bytes);  // throws when over the cap
+
+ private:
+  size_t left_;
+  std::string message_;
+  AllocationCap* outer_;
 };
 
 struct AutogradMeta;  // cpp/autograd/autograd.h

@@ -202,9 +202,20 @@ ModulePtr load_module(const std::string& path, io::Metadata* metadata, const Opt
   io::Safetensors file = io::read_safetensors(path, op);
   auto c = file.metadata.find("qkv.config");
   if (c == file.metadata.end()) bad(op, path, "no qkv.config in the metadata: the file does not say which module it holds");
-  ModulePtr m = module_from_config(json::parse(c->second, path + ": qkv.config"), op);
+  // Every tensor the model allocates must be in the file, so its size bounds the model: building
+  // under that cap (with room for float32/float64 conversion, initialisation temporaries and
+  // non-persistent tables) refuses a config that would need far more memory than the file holds.
+  size_t file_bytes = 0;
+  for (const auto& [name, t] : file.tensors) file_bytes += t.nbytes();
+  ModulePtr m;
   std::shared_ptr<optim::Optimizer> opt;
-  if (make_optimizer && file.metadata.count("qkv.optimizer")) opt = make_optimizer(*m);
+  {
+    AllocationCap cap(4 * file_bytes + (size_t(64) << 20),
+                      std::string(op) + ": " + path + ": the config in qkv.config describes a model far larger than the " +
+                          std::to_string(file_bytes) + " bytes of tensors in the file");
+    m = module_from_config(json::parse(c->second, path + ": qkv.config"), op);
+    if (make_optimizer && file.metadata.count("qkv.optimizer")) opt = make_optimizer(*m);
+  }
   io::Metadata meta = load_checkpoint(file, path, *m, opt.get(), op);
   if (metadata) *metadata = std::move(meta);
   if (optimizer) *optimizer = std::move(opt);
