@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "binding.h"
+#include "io/atomic_file.h"
 #include "io/safetensors.h"
 
 namespace qkv::binding {
@@ -106,7 +107,22 @@ static Napi::Value load_safetensors(const Napi::CallbackInfo& info) {
   });
 }
 
+// writeTextFile(path, text, op): the atomic writer (io/atomic_file.h) for files that qkv's
+// TypeScript side makes (SVG plots): small, so written synchronously.
+static Napi::Value write_text_file(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const std::string op = arg_string(info, 2, "writeTextFile", "op");
+    const std::string path = arg_string(info, 0, op.c_str(), "path");
+    const std::string text = arg_string(info, 1, op.c_str(), "text");
+    io::AtomicWriter w(path, op.c_str());
+    w.write(text.data(), text.size());
+    w.commit();
+    return info.Env().Undefined();
+  });
+}
+
 void init_io(Napi::Env env, Napi::Object exports) {
+  exports.Set("writeTextFile", Napi::Function::New(env, write_text_file, "writeTextFile"));
   exports.Set("saveSafetensors", Napi::Function::New(env, save_safetensors, "saveSafetensors"));
   exports.Set("loadSafetensors", Napi::Function::New(env, load_safetensors, "loadSafetensors"));
 }

@@ -118,3 +118,24 @@ describe('a small checkpoint whose config asks for a huge model', () => {
     expect(module.parameters().map((p) => p.shape)).toEqual([[8, 4], [8], [2, 8], [2]]);
   });
 });
+
+describe('plot.attention writes through the same atomic writer', () => {
+  const weights = () => qkv.Tensor.from(new Float32Array([0.2, 0.8, 0.6, 0.4]), [2, 2]);
+
+  it('writes the SVG it returns and leaves no temporary behind', () => {
+    const file = path.join(dir, 'map.svg');
+    const svg = qkv.plot.attention(weights(), { path: file });
+    expect(fs.readFileSync(file, 'utf8')).toBe(svg);
+    expect(fs.readdirSync(dir).filter((n) => n.includes('map.svg') && n !== 'map.svg')).toEqual([]);
+  });
+
+  it('throws QkvError ERR_IO naming the call for a directory or a missing folder, and writes nothing', () => {
+    const sub = fs.mkdtempSync(path.join(dir, 'plots-'));
+    expect(() => qkv.plot.attention(weights(), { path: sub })).toThrow(expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/^plot\.attention: .*is a directory/) }));
+    expect(() => qkv.plot.attention(weights(), { path: path.join(sub, 'missing', 'map.svg') })).toThrow(
+      expect.objectContaining({ code: 'ERR_IO', message: expect.stringMatching(/^plot\.attention: /) }),
+    );
+    expect(fs.readdirSync(sub)).toEqual([]);
+    expect(fs.readdirSync(dir).filter((n) => n.startsWith(path.basename(sub) + '.'))).toEqual([]);
+  });
+});

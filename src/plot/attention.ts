@@ -1,7 +1,6 @@
 // Attention maps as SVG heat maps: one cell per (row token, column token), labelled, with a colour
 // bar. Self-contained SVG 1.1 (no scripts, no external fonts), so any browser or converter shows it.
-import fs from 'node:fs';
-import path from 'node:path';
+import { ioBinding } from '../io/native-io';
 import { Tensor } from '../tensor';
 
 export interface AttentionPlotOptions {
@@ -142,10 +141,7 @@ export function attention(weights: Tensor | readonly (readonly number[] | Float3
 
   if (options.path !== undefined) {
     if (typeof options.path !== 'string') throw new TypeError(`${op}: path must be a string`);
-    const dir = path.dirname(options.path);
-    const tmp = path.join(dir, `.${path.basename(options.path)}.${process.pid}.tmp`);
-    fs.writeFileSync(tmp, svg);
-    fs.renameSync(tmp, options.path);
+    ioBinding.writeTextFile(options.path, svg, op);
   }
   return svg;
 }
