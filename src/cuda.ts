@@ -1,5 +1,6 @@
 // The optional CUDA plugin. The CPU addon loads everywhere; the CUDA library (libqkv_cuda.so, next to
 // the addon) is loaded only where a CUDA driver (libcuda.so.1) is present. See cpp/core/cuda_loader.h.
+import { checkOptions, checkTypedArray, optInt } from './args';
 import { binding } from './native';
 
 /** One CUDA device, as the CUDA runtime describes it. */
@@ -68,5 +69,9 @@ export interface Cuda {
 export const cuda: Cuda = {
   available: () => native.cudaAvailable(),
   info: () => native.cudaInfo(),
-  add: (a, b, options = {}) => native.cudaAddF32(a, b, options.device ?? 0),
+  add: (a, b, options) => {
+    const op = 'cuda.add';
+    const x = checkTypedArray(op, 'a', a, [Float32Array]), y = checkTypedArray(op, 'b', b, [Float32Array]);
+    return native.cudaAddF32(x, y, optInt(op, checkOptions(op, options), 'device') ?? 0);
+  },
 };

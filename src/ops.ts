@@ -1,7 +1,8 @@
 // The ops of the registry as functions on `qkv`. Each checks its JavaScript arguments and calls the
 // core; shape, axis and index checks happen natively and throw RangeError naming the op and shapes.
+import { checkArray, checkFunction, checkInt, checkInt32List, checkNumber, checkOptions, checkSeed, checkShape, optBool, optInt, optNumber, type Options } from './args';
 import { binding, type NativeTensor } from './native';
-import { Tensor, binaryOp as binary, checkDType, checkShape, describe, handle, reduceOp, unaryOp as unary, type DType } from './tensor';
+import { Tensor, binaryOp as binary, checkDType, handle, reduceOp, unaryOp as unary, type DType } from './tensor';
 
 type Operand = Tensor | number;
 
@@ -9,10 +10,21 @@ function wrap(h: NativeTensor): Tensor {
   return new Tensor(h);
 }
 
-function created(h: NativeTensor, options: { requiresGrad?: boolean }): Tensor {
+function created(h: NativeTensor, requiresGrad: boolean | undefined): Tensor {
   const t = new Tensor(h);
-  if (options.requiresGrad) t.requiresGrad = true;
+  if (requiresGrad) t.requiresGrad = true;
   return t;
+}
+
+/** Axes and indices may count from the end. */
+const SIGNED = { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
+
+/** The options of a creation function: dtype, requiresGrad. */
+function creation(op: string, options: unknown, dtypes?: readonly DType[]): { o: Options; dtype: DType; requiresGrad: boolean | undefined } {
+  const o = checkOptions(op, options);
+  const dtype = checkDType(o.dtype, op);
+  if (dtypes && !dtypes.includes(dtype)) throw new TypeError(`${op}: dtype must be one of ${dtypes.map((d) => `'${d}'`).join(', ')}, got '${dtype}'`);
+  return { o, dtype, requiresGrad: optBool(op, o, 'requiresGrad') };
 }
 
 /** `x` itself when it is a Tensor; TypeError naming the call otherwise. */
@@ -25,7 +37,7 @@ function tensorArg(x: Tensor, op: string, name = 'input'): Tensor {
 
 /** Runs `fn` without recording operations for autograd (inference); returns its result. */
 export function noGrad<T>(fn: () => T): T {
-  if (typeof fn !== 'function') throw new TypeError('noGrad: expected a function');
+  checkFunction('noGrad', 'fn', fn);
   const prev = binding.setGradEnabled(false);
   try {
     return fn();
@@ -49,38 +61,46 @@ export interface RandomOptions {
 }
 
 function seedOf(op: string, seed: unknown): number {
-  if (seed === undefined) return Math.floor(Math.random() * 2 ** 52);
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0)
-    throw new TypeError(`${op}: seed must be a non-negative integer`);
-  return seed;
+  return seed === undefined ? Math.floor(Math.random() * 2 ** 52) : checkSeed(op, 'option seed', seed);
 }
 
 export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
-  return created(binding.full(checkShape(shape, 'zeros'), checkDType(options.dtype, 'zeros'), 0), options);
+  const s = checkShape('zeros', 'shape', shape);
+  const { dtype, requiresGrad } = creation('zeros', options);
+  return created(binding.full(s, dtype, 0), requiresGrad);
 }
 export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
-  return created(binding.full(checkShape(shape, 'ones'), checkDType(options.dtype, 'ones'), 1), options);
+  const s = checkShape('ones', 'shape', shape);
+  const { dtype, requiresGrad } = creation('ones', options);
+  return created(binding.full(s, dtype, 1), requiresGrad);
 }
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
-  if (typeof value !== 'number') throw new TypeError('full: value must be a number');
-  return created(binding.full(checkShape(shape, 'full'), checkDType(options.dtype, 'full'), value), options);
+  const s = checkShape('full', 'shape', shape);
+  const v = checkNumber('full', 'value', value, { any: true });
+  const { dtype, requiresGrad } = creation('full', options);
+  return created(binding.full(s, dtype, v), requiresGrad);
 }
 /** Normal samples with the given mean (0) and standard deviation (1). */
 export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
-  const dtype = checkDType(options.dtype, 'randn');
-  return created(binding.randn(checkShape(shape, 'randn'), dtype, seedOf('randn', options.seed), options.mean ?? 0, options.std ?? 1), options);
+  const s = checkShape('randn', 'shape', shape);
+  const { o, dtype, requiresGrad } = creation('randn', options, ['float32', 'float64']);
+  const mean = optNumber('randn', o, 'mean') ?? 0, std = optNumber('randn', o, 'std', { min: 0 }) ?? 1;
+  return created(binding.randn(s, dtype, seedOf('randn', o.seed), mean, std), requiresGrad);
 }
 /** Uniform samples in [low, high), by default [0, 1). */
 export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
-  const dtype = checkDType(options.dtype, 'rand');
-  return created(binding.rand(checkShape(shape, 'rand'), dtype, seedOf('rand', options.seed), options.low ?? 0, options.high ?? 1), options);
+  const s = checkShape('rand', 'shape', shape);
+  const { o, dtype, requiresGrad } = creation('rand', options, ['float32', 'float64']);
+  const low = optNumber('rand', o, 'low') ?? 0, high = optNumber('rand', o, 'high') ?? 1;
+  return created(binding.rand(s, dtype, seedOf('rand', o.seed), low, high), requiresGrad);
 }
 /** `arange(end)` or `arange(start, end, step = 1)`: evenly spaced values in [start, end). */
 export function arange(startOrEnd: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
-  const [s, e] = end === undefined ? [0, startOrEnd] : [startOrEnd, end];
-  if (typeof s !== 'number' || typeof e !== 'number' || typeof step !== 'number')
-    throw new TypeError('arange: start, end and step must be numbers');
-  return wrap(binding.arange(s, e, step, checkDType(options.dtype, 'arange')));
+  const first = checkNumber('arange', end === undefined ? 'end' : 'start', startOrEnd);
+  const [s, e] = end === undefined ? [0, first] : [first, checkNumber('arange', 'end', end)];
+  const st = checkNumber('arange', 'step', step);
+  const { dtype, requiresGrad } = creation('arange', options);
+  return created(binding.arange(s, e, st, dtype), requiresGrad);
 }
 
 // ---- linear algebra --------------------------------------------------------------------------------
@@ -135,16 +155,17 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
  * With `residual`, returns residual + dropout(x) in one pass.
  */
 export function dropout(x: Tensor, p: number, options: { seed?: number; residual?: Tensor } = {}): Tensor {
-  if (typeof p !== 'number') throw new TypeError(`dropout: p must be a number, got ${describe(p)}`);
-  const seed = options.seed ?? 0;
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new RangeError(`dropout: seed must be a non-negative integer, got ${seed}`);
-  return wrap(binding.dropout(handle(x, 'dropout', 'input'), p, seed, options.residual === undefined ? null : handle(options.residual, 'dropout', 'residual')));
+  const prob = checkNumber('dropout', 'p', p);
+  const o = checkOptions('dropout', options);
+  const seed = seedOf('dropout', o.seed ?? 0);
+  const residual = o.residual === undefined ? null : handle(o.residual, 'dropout', 'option residual');
+  return wrap(binding.dropout(handle(x, 'dropout', 'input'), prob, seed, residual));
 }
 
 /** Rows `indices` of x along its first axis (an index may repeat: its gradient adds up). */
 export function indexSelect(x: Tensor, indices: readonly number[]): Tensor {
-  if (!Array.isArray(indices) || indices.some((i) => !Number.isInteger(i))) throw new TypeError('indexSelect: indices must be an array of integers');
-  return wrap(binding.indexSelect(handle(x, 'indexSelect', 'input'), indices));
+  const list = checkArray('indexSelect', 'indices', indices, (i, name) => checkInt('indexSelect', name, i, SIGNED), { what: 'an array of integers' });
+  return wrap(binding.indexSelect(handle(x, 'indexSelect', 'input'), list));
 }
 
 // ---- reductions ------------------------------------------------------------------------------------
@@ -176,8 +197,7 @@ export function logSoftmax(x: Tensor): Tensor {
 }
 /** Layer norm over the last axis: (x - mean) / sqrt(var + eps) * gamma + beta; gamma and beta [C] or null. */
 export function layerNorm(x: Tensor, gamma: Tensor | null, beta: Tensor | null, options: { eps?: number } = {}): Tensor {
-  const eps = options.eps ?? 1e-5;
-  if (typeof eps !== 'number') throw new TypeError('layerNorm: eps must be a number');
+  const eps = optNumber('layerNorm', checkOptions('layerNorm', options), 'eps', { min: 0 }) ?? 1e-5;
   return wrap(
     binding.layerNorm(
       handle(x, 'layerNorm', 'input'),
@@ -200,10 +220,9 @@ export function crossEntropy(
   targets: Tensor,
   options: { ignoreIndex?: number; labelSmoothing?: number } = {},
 ): Tensor {
-  const ignoreIndex = options.ignoreIndex ?? -100;
-  const smoothing = options.labelSmoothing ?? 0;
-  if (!Number.isInteger(ignoreIndex)) throw new TypeError('crossEntropy: ignoreIndex must be an integer');
-  if (typeof smoothing !== 'number') throw new TypeError('crossEntropy: labelSmoothing must be a number');
+  const o = checkOptions('crossEntropy', options);
+  const ignoreIndex = optInt('crossEntropy', o, 'ignoreIndex', { min: -0x80000000 }) ?? -100;
+  const smoothing = optNumber('crossEntropy', o, 'labelSmoothing') ?? 0;
   return wrap(binding.crossEntropy(handle(logits, 'crossEntropy', 'logits'), handle(targets, 'crossEntropy', 'targets'), ignoreIndex, smoothing));
 }
 
@@ -223,17 +242,19 @@ export interface AttentionOptions {
 }
 
 function attentionArgs(op: string, q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions) {
-  const lens = options.keyLengths;
+  const o = checkOptions(op, options);
+  const lens = o.keyLengths;
   let lensHandle: NativeTensor | null = null;
   if (lens instanceof Tensor) lensHandle = lens._h;
-  else if (Array.isArray(lens) || lens instanceof Int32Array) lensHandle = binding.fromTyped(Int32Array.from(lens), [lens.length]);
-  else if (lens !== undefined) throw new TypeError(`${op}: keyLengths must be an array of integers, an Int32Array or an int32 Tensor`);
-  const causal = options.causal ?? false;
-  if (typeof causal !== 'boolean') throw new TypeError(`${op}: causal must be a boolean`);
-  const dropout = options.dropout ?? 0;
-  if (typeof dropout !== 'number') throw new TypeError(`${op}: dropout must be a number`);
-  return [handle(q, op, 'q'), handle(k, op, 'k'), handle(v, op, 'v'), causal, lensHandle, dropout,
-    seedOf(op, options.seed ?? (dropout > 0 ? undefined : 0)), options.scale ?? 0] as const;
+  else if (lens !== undefined) {
+    const list = checkInt32List(op, 'option keyLengths', lens, { min: 0 });
+    lensHandle = binding.fromTyped(list, [list.length]);
+  }
+  const causal = optBool(op, o, 'causal') ?? false;
+  const dropout = optNumber(op, o, 'dropout', { min: 0, max: 1 }) ?? 0;
+  const seed = seedOf(op, o.seed ?? (dropout > 0 ? undefined : 0));
+  const scale = optNumber(op, o, 'scale') ?? 0;
+  return [handle(q, op, 'q'), handle(k, op, 'k'), handle(v, op, 'v'), causal, lensHandle, dropout, seed, scale] as const;
 }
 
 /**
@@ -255,8 +276,8 @@ export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options: Att
 
 /** Joins tensors along `axis` (0 by default); the other dims must match. */
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
-  if (!Array.isArray(tensors)) throw new TypeError('concat: tensors must be an array of Tensors');
-  return wrap(binding.concat(tensors.map((t, i) => handle(t, 'concat', `tensors[${i}]`)), axis));
+  const handles = checkArray('concat', 'tensors', tensors, (t, name) => handle(t, 'concat', name), { what: 'an array of Tensors' });
+  return wrap(binding.concat(handles, checkInt('concat', 'axis', axis, SIGNED)));
 }
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   return tensorArg(x, 'reshape').reshape(shape);

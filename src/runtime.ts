@@ -1,3 +1,4 @@
+import { checkInt, checkString } from './args';
 import { binding, type OpRecord } from './native';
 
 export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
@@ -11,7 +12,7 @@ export const simd = {
   /** Every level this processor runs, lowest first. */
   available: (): SimdLevel[] => ORDER.slice(0, ORDER.indexOf(binding.simdSupported() as SimdLevel) + 1),
   /** Switches the level for this process (for tests and benchmarks); RangeError if unsupported. */
-  use: (level: SimdLevel): void => binding.setSimdLevel(level),
+  use: (level: SimdLevel): void => binding.setSimdLevel(checkString('simd.use', 'level', level)),
 };
 
 /** Threads of the kernels' pool (QKV_THREADS, or the number of cores). */
@@ -20,8 +21,8 @@ export function threads(): number {
 }
 /** Resizes the kernels' thread pool. */
 export function setThreads(n: number): void {
-  if (typeof n !== 'number') throw new TypeError('setThreads: threads must be a number');
-  binding.setThreads(n);
+  // The native side names the bounds ([1, 256]).
+  binding.setThreads(checkInt('setThreads', 'threads', n, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }));
 }
 
 /** The op registry of the core: every op once, with its arity and whether it is differentiable. */

@@ -1,6 +1,7 @@
 // The Tensor class and the argument checks the ops share. Tensor's op methods call the core
 // directly (through binaryOp/unaryOp below); ops.ts builds its functions on this module, never the
 // other way round.
+import { checkBool, checkEnum, checkInt, checkIntArray, checkNumber, checkOptions, checkShape, optBool, optEnum, typeName } from './args';
 import { binding, type NativeTensor } from './native';
 
 export type DType = 'float32' | 'float64' | 'int32';
@@ -10,22 +11,15 @@ export type TypedArrayOf<D extends DType> = D extends 'float64' ? Float64Array :
 export type NestedArray = number | NestedArray[];
 
 const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
+const DEVICES: readonly Device[] = ['cpu', 'cuda', 'guarded'];
 
 /** Checks a dtype option; `fallback` when it is undefined. */
 export function checkDType(value: unknown, op: string, fallback: DType = 'float32'): DType {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'string' || !DTYPES.includes(value as DType))
-    throw new TypeError(`${op}: dtype must be 'float32', 'float64' or 'int32', got ${String(value)}`);
-  return value as DType;
+  return value === undefined ? fallback : checkEnum(op, 'dtype', value, DTYPES);
 }
 
-export function checkShape(shape: unknown, op: string): number[] {
-  if (!Array.isArray(shape)) throw new TypeError(`${op}: shape must be an array of integers`);
-  for (const d of shape)
-    if (typeof d !== 'number' || !Number.isInteger(d) || d < 0)
-      throw new RangeError(`${op}: shape must hold non-negative integers, got [${shape.join(', ')}]`);
-  return shape as number[];
-}
+/** Axes, dims and positions may count from the end. */
+const SIGNED = { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
 
 /**
  * An n-dimensional array in native memory: float32, float64 or int32, row-major with strides.
@@ -51,20 +45,23 @@ export class Tensor {
     shape?: readonly number[],
     options: { dtype?: DType; requiresGrad?: boolean } = {},
   ): Tensor {
+    const o = checkOptions('Tensor.from', options);
+    const dtype = o.dtype === undefined ? undefined : checkDType(o.dtype, 'Tensor.from');
+    const requiresGrad = optBool('Tensor.from', o, 'requiresGrad');
     let typed: Float32Array | Float64Array | Int32Array;
     if (data instanceof Float32Array || data instanceof Float64Array || data instanceof Int32Array) {
       typed = data;
-      if (options.dtype !== undefined && checkDType(options.dtype, 'Tensor.from') !== dtypeOfTyped(data))
-        typed = convertTyped(data, options.dtype);
+      if (dtype !== undefined && dtype !== dtypeOfTyped(data)) typed = convertTyped(data, dtype);
     } else if (Array.isArray(data)) {
-      for (const v of data) if (typeof v !== 'number') throw new TypeError('Tensor.from: data must hold numbers');
-      typed = convertTyped(data, checkDType(options.dtype, 'Tensor.from'));
+      const values = new Array<number>(data.length);
+      for (let i = 0; i < values.length; i++) values[i] = checkNumber('Tensor.from', `data[${i}]`, data[i], { any: true });
+      typed = convertTyped(values, dtype ?? 'float32');
     } else {
       throw new TypeError('Tensor.from: data must be a Float32Array, Float64Array, Int32Array or an array of numbers');
     }
-    const s = shape === undefined ? [typed.length] : checkShape(shape, 'Tensor.from');
+    const s = shape === undefined ? [typed.length] : checkShape('Tensor.from', 'shape', shape);
     const t = new Tensor(binding.fromTyped(typed, s));
-    if (options.requiresGrad) t.requiresGrad = true;
+    if (requiresGrad) t.requiresGrad = true;
     return t;
   }
 
@@ -129,8 +126,7 @@ export class Tensor {
     return binding.requiresGrad(this._h);
   }
   set requiresGrad(value: boolean) {
-    if (typeof value !== 'boolean') throw new TypeError('requiresGrad: value must be a boolean');
-    binding.setRequiresGrad(this._h, value);
+    binding.setRequiresGrad(this._h, checkBool('requiresGrad', 'value', value));
   }
   /** The gradient accumulated by backward(), or null. Assign null to clear it. */
   get grad(): Tensor | null {
@@ -154,7 +150,8 @@ export class Tensor {
    */
   backward(gradient?: Tensor | null, options: { retainGraph?: boolean } = {}): void {
     const g = gradient === undefined || gradient === null ? null : handle(gradient, 'backward', 'gradient');
-    binding.backward(this._h, g, options.retainGraph ?? false);
+    const retainGraph = optBool('backward', checkOptions('backward', options), 'retainGraph') ?? false;
+    binding.backward(this._h, g, retainGraph);
   }
   /** The same data without autograd history. */
   detach(): Tensor {
@@ -164,20 +161,22 @@ export class Tensor {
   // ---- views and copies --------------------------------------------------------------------
   /** A view with another shape when the data is contiguous, else a copy; one dim may be -1. */
   reshape(shape: readonly number[]): Tensor {
-    if (!Array.isArray(shape)) throw new TypeError('reshape: shape must be an array of integers');
-    return new Tensor(binding.reshape(this._h, shape));
+    return new Tensor(binding.reshape(this._h, checkIntArray('reshape', 'shape', shape, { min: -1, max: Number.MAX_SAFE_INTEGER })));
   }
   /** Swaps two dims (the last two by default), as a view. */
   transpose(dim0 = -2, dim1 = -1): Tensor {
-    return new Tensor(binding.transpose(this._h, dim0, dim1));
+    return new Tensor(binding.transpose(this._h, checkInt('transpose', 'dim0', dim0, SIGNED), checkInt('transpose', 'dim1', dim1, SIGNED)));
   }
   /** Reorders the dims, as a view. */
   permute(dims: readonly number[]): Tensor {
-    if (!Array.isArray(dims)) throw new TypeError('permute: dims must be an array of integers');
-    return new Tensor(binding.permute(this._h, dims));
+    return new Tensor(binding.permute(this._h, checkIntArray('permute', 'dims', dims, SIGNED)));
   }
   /** Elements start..end (exclusive, negatives count from the end) with `step` along `axis`, as a view. */
   slice(axis: number, start: number, end?: number, step = 1): Tensor {
+    checkInt('slice', 'axis', axis, SIGNED);
+    checkInt('slice', 'start', start, SIGNED);
+    if (end !== undefined) checkInt('slice', 'end', end, SIGNED);
+    checkInt('slice', 'step', step, SIGNED);
     const n = this.shape[axis < 0 ? axis + this.ndim : axis] ?? 0;
     return new Tensor(binding.slice(this._h, axis, start, end ?? n, step));
   }
@@ -190,7 +189,7 @@ export class Tensor {
   }
   /** A copy converted to `dtype` (itself when the dtype is already that). */
   to(dtype: DType): Tensor {
-    return new Tensor(binding.cast(this._h, checkDType(dtype, 'to')));
+    return new Tensor(binding.cast(this._h, checkEnum('to', 'dtype', dtype, DTYPES)));
   }
   /**
    * A copy on `device` (itself when already there), through host memory; no gradient flows
@@ -198,7 +197,7 @@ export class Tensor {
    * (see `cuda.info()`), and `TypeError` for an unknown device.
    */
   toDevice(device: Device): Tensor {
-    return new Tensor(binding.toDevice(this._h, device));
+    return new Tensor(binding.toDevice(this._h, checkEnum('toDevice', 'device', device, DEVICES)));
   }
   isContiguous(): boolean {
     const shape = this.shape, strides = this.strides;
@@ -226,16 +225,14 @@ export class Tensor {
   abs(): Tensor { return unaryOp('abs', this); }
   relu(): Tensor { return unaryOp('relu', this); }
   gelu(options: { approximate?: 'none' | 'tanh' } = {}): Tensor {
-    const a = options.approximate ?? 'none';
-    if (a !== 'none' && a !== 'tanh') throw new TypeError(`gelu: approximate must be 'none' or 'tanh', got ${String(a)}`);
+    const a = optEnum('gelu', checkOptions('gelu', options), 'approximate', ['none', 'tanh'] as const) ?? 'none';
     return unaryOp(a === 'tanh' ? 'geluTanh' : 'gelu', this);
   }
   sum(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return reduceOp('sum', this, axis, options); }
   mean(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return reduceOp('mean', this, axis, options); }
   max(axis?: number | readonly number[], options?: { keepdims?: boolean }): Tensor { return reduceOp('max', this, axis, options); }
   argmax(axis = -1, options?: { keepdims?: boolean }): Tensor {
-    if (!Number.isInteger(axis)) throw new TypeError('argmax: axis must be an integer');
-    return new Tensor(binding.argmax(handle(this, 'argmax', 'input'), axis, keepdimsOf('argmax', options)));
+    return new Tensor(binding.argmax(handle(this, 'argmax', 'input'), checkInt('argmax', 'axis', axis, SIGNED), keepdimsOf('argmax', options)));
   }
   softmax(): Tensor { return new Tensor(binding.softmax(handle(this, 'softmax', 'input'), false)); }
   logSoftmax(): Tensor { return new Tensor(binding.softmax(handle(this, 'logSoftmax', 'input'), true)); }
@@ -266,15 +263,8 @@ function convertTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Flo
 
 /** @internal The native handle of a Tensor argument; TypeError naming the call otherwise. */
 export function handle(t: unknown, op: string, name: string): NativeTensor {
-  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${describe(t)}`);
+  if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${typeName(t)}`);
   return t._h;
-}
-
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v;
 }
 
 // ---- the op calls shared by Tensor's methods and ops.ts ----------------------------------------
@@ -284,7 +274,7 @@ export function binaryOp(op: string, a: Tensor | number, b: Tensor | number): Te
   if (a instanceof Tensor && b instanceof Tensor) return new Tensor(binding.binary(op, a._h, b._h));
   const numberFirst = typeof a === 'number' && b instanceof Tensor;
   if (!numberFirst && !(a instanceof Tensor && typeof b === 'number'))
-    throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${describe(a)} and ${describe(b)}`);
+    throw new TypeError(`${op}: operands must be Tensors or numbers (at least one a Tensor), got ${typeName(a)} and ${typeName(b)}`);
   const tensor = (numberFirst ? b : a) as Tensor;
   const scalar = binding.full([], tensor.dtype, (numberFirst ? a : b) as number);
   try {
@@ -301,16 +291,13 @@ export function unaryOp(op: string, x: Tensor): Tensor {
 
 function axesOf(op: string, axis: number | readonly number[] | undefined): number[] {
   if (axis === undefined) return [];
-  const list = typeof axis === 'number' ? [axis] : axis;
-  if (!Array.isArray(list)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
-  for (const a of list) if (!Number.isInteger(a)) throw new TypeError(`${op}: axis must be an integer or an array of integers`);
-  return [...list];
+  if (typeof axis === 'number') return [checkInt(op, 'axis', axis, SIGNED)];
+  if (!Array.isArray(axis)) throw new TypeError(`${op}: axis must be an integer or an array of integers, got ${typeName(axis)}`);
+  return checkIntArray(op, 'axis', axis, SIGNED);
 }
 
 function keepdimsOf(op: string, options: { keepdims?: boolean } | undefined): boolean {
-  const k = options?.keepdims ?? false;
-  if (typeof k !== 'boolean') throw new TypeError(`${op}: keepdims must be a boolean`);
-  return k;
+  return optBool(op, checkOptions(op, options), 'keepdims') ?? false;
 }
 
 /** @internal sum, mean or max over `axis` (one or several; all when omitted). */

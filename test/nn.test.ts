@@ -252,10 +252,11 @@ describe('errors', () => {
     expect(() => l.forward([1, 2] as unknown as qkv.Tensor)).toThrow(TypeError);
     expect(() => new qkv.nn.Embedding(3, 2).forward(qkv.ones([2]))).toThrow(/ids must be an int32 tensor/);
     expect(() => new qkv.nn.Linear(0, 2)).toThrow(RangeError);
-    expect(() => new qkv.nn.Linear(2.5, 2)).toThrow(TypeError);
+    expect(() => new qkv.nn.Linear(2.5, 2)).toThrow(RangeError);
+    expect(() => new qkv.nn.Linear('2' as never, 2)).toThrow(TypeError);
     expect(() => new qkv.nn.Dropout(1.5)).toThrow(RangeError);
-    expect(() => new qkv.nn.MLP(2, [2], 2, { activation: 'swish' as 'relu' })).toThrow(/unknown activation 'swish'/);
-    expect(() => new qkv.nn.Linear(2, 2, { init: 'orthogonal' as 'zeros' })).toThrow(/unknown init 'orthogonal'/);
+    expect(() => new qkv.nn.MLP(2, [2], 2, { activation: 'swish' as 'relu' })).toThrow(/nn.MLP: option activation must be 'relu', .* or 'quickGelu', got 'swish'/);
+    expect(() => new qkv.nn.Linear(2, 2, { init: 'orthogonal' as 'zeros' })).toThrow(/nn.Linear: option init must be 'default', .*, got 'orthogonal'/);
     expect(() => new qkv.nn.Sequential(l, {} as qkv.nn.Module)).toThrow(/argument 1 must be a module/);
     expect(() => new qkv.nn.MLP(2, [2], 2).append()).toThrow(TypeError);
   });

@@ -194,8 +194,9 @@ describe('argument errors', () => {
     expect(() => new qkv.optim.SGD([p, p])).toThrow(/same tensor as parameter 0/);
     expect(() => new qkv.optim.SGD([p], { lr: -1 })).toThrow(RangeError);
     expect(() => new qkv.optim.SGD([p], { nesterov: true })).toThrow(/Nesterov/);
-    expect(() => new qkv.optim.Adam([p], { betas: [1, 0.9] })).toThrow(/betas must be in \[0, 1\)/);
-    expect(() => new qkv.optim.Adam([p], { betas: [0.9] as unknown as [number, number] })).toThrow(TypeError);
+    expect(() => new qkv.optim.Adam([p], { betas: [1, 0.9] })).toThrow(/betas\[0\] must be a finite number >= 0 and < 1, got 1/);
+    expect(() => new qkv.optim.Adam([p], { betas: [0.9] as unknown as [number, number] })).toThrow(RangeError);
+    expect(() => new qkv.optim.Adam([p], { betas: 0.9 as unknown as [number, number] })).toThrow(TypeError);
     expect(() => new qkv.optim.AdamW('x' as unknown as qkv.Tensor[])).toThrow(TypeError);
   });
 });

@@ -87,7 +87,8 @@ describe('plot.attention', () => {
   });
 
   it('refuses what it cannot draw', () => {
-    expect(() => qkv.plot.attention([], {})).toThrow(TypeError);
+    expect(() => qkv.plot.attention([], {})).toThrow(RangeError);
+    expect(() => qkv.plot.attention('x' as never, {})).toThrow(TypeError);
     expect(() => qkv.plot.attention([[1, 2], [3]])).toThrow(RangeError);
     expect(() => qkv.plot.attention(weights, { rows: ['a'] })).toThrow(/1 row labels for 2 rows/);
     expect(() => qkv.plot.attention(weights, { cols: ['a', 'b'] })).toThrow(RangeError);

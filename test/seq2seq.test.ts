@@ -168,13 +168,15 @@ describe('Seq2Seq: date normalisation', () => {
   });
 
   it('checks its arguments', async () => {
-    expect(() => model.fit([])).toThrow(TypeError);
+    expect(() => model.fit([])).toThrow(RangeError);
+    expect(() => model.fit('pairs' as never)).toThrow(TypeError);
     expect(() => model.fit([['a', 'x'.repeat(60)]])).toThrow(/over maxLength 48/);
-    expect(() => model.translate([])).toThrow(TypeError);
+    expect(() => model.translate([])).toThrow(RangeError);
+    expect(() => model.translate(5 as never)).toThrow(TypeError);
     expect(() => model.translate('x', { beamSize: 0 })).toThrow(RangeError);
     await expect(model.translate('x', { maxLength: 49 })).rejects.toThrow(RangeError);
     expect(() => model.translate('x', { signal: {} as AbortSignal })).toThrow(TypeError);
-    for (const numReturn of [0, 3, 1.5]) expect(() => model.translate('x', { beamSize: 2, numReturn })).toThrow(/^Seq2Seq\.translate: numReturn must be an integer in \[1, beamSize 2\]/);
+    for (const numReturn of [0, 3, 1.5]) expect(() => model.translate('x', { beamSize: 2, numReturn })).toThrow(/^Seq2Seq\.translate: option numReturn must be an integer in \[1, 2\]/);
     expect(() => model.translate('x', { beamSize: 2, numReturn: 3 })).toThrow(RangeError);
     expect(() => model.translate('x', { numReturn: 2 })).toThrow(RangeError); // greedy is a beam of 1
     expect(() => model.translate('x', { beamSize: 2, numReturn: '2' as unknown as number })).toThrow(TypeError);

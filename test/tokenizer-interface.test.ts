@@ -127,7 +127,7 @@ describe('configurable special tokens', () => {
     expect(() => new qkv.CharVocab(['<pad>'], { specials: { pad: '' } })).toThrow(RangeError);
     expect(() => new qkv.CharVocab(['<pad>'], { specials: { pad: 0 } as never })).toThrow(TypeError);
     expect(() => new qkv.CharVocab(['<pad>'], { specials: 'pad' as never })).toThrow(TypeError);
-    expect(() => qkv.CharVocab.build(['a'], { specialsAt: 'middle' as never })).toThrow(RangeError);
+    expect(() => qkv.CharVocab.build(['a'], { specialsAt: 'middle' as never })).toThrow(TypeError);
     expect(() => new qkv.CharVocab(['a', 'a'], { specials: [] })).toThrow(/appears twice/);
     expect(() => new qkv.CharVocab('abc' as never)).toThrow(TypeError);
     // Upper-case specials in a lower-casing vocabulary cannot come from text: allowed.
@@ -177,17 +177,20 @@ describe('JSON', () => {
     expect(() => qkv.registerTokenizer('', fromJSON)).toThrow(TypeError);
     expect(() => qkv.registerTokenizer('x', null as never)).toThrow(TypeError);
     expect(() => qkv.tokenizerFromJSON({ kind: 'nope' })).toThrow(/unknown tokenizer kind "nope"/);
-    expect(() => qkv.tokenizerFromJSON({ kind: 'nope' })).toThrow(TypeError);
+    expect(() => qkv.tokenizerFromJSON({ kind: 'nope' })).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
     expect(() => qkv.tokenizerFromJSON([] as never)).toThrow(TypeError);
     expect(() => qkv.tokenizerFromJSON(null as never)).toThrow(TypeError);
-    expect(() => qkv.tokenizerFromJSON('{"kind":')).toThrow(SyntaxError);
-    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: 'abc' })).toThrow(TypeError);
-    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: [], specials: ['pad'] })).toThrow(TypeError);
-    expect(() => qkv.tokenizerFromJSON({ kind: 'char', lowercase: 'yes', tokens: [] })).toThrow(TypeError);
-    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: ['a'] })).toThrow(RangeError); // old format without the specials
+    expect(() => qkv.tokenizerFromJSON('{"kind":')).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
+    // Saved data that does not describe a tokenizer is a corrupt file's content: ERR_FORMAT.
+    const corrupt = expect.objectContaining({ code: 'ERR_FORMAT' });
+    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: 'abc' })).toThrow(corrupt);
+    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: [], specials: ['pad'] })).toThrow(corrupt);
+    expect(() => qkv.tokenizerFromJSON({ kind: 'char', lowercase: 'yes', tokens: [] })).toThrow(corrupt);
+    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: ['a'] })).toThrow(corrupt); // old format without the specials
+    expect(() => qkv.tokenizerFromJSON({ kind: 'char', tokens: ['a'] })).toThrow(/tokenizerFromJSON: a corrupt char tokenizer: CharVocab: the special token "<pad>"/);
     const notVocab: Tokenizer = { ...echo, kind: 'test-plain' } as Tokenizer;
     qkv.registerTokenizer('test-plain', () => notVocab);
-    expect(() => qkv.vocabFromJSON({ kind: 'test-plain' })).toThrow(TypeError);
+    expect(() => qkv.vocabFromJSON({ kind: 'test-plain' })).toThrow(corrupt);
   });
 });
 

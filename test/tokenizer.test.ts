@@ -52,8 +52,9 @@ describe('CharVocab', () => {
     expect(back.tokens).toEqual(v.tokens);
     expect(back.lowercase).toBe(true);
     expect(back.encode('Hello')).toEqual(v.encode('Hello'));
-    expect(() => qkv.vocabFromJSON({ kind: 'bpe', tokens: [] })).toThrow(TypeError);
-    expect(() => qkv.vocabFromJSON({ kind: 'char', tokens: ['a'] })).toThrow(RangeError);
+    expect(() => qkv.vocabFromJSON({ kind: 'bpe', tokens: [] })).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
+    expect(() => qkv.vocabFromJSON({ kind: 'char', tokens: ['a'] })).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
+    expect(() => qkv.vocabFromJSON('abc')).toThrow(expect.objectContaining({ code: 'ERR_FORMAT' }));
   });
 });
 

@@ -146,7 +146,7 @@ describe('TransformerEncoder', () => {
     expect(() => m.fit(['abc'], { labels: [0, 1] })).toThrow(RangeError);
     await expect(m.fit(['abc'], { labels: [0] })).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' }); // no classifier
     await expect(m.classify(['abc'])).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED' });
-    expect(() => m.encode([])).toThrow(TypeError);
+    expect(() => m.encode([])).toThrow(RangeError);
     expect(() => m.encode(['a'], { pooling: 'max' as 'cls' })).toThrow(TypeError);
     expect(() => new qkv.TransformerEncoder({ vocab, dim: 10, heads: 4 })).toThrow(RangeError);
     const long = 'a'.repeat(500);

@@ -312,7 +312,8 @@ describe('Seq2Seq: sampling and streaming', () => {
     expect(cut.stopToken).toBe(stop);
     expect(greedy[0].text.startsWith(cut.text)).toBe(true);
     expect(cut.text).not.toContain(stop);
-    expect(() => m.translate('x', { temperature: Number.NaN })).toThrow(TypeError);
+    expect(() => m.translate('x', { temperature: Number.NaN })).toThrow(RangeError);
+    expect(() => m.translate('x', { temperature: '1' as never })).toThrow(TypeError);
     expect(() => m.translate('x', { stopTokens: [10_000] })).toThrow(RangeError);
     m.dispose();
   });

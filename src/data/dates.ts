@@ -6,12 +6,13 @@
 // (month/day/year) unless the year comes first; dots and spaces put the day first (day.month.year);
 // a weekday, when present, is the right one.
 
+import { MAX_INT32, checkArray, checkEnum, checkInt, checkObject, checkOptions, checkSeed, checkString, optBool, optInt, optSeed, optString, typeName } from '../args';
+
 /** A small seeded generator (mulberry32). */
 export class SeededRandom {
   private s: number;
   constructor(seed: number) {
-    if (!Number.isInteger(seed) || seed < 0) throw new TypeError('SeededRandom: seed must be a non-negative integer');
-    this.s = seed >>> 0 ^ 0x9e3779b9;
+    this.s = checkSeed('SeededRandom', 'seed', seed) >>> 0 ^ 0x9e3779b9;
   }
   /** Uniform in [0, 1). */
   next(): number {
@@ -23,9 +24,11 @@ export class SeededRandom {
   }
   /** An integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return Math.floor(this.next() * checkInt('SeededRandom.int', 'n', n, { min: 1, max: Number.MAX_SAFE_INTEGER }));
   }
   pick<T>(items: readonly T[]): T {
+    if (!Array.isArray(items)) throw new TypeError(`SeededRandom.pick: items must be an array, got ${typeName(items)}`);
+    if (items.length === 0) throw new RangeError('SeededRandom.pick: items must not be empty');
     return items[this.int(items.length)];
   }
 }
@@ -62,9 +65,25 @@ function cased(word: string, c: Casing): string {
   return word;
 }
 
+/** A date's fields, checked: integers, a month in 1..12 and a day in 1..31. */
+function checkDate(op: string, d: unknown): CalendarDate {
+  const o = checkObject(op, 'date', d, '{ year, month, day }');
+  return {
+    year: checkInt(op, 'date.year', o.year, { min: 0, max: 9999 }),
+    month: checkInt(op, 'date.month', o.month, { min: 1, max: 12 }),
+    day: checkInt(op, 'date.day', o.day, { min: 1, max: 31 }),
+  };
+}
+
+function checkRandom(op: string, r: unknown): SeededRandom {
+  if (!(r instanceof SeededRandom)) throw new TypeError(`${op}: r must be a SeededRandom, got ${typeName(r)}`);
+  return r;
+}
+
 /** "1999-03-03". */
 export function isoDate(d: CalendarDate): string {
-  return `${d.year}-${pad2(d.month)}-${pad2(d.day)}`;
+  const { year, month, day } = checkDate('isoDate', d);
+  return `${year}-${pad2(month)}-${pad2(day)}`;
 }
 
 function weekday(d: CalendarDate): number {
@@ -106,17 +125,19 @@ const LAST_DAY = Date.UTC(2049, 11, 31) / 86_400_000;
 
 /** A uniformly random date in 1950..2049. */
 export function randomDate(r: SeededRandom): CalendarDate {
+  checkRandom('randomDate', r);
   const t = new Date((FIRST_DAY + r.int(LAST_DAY - FIRST_DAY + 1)) * 86_400_000);
   return { year: t.getUTCFullYear(), month: t.getUTCMonth() + 1, day: t.getUTCDate() };
 }
 
 /** Renders `date` in a named form; casing of names is drawn from `r` (lower by default). */
 export function formatDate(date: CalendarDate, form: string, r?: SeededRandom): string {
-  const f = FORMS[form];
-  if (!f) throw new TypeError(`formatDate: unknown form '${form}' (one of ${DATE_FORMS.join(', ')})`);
-  const rr = r ?? new SeededRandom(0);
-  const casing: Casing = r ? (['lower', 'title', 'upper', 'title', 'lower'] as const)[r.int(5)] : 'lower';
-  return f(date, casing, rr);
+  const op = 'formatDate';
+  const d = checkDate(op, date);
+  const f = FORMS[checkEnum(op, 'form', form, DATE_FORMS)];
+  const rr = r === undefined ? new SeededRandom(0) : checkRandom(op, r);
+  const casing: Casing = r ? (['lower', 'title', 'upper', 'title', 'lower'] as const)[rr.int(5)] : 'lower';
+  return f(d, casing, rr);
 }
 
 export interface DateOptions {
@@ -131,13 +152,14 @@ export interface DateOptions {
 
 /** `count` (source, target) pairs of the date-normalisation task, reproducible from the seed. */
 export function generateDates(count: number, options: DateOptions = {}): DatePair[] {
-  if (!Number.isInteger(count) || count < 0) throw new RangeError('generateDates: count must be a non-negative integer');
-  const forms = options.forms ?? DATE_FORMS;
-  for (const f of forms) if (!FORMS[f]) throw new TypeError(`generateDates: unknown form '${f}'`);
-  if (forms.length === 0) throw new RangeError('generateDates: no forms');
-  const r = new SeededRandom(options.seed ?? 0);
-  const seen = new Set<string>(options.exclude ?? []);
-  const unique = options.unique ?? true;
+  const op = 'generateDates';
+  checkInt(op, 'count', count, { min: 0, max: MAX_INT32 });
+  const o = checkOptions(op, options);
+  const forms = o.forms === undefined ? DATE_FORMS
+    : checkArray(op, 'option forms', o.forms, (f, name) => checkEnum(op, name, f, DATE_FORMS), { nonEmpty: true, what: 'an array of form names' });
+  const r = new SeededRandom(optSeed(op, o) ?? 0);
+  const seen = new Set<string>(o.exclude === undefined ? [] : excluded(op, o.exclude));
+  const unique = optBool(op, o, 'unique') ?? true;
   const out: DatePair[] = [];
   let tries = 0;
   while (out.length < count) {
@@ -146,10 +168,17 @@ export function generateDates(count: number, options: DateOptions = {}): DatePai
     const form = r.pick(forms);
     const source = formatDate(d, form, r);
     if (seen.has(source)) continue;
-    if (unique || options.exclude) seen.add(source);
+    if (unique || o.exclude !== undefined) seen.add(source);
     out.push({ source, target: isoDate(d), form });
   }
   return out;
+}
+
+/** The sources to leave out: an iterable of strings, copied. */
+function excluded(op: string, v: unknown): string[] {
+  const iterable = typeof v === 'object' && v !== null && typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function';
+  if (!iterable) throw new TypeError(`${op}: option exclude must be an iterable of strings, got ${typeName(v)}`);
+  return checkArray(op, 'option exclude', [...(v as Iterable<unknown>)], (s, name) => checkString(op, name, s));
 }
 
 export interface ReversalOptions {
@@ -161,12 +190,14 @@ export interface ReversalOptions {
 
 /** Random strings over `alphabet` (default a–l) and their reversals. */
 export function reversalPairs(count: number, options: ReversalOptions = {}): { source: string; target: string }[] {
-  const alphabet = Array.from(options.alphabet ?? 'abcdefghijkl');
-  const lo = options.minLength ?? 4, hi = options.maxLength ?? 10;
-  if (!Number.isInteger(count) || count < 0) throw new RangeError('reversalPairs: count must be a non-negative integer');
-  if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new RangeError('reversalPairs: need 1 <= minLength <= maxLength');
-  if (alphabet.length < 2) throw new RangeError('reversalPairs: the alphabet needs at least two symbols');
-  const r = new SeededRandom(options.seed ?? 0);
+  const op = 'reversalPairs';
+  checkInt(op, 'count', count, { min: 0, max: MAX_INT32 });
+  const o = checkOptions(op, options);
+  const alphabet = Array.from(optString(op, o, 'alphabet') ?? 'abcdefghijkl');
+  const lo = optInt(op, o, 'minLength', { min: 1 }) ?? 4, hi = optInt(op, o, 'maxLength', { min: 1 }) ?? 10;
+  if (hi < lo) throw new RangeError(`${op}: need minLength <= maxLength, got ${lo} and ${hi}`);
+  if (alphabet.length < 2) throw new RangeError(`${op}: the alphabet needs at least two symbols`);
+  const r = new SeededRandom(optSeed(op, o) ?? 0);
   const out: { source: string; target: string }[] = [];
   for (let i = 0; i < count; i++) {
     const n = lo + r.int(hi - lo + 1);

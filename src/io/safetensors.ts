@@ -1,7 +1,8 @@
 // safetensors checkpoints (https://github.com/huggingface/safetensors): the weight format of qkv,
 // for every model, with the model's config in the metadata. The reading, checking and writing happen in the core (cpp/io/safetensors.h) on a
 // worker thread; this module checks arguments and wraps handles.
-import { Tensor, describe } from '../tensor';
+import { checkOptions, checkPath, checkStringRecord, typeName as describe } from '../args';
+import { Tensor } from '../tensor';
 import { ioBinding } from './native-io';
 
 export interface SaveSafetensorsOptions {
@@ -21,12 +22,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function checkPath(path: unknown, op: string): string {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string, got ${describe(path)}`);
-  if (path.includes('\0')) throw new TypeError(`${op}: path must not contain NUL characters`);
-  return path;
-}
-
 /**
  * Writes `tensors` (float32, float64 or int32, any strides) to a safetensors file, in the order given
  * (a Map's or an object's insertion order). The write is atomic: the bytes go to a temporary file in
@@ -44,7 +39,7 @@ export async function saveSafetensors(
   options: SaveSafetensorsOptions = {},
 ): Promise<void> {
   const op = 'saveSafetensors';
-  checkPath(path, op);
+  checkPath(op, 'path', path);
   let entries: [unknown, unknown][];
   if (tensors instanceof Map) entries = [...tensors.entries()];
   else if (isPlainObject(tensors)) entries = Object.entries(tensors);
@@ -58,12 +53,10 @@ export async function saveSafetensors(
     names.push(name);
     handles.push(t._h);
   }
-  if (!isPlainObject(options)) throw new TypeError(`${op}: options must be an object, got ${describe(options)}`);
-  const metadata = options.metadata ?? {};
-  if (!isPlainObject(metadata)) throw new TypeError(`${op}: options.metadata must be an object of strings, got ${describe(metadata)}`);
-  for (const [k, v] of Object.entries(metadata))
-    if (typeof v !== 'string') throw new TypeError(`${op}: options.metadata['${k}'] must be a string, got ${describe(v)}`);
-  await ioBinding.saveSafetensors(path, names, handles, metadata as Record<string, string>);
+  const o = checkOptions(op, options);
+  // A fresh copy: the native side reads it, and must not run the caller's getters.
+  const metadata = o.metadata === undefined ? {} : checkStringRecord(op, 'options.metadata', o.metadata);
+  await ioBinding.saveSafetensors(path, names, handles, metadata);
 }
 
 /**
@@ -75,7 +68,7 @@ export async function saveSafetensors(
  */
 export async function loadSafetensors(source: string | Uint8Array): Promise<Safetensors> {
   const op = 'loadSafetensors';
-  if (!(source instanceof Uint8Array)) checkPath(source, op);
+  if (!(source instanceof Uint8Array)) checkPath(op, 'path', source);
   const r = await ioBinding.loadSafetensors(source);
   const tensors = new Map<string, Tensor>();
   for (const name of r.names) tensors.set(name, new Tensor(r.tensors[name]));

@@ -1,4 +1,5 @@
 // qkv.nn: modules of the core with typed classes, checkpoints and the native training loop.
+import { checkPath } from '../args';
 import { wrapModule, type LoadResult, type SupervisedModule } from './module';
 import { nnBinding } from './native-nn';
 
@@ -41,7 +42,6 @@ export {
  * loads its tensors. The result is an instance of the matching class (`nn.MLP`, `nn.Linear`, ...).
  */
 export async function load(path: string): Promise<{ module: SupervisedModule } & LoadResult> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('nn.load: path must be a non-empty string');
-  const r = await nnBinding.nnLoadModule(path);
+  const r = await nnBinding.nnLoadModule(checkPath('nn.load', 'path', path));
   return { module: wrapModule(r.module), metadata: r.metadata };
 }

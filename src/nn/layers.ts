@@ -1,6 +1,8 @@
 // Typed classes over the core's layers (cpp/nn/layers.h). Parameter names and layouts follow
 // PyTorch (Linear.weight is [out, in]; an MLP is laid out as the nn.Sequential of its layers).
-import { describe } from '../tensor';
+import {
+  checkArray, checkInt, checkNumber, checkObject, checkOptions, checkSeed, optBool, optEnum, optNumber, typeName, type Options,
+} from '../args';
 import type { Tensor } from '../tensor';
 import { Module, SupervisedModule, moduleClasses, wrapModule } from './module';
 import { nnBinding } from './native-nn';
@@ -26,21 +28,30 @@ export type Init = InitName | { kind: InitName; std?: number; bound?: number; ga
 export type FloatDType = 'float32' | 'float64';
 export type ActivationName = 'relu' | 'gelu' | 'geluTanh' | 'tanh' | 'quickGelu';
 
-function seedOf(seed: unknown, op: string): number {
-  if (seed === undefined) return Math.floor(Math.random() * 2 ** 52);
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new TypeError(`${op}: seed must be a non-negative integer`);
-  return seed;
+const INIT_NAMES: readonly InitName[] = ['default', 'zeros', 'ones', 'normal', 'uniform', 'xavierUniform', 'xavierNormal', 'kaimingUniform', 'kaimingNormal'];
+const ACTIVATIONS: readonly ActivationName[] = ['relu', 'gelu', 'geluTanh', 'tanh', 'quickGelu'];
+const FLOAT_DTYPES: readonly FloatDType[] = ['float32', 'float64'];
+
+function seedOf(o: Options, op: string): number {
+  return o.seed === undefined ? Math.floor(Math.random() * 2 ** 52) : checkSeed(op, 'option seed', o.seed);
 }
 
-function opts<T extends object>(o: T | undefined, op: string): T {
-  if (o === undefined) return {} as T;
-  if (typeof o !== 'object' || o === null) throw new TypeError(`${op}: options must be an object, got ${describe(o)}`);
-  return o;
-}
-
+/** A layer size: an integer in [0, 2³¹ - 1]. */
 function int(v: unknown, op: string, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${what} must be an integer, got ${describe(v)}`);
-  return v;
+  return checkInt(op, what, v);
+}
+
+/** The init option as the native side reads it: a name, or a fresh { kind, std, bound, gain }. */
+function initOf(o: Options, op: string): Init | undefined {
+  const v = o.init;
+  if (v === undefined || typeof v === 'string') return optEnum(op, o, 'init', INIT_NAMES);
+  const io = checkObject(op, 'option init', v, 'a name or { kind, std?, bound?, gain? }');
+  const init: { kind: InitName; std?: number; bound?: number; gain?: number } = { kind: optEnum(op, io, 'kind', INIT_NAMES) ?? 'default' };
+  const std = optNumber(op, io, 'std', { min: 0 }), bound = optNumber(op, io, 'bound', { min: 0 }), gain = optNumber(op, io, 'gain');
+  if (std !== undefined) init.std = std;
+  if (bound !== undefined) init.bound = bound;
+  if (gain !== undefined) init.gain = gain;
+  return init;
 }
 
 function param(m: Module, name: string): Tensor | null {
@@ -61,14 +72,15 @@ export interface LinearOptions {
 /** y = x Wᵀ + b: [..., inFeatures] → [..., outFeatures]; weight [out, in], bias [out]. */
 export class Linear extends SupervisedModule {
   constructor(inFeatures: number, outFeatures: number, options?: LinearOptions) {
-    const o = opts(options, 'nn.Linear');
+    const op = 'nn.Linear';
+    const o = checkOptions(op, options);
     super('Linear', {
-      inFeatures: int(inFeatures, 'nn.Linear', 'inFeatures'),
-      outFeatures: int(outFeatures, 'nn.Linear', 'outFeatures'),
-      bias: o.bias,
-      dtype: o.dtype,
-      init: o.init,
-      seed: seedOf(o.seed, 'nn.Linear'),
+      inFeatures: int(inFeatures, op, 'inFeatures'),
+      outFeatures: int(outFeatures, op, 'outFeatures'),
+      bias: optBool(op, o, 'bias'),
+      dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES),
+      init: initOf(o, op),
+      seed: seedOf(o, op),
     });
   }
   get weight(): Tensor {
@@ -89,13 +101,14 @@ export interface EmbeddingOptions {
 /** Rows of a table: int32 ids [...] → [..., dim]. The gradient reaches only the rows used. */
 export class Embedding extends SupervisedModule {
   constructor(numEmbeddings: number, dim: number, options?: EmbeddingOptions) {
-    const o = opts(options, 'nn.Embedding');
+    const op = 'nn.Embedding';
+    const o = checkOptions(op, options);
     super('Embedding', {
-      numEmbeddings: int(numEmbeddings, 'nn.Embedding', 'numEmbeddings'),
-      dim: int(dim, 'nn.Embedding', 'dim'),
-      dtype: o.dtype,
-      init: o.init,
-      seed: seedOf(o.seed, 'nn.Embedding'),
+      numEmbeddings: int(numEmbeddings, op, 'numEmbeddings'),
+      dim: int(dim, op, 'dim'),
+      dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES),
+      init: initOf(o, op),
+      seed: seedOf(o, op),
     });
   }
   get weight(): Tensor {
@@ -114,8 +127,14 @@ export interface LayerNormOptions {
 /** Normalises over the last axis (of size `dim`). */
 export class LayerNorm extends SupervisedModule {
   constructor(dim: number, options?: LayerNormOptions) {
-    const o = opts(options, 'nn.LayerNorm');
-    super('LayerNorm', { dim: int(dim, 'nn.LayerNorm', 'dim'), eps: o.eps, affine: o.affine, dtype: o.dtype });
+    const op = 'nn.LayerNorm';
+    const o = checkOptions(op, options);
+    super('LayerNorm', {
+      dim: int(dim, op, 'dim'),
+      eps: optNumber(op, o, 'eps', { min: 0 }),
+      affine: optBool(op, o, 'affine'),
+      dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES),
+    });
   }
   get weight(): Tensor | null {
     return param(this, 'weight');
@@ -128,9 +147,9 @@ export class LayerNorm extends SupervisedModule {
 /** Zeroes elements with probability p while training (scaling the rest by 1/(1-p)); the identity in eval mode. */
 export class Dropout extends SupervisedModule {
   constructor(p = 0.5, options?: { seed?: number }) {
-    const o = opts(options, 'nn.Dropout');
-    if (typeof p !== 'number') throw new TypeError('nn.Dropout: p must be a number');
-    super('Dropout', { p, seed: seedOf(o.seed, 'nn.Dropout') });
+    const op = 'nn.Dropout';
+    const o = checkOptions(op, options);
+    super('Dropout', { p: checkNumber(op, 'p', p, { min: 0, max: 1 }), seed: seedOf(o, op) });
   }
   get p(): number {
     return this.config.p as number;
@@ -147,8 +166,8 @@ export class ReLU extends SupervisedModule {
 /** GELU as a module; `approximate: 'tanh'` for the tanh form. */
 export class GELU extends SupervisedModule {
   constructor(options?: { approximate?: 'none' | 'tanh' }) {
-    const o = opts(options, 'nn.GELU');
-    super('Activation', { kind: o.approximate === 'tanh' ? 'geluTanh' : 'gelu' });
+    const approximate = optEnum('nn.GELU', checkOptions('nn.GELU', options), 'approximate', ['none', 'tanh'] as const);
+    super('Activation', { kind: approximate === 'tanh' ? 'geluTanh' : 'gelu' });
   }
 }
 
@@ -172,13 +191,13 @@ export class Sequential extends SupervisedModule {
     const build = (modules[0] as unknown) === kBuild ? (modules[1] as unknown as Build) : null;
     if (!build)
       modules.forEach((m, i) => {
-        if (!(m instanceof Module)) throw new TypeError(`nn.Sequential: argument ${i} must be a module, got ${describe(m)}`);
+        if (!(m instanceof Module)) throw new TypeError(`nn.Sequential: argument ${i} must be a module, got ${typeName(m)}`);
       });
     super(build ? build.type : 'Sequential', build ? build.options : { modules: modules.map((m) => m._m) });
   }
   /** Adds a module at the end. */
   append(m: Module): this {
-    if (!(m instanceof Module)) throw new TypeError(`Sequential.append: expected a module, got ${describe(m)}`);
+    if (!(m instanceof Module)) throw new TypeError(`Sequential.append: expected a module, got ${typeName(m)}`);
     nnBinding.nnAppend(this._m, m._m);
     return this;
   }
@@ -187,9 +206,10 @@ export class Sequential extends SupervisedModule {
   }
   /** The i-th module (negative counts from the end). */
   at(i: number): Module {
+    checkInt('Sequential.at', 'index', i, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
     const children = nnBinding.nnNamedChildren(this._m);
     const k = i < 0 ? children.length + i : i;
-    if (!Number.isInteger(k) || k < 0 || k >= children.length) throw new RangeError(`Sequential.at: index ${i} is out of range for ${children.length} modules`);
+    if (k < 0 || k >= children.length) throw new RangeError(`Sequential.at: index ${i} is out of range for ${children.length} modules`);
     return wrapModule(children[k][1]);
   }
 }
@@ -216,22 +236,22 @@ export interface MLPOptions {
  */
 export class MLP extends Sequential {
   constructor(inFeatures: number, hidden: readonly number[], outFeatures: number, options?: MLPOptions) {
-    const o = opts(options, 'nn.MLP');
-    if (!Array.isArray(hidden)) throw new TypeError('nn.MLP: hidden must be an array of sizes');
+    const op = 'nn.MLP';
+    const o = checkOptions(op, options);
     const build: Build = {
       type: 'MLP',
       options: {
-        in: int(inFeatures, 'nn.MLP', 'inFeatures'),
-        hidden: hidden.map((h) => int(h, 'nn.MLP', 'each hidden size')),
-        out: int(outFeatures, 'nn.MLP', 'outFeatures'),
-        activation: o.activation,
-        layerNorm: o.layerNorm,
-        dropout: o.dropout,
-        bias: o.bias,
-        eps: o.eps,
-        dtype: o.dtype,
-        init: o.init,
-        seed: seedOf(o.seed, 'nn.MLP'),
+        in: int(inFeatures, op, 'inFeatures'),
+        hidden: checkArray(op, 'hidden', hidden, (h, name) => int(h, op, name), { what: 'an array of sizes' }),
+        out: int(outFeatures, op, 'outFeatures'),
+        activation: optEnum(op, o, 'activation', ACTIVATIONS),
+        layerNorm: optBool(op, o, 'layerNorm'),
+        dropout: optNumber(op, o, 'dropout', { min: 0, max: 1 }),
+        bias: optBool(op, o, 'bias'),
+        eps: optNumber(op, o, 'eps', { min: 0 }),
+        dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES),
+        init: initOf(o, op),
+        seed: seedOf(o, op),
       },
     };
     super(...([kBuild, build] as unknown as Module[]));

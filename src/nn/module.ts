@@ -2,7 +2,11 @@
 // parameters, modes, checkpoints and the jobs that run on worker threads (fit, evaluate, predict,
 // save, load). Jobs on one module run one after another, in call order (the call queue of src/jobs.ts).
 import { QkvError } from '../errors';
-import { Tensor, describe, handle } from '../tensor';
+import {
+  checkArray, checkBool, checkFunction, checkObject, checkOptions, checkPath, checkString, checkStringRecord, optBool, optEnum, optInt, optNumber,
+  optSeed, typeName, type Options,
+} from '../args';
+import { Tensor, handle } from '../tensor';
 import { AdamW, checkOptimizer, type Optimizer, type Schedule } from '../optim/index';
 import { nnBinding, type NativeModule, type NativeOptimizer } from './native-nn';
 import type { NativeTensor } from '../native';
@@ -112,21 +116,20 @@ export function noOptimizerState(op: string, what = 'optimizer: true'): QkvError
 }
 
 function checkDataset(d: unknown, op: string, what: string): Dataset {
-  if (typeof d !== 'object' || d === null) throw new TypeError(`${op}: ${what} must be { inputs: Tensor, targets: Tensor }, got ${describe(d)}`);
-  const { inputs, targets } = d as Dataset;
+  const o = checkObject(op, what, d, '{ inputs: Tensor, targets: Tensor }');
+  const inputs = o.inputs, targets = o.targets;
   handle(inputs, op, `${what}.inputs`);
   handle(targets, op, `${what}.targets`);
-  return { inputs, targets };
+  return { inputs: inputs as Tensor, targets: targets as Tensor };
 }
 
-function optionsObject<T>(o: T | undefined, op: string): T {
-  if (o === undefined) return {} as T;
-  if (typeof o !== 'object' || o === null) throw new TypeError(`${op}: options must be an object, got ${describe(o)}`);
-  return o;
-}
-
-function lossOptions(o: LossOptions): Record<string, unknown> {
-  return { loss: o.loss, ignoreIndex: o.ignoreIndex, labelSmoothing: o.labelSmoothing };
+/** The loss options as the native task reads them, checked. */
+function lossOptions(o: Options, op: string): Record<string, unknown> {
+  return {
+    loss: optEnum(op, o, 'loss', ['crossEntropy', 'mse'] as const),
+    ignoreIndex: optInt(op, o, 'ignoreIndex', { min: -0x80000000 }),
+    labelSmoothing: optNumber(op, o, 'labelSmoothing', { min: 0, max: 1 }),
+  };
 }
 
 /**
@@ -186,6 +189,7 @@ export abstract class Module {
   }
   /** The parameter with this dotted name. */
   parameter(name: string): Tensor {
+    checkString(`${this.type}.parameter`, 'name', name);
     const found = this.namedParameters().find(([n]) => n === name);
     if (!found) throw new RangeError(`${this.type}: no parameter named '${name}'`);
     return found[1];
@@ -207,12 +211,16 @@ export abstract class Module {
   loadStateDict(tensors: Map<string, Tensor> | Record<string, Tensor> | Iterable<[string, Tensor]>, options: { strict?: boolean } = {}): Promise<void> {
     const op = 'loadStateDict';
     return this.enqueue((m) => {
-      const entries = tensors instanceof Map || Array.isArray(tensors) ? [...(tensors as Iterable<[string, Tensor]>)]
+      const raw = tensors instanceof Map ? [...tensors.entries()] : Array.isArray(tensors) ? tensors
         : typeof tensors === 'object' && tensors !== null ? Object.entries(tensors as Record<string, Tensor>) : null;
-      if (!entries) throw new TypeError(`${op}: tensors must be a Map, an object of Tensors or [name, Tensor] pairs, got ${describe(tensors)}`);
-      const strict = optionsObject(options, op).strict ?? true;
-      if (typeof strict !== 'boolean') throw new TypeError(`${op}: strict must be a boolean`);
-      return nnBinding.nnLoadStateDict(m, entries.map(([n]) => n), entries.map(([n, t]) => handle(t, op, `tensor '${n}'`)), strict);
+      if (!raw) throw new TypeError(`${op}: tensors must be a Map, an object of Tensors or [name, Tensor] pairs, got ${typeName(tensors)}`);
+      const entries = checkArray(op, 'tensors', raw, (pair, name) => {
+        if (!Array.isArray(pair) || pair.length !== 2) throw new TypeError(`${op}: ${name} must be a [name, Tensor] pair, got ${typeName(pair)}`);
+        const n = checkString(op, `${name}[0]`, pair[0]);
+        return [n, handle(pair[1], op, `tensor '${n}'`)] as const;
+      });
+      const strict = optBool(op, checkOptions(op, options), 'strict') ?? true;
+      return nnBinding.nnLoadStateDict(m, entries.map(([n]) => n), entries.map(([, h]) => h), strict);
     });
   }
   /** Direct children with their names. */
@@ -226,8 +234,7 @@ export abstract class Module {
 
   /** Training mode (dropout active) for this module and its children. */
   train(mode = true): this {
-    if (typeof mode !== 'boolean') throw new TypeError('train: mode must be a boolean');
-    nnBinding.nnSetTraining(this._m, mode);
+    nnBinding.nnSetTraining(this._m, checkBool('train', 'mode', mode));
     return this;
   }
   /** Evaluation mode (dropout off). */
@@ -269,14 +276,13 @@ export abstract class Module {
   save(path: string, options: SaveOptions = {}): Promise<void> {
     const op = 'save';
     // Argument errors are thrown now; state errors (no kept optimizer state) reject.
-    if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string`);
-    const o = optionsObject(options, op);
-    if (o.metadata !== undefined && (typeof o.metadata !== 'object' || o.metadata === null))
-      throw new TypeError(`${op}: metadata must be an object of strings`);
-    const optimizer = o.optimizer;
+    checkPath(op, 'path', path);
+    const o = checkOptions(op, options);
+    const own = o.metadata === undefined ? {} : checkStringRecord(op, 'option metadata', o.metadata);
+    const optimizer = o.optimizer as Optimizer | boolean | undefined;
     if (optimizer !== undefined && typeof optimizer !== 'boolean') checkOptimizer(optimizer, op);
     return this.enqueue((m) => {
-      const metadata = { ...(o.metadata ?? {}), ...this.checkpointMetadata() };
+      const metadata = { ...own, ...this.checkpointMetadata() };
       return nnBinding.nnSave(m, path, this.optimizerToSave(optimizer, op), metadata);
     });
   }
@@ -301,8 +307,8 @@ export abstract class Module {
   load(path: string, options: LoadOptions = {}): Promise<LoadResult> {
     const op = 'load';
     return this.enqueue(async () => {
-      if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string`);
-      const o = optionsObject(options, op);
+      checkPath(op, 'path', path);
+      const o = checkOptions(op, options);
       const opt = o.optimizer === undefined ? null : checkOptimizer(o.optimizer, op)._o;
       return { metadata: await nnBinding.nnLoad(this._m, path, opt) };
     });
@@ -361,25 +367,24 @@ export abstract class SupervisedModule extends Module {
   fit(dataset: Dataset, options: FitOptions = {}): Promise<TrainResult> {
     const op = 'fit';
     return this.enqueue(() => {
-      const o = optionsObject(options, op);
+      const o = checkOptions(op, options);
       const data = checkDataset(dataset, op, 'dataset');
-      const val = o.validation === undefined ? undefined : checkDataset(o.validation, op, 'validation');
-      const optimizer = o.optimizer === undefined ? new AdamW(this, { lr: 1e-3 }) : checkOptimizer(o.optimizer, op);
-      if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
-      const signal = checkSignal(o.signal, op);
-      if (o.schedule !== undefined) optimizer.schedule = o.schedule;
+      const val = o.validation === undefined ? undefined : checkDataset(o.validation, op, 'option validation');
       const native = {
-        epochs: o.epochs,
-        maxSteps: o.maxSteps,
-        batchSize: o.batchSize,
-        accumulate: o.accumulate,
-        clipNorm: o.clipNorm,
-        shuffle: o.shuffle,
-        seed: o.seed,
-        evalBatchSize: o.evalBatchSize,
-        ...lossOptions(o),
+        epochs: optInt(op, o, 'epochs', { min: 1 }),
+        maxSteps: optInt(op, o, 'maxSteps', { min: 0, max: Number.MAX_SAFE_INTEGER }),
+        batchSize: optInt(op, o, 'batchSize', { min: 1 }),
+        accumulate: optInt(op, o, 'accumulate', { min: 1 }),
+        clipNorm: optNumber(op, o, 'clipNorm', { min: 0 }),
+        shuffle: optBool(op, o, 'shuffle'),
+        seed: optSeed(op, o),
+        evalBatchSize: optInt(op, o, 'evalBatchSize', { min: 1 }),
+        ...lossOptions(o, op),
       };
-      const onProgress = o.onProgress;
+      const onProgress = o.onProgress === undefined ? undefined : checkFunction<(p: TrainProgress) => void>(op, 'option onProgress', o.onProgress);
+      const signal = checkSignal(o.signal, op);
+      const optimizer = o.optimizer === undefined ? new AdamW(this, { lr: 1e-3 }) : checkOptimizer(o.optimizer, op);
+      if (o.schedule !== undefined) optimizer.schedule = o.schedule as Schedule;
       const tensors: [string, NativeTensor][] = [['inputs', data.inputs._h], ['targets', data.targets._h]];
       if (val) tensors.push(['valInputs', val.inputs._h], ['valTargets', val.targets._h]);
       return taskValue(op, signal, () =>
@@ -391,11 +396,12 @@ export abstract class SupervisedModule extends Module {
   evaluate(dataset: Dataset, options: EvaluateOptions = {}): Promise<EvalResult> {
     const op = 'evaluate';
     return this.enqueue(() => {
-      const o = optionsObject(options, op);
+      const o = checkOptions(op, options);
       const data = checkDataset(dataset, op, 'dataset');
+      const native = { batchSize: optInt(op, o, 'batchSize', { min: 1 }), ...lossOptions(o, op) };
       const signal = checkSignal(o.signal, op);
       return taskValue(op, signal, () => startTask<EvalResult>(this._m, 'evaluate', {
-        options: { batchSize: o.batchSize, ...lossOptions(o) },
+        options: native,
         tensors: [['inputs', data.inputs._h], ['targets', data.targets._h]],
       }));
     });
@@ -405,10 +411,9 @@ export abstract class SupervisedModule extends Module {
   predict(inputs: Tensor, options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<Tensor> {
     const op = 'predict';
     return this.enqueue(async () => {
-      const o = optionsObject(options, op);
+      const o = checkOptions(op, options);
       const h = handle(inputs, op, 'inputs');
-      const batchSize = o.batchSize ?? 256;
-      if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`${op}: batchSize must be a positive integer, got ${batchSize}`);
+      const batchSize = optInt(op, o, 'batchSize', { min: 1 }) ?? 256;
       const signal = checkSignal(o.signal, op);
       const r = await runJob(op, signal, () => startTask<unknown>(this._m, 'predict', { options: { batchSize }, tensors: [['inputs', h]] }));
       return new Tensor(r.tensors.get('output')!);

@@ -1,6 +1,9 @@
 // Optimizers, learning-rate schedules and gradient clipping over native parameters
 // (cpp/optim). The update rules follow PyTorch 1.13 operation for operation.
-import { Tensor, describe, handle } from '../tensor';
+import {
+  checkArray, checkEnum, checkFunction, checkInt, checkNumber, checkObject, checkOptions, optBool, optInt, optNumber, typeName, type Options,
+} from '../args';
+import { Tensor, handle } from '../tensor';
 import { nnBinding, type NativeOptimizer, type NativeSchedule } from '../nn/native-nn';
 
 // ---- schedules -------------------------------------------------------------------------------------
@@ -23,18 +26,24 @@ export interface WarmupOptions {
   minLr?: number;
 }
 
-function makeSchedule(kind: NativeSchedule['kind'], o: Partial<WarmupOptions>, op: string): Schedule {
-  if (typeof o !== 'object' || o === null) throw new TypeError(`${op}: options must be an object`);
-  const fields: NativeSchedule = { kind, warmupSteps: o.warmupSteps ?? 0, totalSteps: o.totalSteps ?? 0, minLr: o.minLr ?? 0 };
-  for (const key of ['warmupSteps', 'totalSteps'] as const)
-    if (!Number.isInteger(fields[key]) || fields[key] < 0) throw new RangeError(`${op}: ${key} must be an integer >= 0, got ${fields[key]}`);
-  if (typeof fields.minLr !== 'number' || !(fields.minLr >= 0)) throw new RangeError(`${op}: minLr must be a number >= 0`);
+const KINDS: readonly NativeSchedule['kind'][] = ['constant', 'warmupCosine', 'warmupLinear'];
+const STEPS = { min: 0, max: Number.MAX_SAFE_INTEGER };
+
+function makeSchedule(kind: NativeSchedule['kind'], options: unknown, op: string): Schedule {
+  const o = kind === 'constant' ? checkOptions(op, options) : checkObject(op, 'options', options, '{ totalSteps, warmupSteps?, minLr? }');
+  const fields: NativeSchedule = {
+    kind,
+    warmupSteps: optInt(op, o, 'warmupSteps', STEPS) ?? 0,
+    // Required by the decaying schedules; a constant one has no end.
+    totalSteps: kind === 'constant' ? optInt(op, o, 'totalSteps', STEPS) ?? 0 : checkInt(op, 'option totalSteps', o.totalSteps, STEPS),
+    minLr: optNumber(op, o, 'minLr', { min: 0 }) ?? 0,
+  };
   if (kind !== 'constant' && fields.totalSteps < fields.warmupSteps)
     throw new RangeError(`${op}: totalSteps (${fields.totalSteps}) must be >= warmupSteps (${fields.warmupSteps})`);
   const s: Schedule = {
     ...fields,
     lrAt(step: number, baseLr: number): number {
-      return nnBinding.scheduleLr(fields, baseLr, step);
+      return nnBinding.scheduleLr(fields, checkNumber('lrAt', 'baseLr', baseLr), checkInt('lrAt', 'step', step, STEPS));
     },
   };
   return Object.freeze(s);
@@ -56,10 +65,10 @@ export const schedule = {
   },
 };
 
+/** A schedule's fields, checked as schedule.* checks them, in a fresh object for the native side. */
 function checkSchedule(s: unknown, op: string): NativeSchedule {
-  if (typeof s !== 'object' || s === null || typeof (s as NativeSchedule).kind !== 'string')
-    throw new TypeError(`${op}: schedule must come from qkv.optim.schedule, got ${describe(s)}`);
-  const { kind, warmupSteps, totalSteps, minLr } = s as NativeSchedule;
+  const o = checkObject(op, 'schedule', s, 'a schedule from qkv.optim.schedule');
+  const { kind, warmupSteps, totalSteps, minLr } = makeSchedule(checkEnum(op, 'schedule.kind', o.kind, KINDS), o, op);
   return { kind, warmupSteps, totalSteps, minLr };
 }
 
@@ -70,14 +79,15 @@ export type ParamSource = Tensor[] | [string, Tensor][] | { namedParameters(): [
 
 function namedParams(source: ParamSource, op: string): [string, Tensor][] {
   // From a module: its trainable parameters (a frozen one, requiresGrad = false, is left out).
-  if (source && typeof (source as { namedParameters?: unknown }).namedParameters === 'function')
-    return (source as { namedParameters(): [string, Tensor][] }).namedParameters().filter(([, p]) => p.requiresGrad);
-  if (!Array.isArray(source)) throw new TypeError(`${op}: params must be a module, an array of Tensors or of [name, Tensor] pairs, got ${describe(source)}`);
-  return source.map((p, i): [string, Tensor] => {
+  const named = source && typeof (source as { namedParameters?: unknown }).namedParameters === 'function'
+    ? (source as { namedParameters(): unknown }).namedParameters() : null;
+  const list = checkArray(op, 'params', named ?? source, (p, name, i): [string, Tensor] => {
     if (p instanceof Tensor) return [String(i), p];
     if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'string' && p[1] instanceof Tensor) return [p[0], p[1]];
-    throw new TypeError(`${op}: params[${i}] must be a Tensor or a [name, Tensor] pair, got ${describe(p)}`);
-  });
+    throw new TypeError(`${op}: ${name} must be a Tensor or a [name, Tensor] pair, got ${typeName(p)}`);
+  }, { what: 'a module, an array of Tensors or of [name, Tensor] pairs' });
+  // From a module: its trainable parameters (a frozen one, requiresGrad = false, is left out).
+  return named ? list.filter(([, p]) => p.requiresGrad) : list;
 }
 
 /** Decides whether weight decay applies to a parameter (name as in `namedParameters()`, or its index). */
@@ -92,6 +102,7 @@ export const decayMatricesOnly: DecayFilter = (_name, p) => p.ndim >= 2;
  * {@link decayMatricesOnly}.
  */
 function declaredDecay(source: ParamSource): DecayFilter {
+  if (typeof source !== 'object' || source === null) return decayMatricesOnly;
   const m = (source as { _m?: unknown })._m;
   if (m === undefined || m === null) return decayMatricesOnly;
   const declared = nnBinding.nnParameterDecay(m as Parameters<typeof nnBinding.nnParameterDecay>[0]);
@@ -125,16 +136,13 @@ export abstract class Optimizer {
   readonly paramNames: readonly string[];
 
   /** @internal */
-  protected constructor(type: string, params: ParamSource, options: OptimizerOptions & Record<string, unknown>, defaultDecay: DecayFilter) {
+  protected constructor(type: string, params: ParamSource, options: unknown, defaultDecay: DecayFilter) {
     const op = `optim.${type}`;
-    if (typeof options !== 'object' || options === null) throw new TypeError(`${op}: options must be an object`);
+    const o = checkOptions(op, options);
+    const native = hyperparameters(type, o, op);
     const named = namedParams(params, op);
-    const filter = options.decay ?? defaultDecay;
-    if (typeof filter !== 'function') throw new TypeError(`${op}: decay must be a function (name, param) => boolean`);
+    const filter = o.decay === undefined ? defaultDecay : checkFunction<DecayFilter>(op, 'option decay', o.decay);
     const decay = named.map(([name, p]) => Boolean(filter(name, p)));
-    const native: Record<string, unknown> = { ...options };
-    delete native.decay;
-    if (options.schedule !== undefined) native.schedule = checkSchedule(options.schedule, op);
     this._o = nnBinding.optimCreate(type, named.map(([name, p]) => handle(p, op, `parameter '${name}'`)), decay, native);
     this.paramNames = Object.freeze(named.map(([n]) => n));
   }
@@ -156,8 +164,7 @@ export abstract class Optimizer {
     return nnBinding.optimInfo(this._o).lr;
   }
   set lr(value: number) {
-    if (typeof value !== 'number') throw new TypeError('lr: must be a number');
-    nnBinding.optimSetLr(this._o, value);
+    nnBinding.optimSetLr(this._o, checkNumber('lr', 'value', value, { min: 0 }));
   }
   /** The learning rate the next step will use. */
   get currentLr(): number {
@@ -187,12 +194,34 @@ export abstract class Optimizer {
   }
   /** The state of parameter `index` (copies of its buffers). */
   state(index: number): ParamOptimState {
-    if (!Number.isInteger(index)) throw new TypeError('state: index must be an integer');
-    const s = nnBinding.optimState(this._o, index);
+    const s = nnBinding.optimState(this._o, checkInt('state', 'index', index, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }));
     const buffers: Record<string, Tensor> = {};
     for (const [k, v] of Object.entries(s.buffers)) buffers[k] = new Tensor(v);
     return { step: s.step, buffers };
   }
+}
+
+/** The options the native optimizer reads, checked, in a fresh object (only those given). */
+function hyperparameters(type: string, o: Options, op: string): Record<string, unknown> {
+  const native: Record<string, unknown> = {
+    lr: optNumber(op, o, 'lr', { min: 0 }),
+    weightDecay: optNumber(op, o, 'weightDecay', { min: 0 }),
+    schedule: o.schedule === undefined ? undefined : checkSchedule(o.schedule, op),
+  };
+  if (type === 'SGD') {
+    native.momentum = optNumber(op, o, 'momentum', { min: 0 });
+    native.dampening = optNumber(op, o, 'dampening');
+    native.nesterov = optBool(op, o, 'nesterov');
+  } else {
+    native.eps = optNumber(op, o, 'eps', { min: 0 });
+    if (o.betas !== undefined) {
+      const betas = checkArray(op, 'option betas', o.betas, (b, name) => checkNumber(op, name, b, { min: 0, max: 1, below: true }), { what: '[beta1, beta2]' });
+      if (betas.length !== 2) throw new RangeError(`${op}: option betas must be [beta1, beta2], got ${betas.length} numbers`);
+      native.betas = betas;
+    }
+  }
+  for (const k of Object.keys(native)) if (native[k] === undefined) delete native[k];
+  return native;
 }
 
 export interface SGDOptions extends OptimizerOptions {
@@ -204,7 +233,7 @@ export interface SGDOptions extends OptimizerOptions {
 /** Stochastic gradient descent with optional momentum (Nesterov's too) and L2 weight decay. */
 export class SGD extends Optimizer {
   constructor(params: ParamSource, options: SGDOptions = {}) {
-    super('SGD', params, options as OptimizerOptions & Record<string, unknown>, () => true);
+    super('SGD', params, options, () => true);
   }
 }
 
@@ -218,7 +247,7 @@ export interface AdamOptions extends OptimizerOptions {
 /** Adam; `weightDecay` (default 0) is an L2 penalty added to the gradient, on every parameter by default. */
 export class Adam extends Optimizer {
   constructor(params: ParamSource, options: AdamOptions = {}) {
-    super('Adam', params, options as OptimizerOptions & Record<string, unknown>, () => true);
+    super('Adam', params, options, () => true);
   }
 }
 
@@ -229,7 +258,7 @@ export class Adam extends Optimizer {
  */
 export class AdamW extends Optimizer {
   constructor(params: ParamSource, options: AdamOptions = {}) {
-    super('AdamW', params, options as OptimizerOptions & Record<string, unknown>, declaredDecay(params));
+    super('AdamW', params, options, declaredDecay(params));
   }
 }
 
@@ -244,8 +273,8 @@ function gradTensors(params: ParamSource, op: string) {
  * `clip_grad_norm_`), and returns the norm before clipping.
  */
 export function clipGradNorm(params: ParamSource, maxNorm: number): number {
-  if (typeof maxNorm !== 'number') throw new TypeError('clipGradNorm: maxNorm must be a number');
-  return nnBinding.clipGradNorm(gradTensors(params, 'clipGradNorm'), maxNorm);
+  const max = checkNumber('clipGradNorm', 'maxNorm', maxNorm, { min: 0 });
+  return nnBinding.clipGradNorm(gradTensors(params, 'clipGradNorm'), max);
 }
 
 /** The global L2 norm of the gradients of `params` (missing gradients count as zero). */
@@ -255,6 +284,6 @@ export function gradNorm(params: ParamSource): number {
 
 /** @internal Throws unless `o` is an Optimizer. */
 export function checkOptimizer(o: unknown, op: string): Optimizer {
-  if (!(o instanceof Optimizer)) throw new TypeError(`${op}: optimizer must be a qkv.optim optimizer, got ${describe(o)}`);
+  if (!(o instanceof Optimizer)) throw new TypeError(`${op}: optimizer must be a qkv.optim optimizer, got ${typeName(o)}`);
   return o;
 }

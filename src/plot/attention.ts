@@ -1,5 +1,6 @@
 // Attention maps as SVG heat maps: one cell per (row token, column token), labelled, with a colour
 // bar. Self-contained SVG 1.1 (no scripts, no external fonts), so any browser or converter shows it.
+import { checkArray, checkNumber, checkOptions, checkPath, checkString, optBool, optEnum, optNumber, optString, typeName, type Options } from '../args';
 import { ioBinding } from '../io/native-io';
 import { Tensor } from '../tensor';
 
@@ -61,12 +62,12 @@ function matrix(weights: unknown, op: string): number[][] {
     const v = weights.toTypedArray();
     return Array.from({ length: shape[0] }, (_, r) => Array.from(v.subarray(r * shape[1], (r + 1) * shape[1])));
   }
-  if (!Array.isArray(weights) || weights.length === 0 || !weights.every((r) => Array.isArray(r) || ArrayBuffer.isView(r)))
-    throw new TypeError(`${op}: weights must be a 2-D Tensor or a non-empty array of rows`);
-  const rows = (weights as ArrayLike<number>[]).map((r) => Array.from(r));
+  const rows = checkArray(op, 'weights', weights, (r, name) => {
+    if (!Array.isArray(r) && !(ArrayBuffer.isView(r) && !(r instanceof DataView))) throw new TypeError(`${op}: ${name} must be an array of numbers, got ${typeName(r)}`);
+    return checkArray(op, name, Array.from(r as ArrayLike<unknown>), (x, n) => checkNumber(op, n, x, { any: true }));
+  }, { nonEmpty: true, what: 'a 2-D Tensor or an array of rows' });
   const n = rows[0].length;
   if (n === 0 || rows.some((r) => r.length !== n)) throw new RangeError(`${op}: every row needs the same, non-zero number of columns`);
-  if (rows.some((r) => r.some((x) => typeof x !== 'number'))) throw new TypeError(`${op}: weights must be numbers`);
   return rows;
 }
 
@@ -76,28 +77,29 @@ function matrix(weights: unknown, op: string): number[][] {
  */
 export function attention(weights: Tensor | readonly (readonly number[] | Float32Array | Float64Array)[], options: AttentionPlotOptions = {}): string {
   const op = 'plot.attention';
+  const o: Options = checkOptions(op, options);
   const w = matrix(weights, op);
   const R = w.length, C = w[0].length;
-  const rowLabels = options.rows ?? Array.from({ length: R }, (_, i) => String(i));
-  const colLabels = options.cols ?? Array.from({ length: C }, (_, i) => String(i));
+  const labels = (key: 'rows' | 'cols') => o[key] === undefined ? undefined
+    : checkArray(op, `option ${key}`, o[key], (s, name) => checkString(op, name, s), { what: 'an array of strings' });
+  const rowLabels = labels('rows') ?? Array.from({ length: R }, (_, i) => String(i));
+  const colLabels = labels('cols') ?? Array.from({ length: C }, (_, i) => String(i));
   if (rowLabels.length !== R) throw new RangeError(`${op}: ${rowLabels.length} row labels for ${R} rows`);
   if (colLabels.length !== C) throw new RangeError(`${op}: ${colLabels.length} column labels for ${C} columns`);
-  const cell = options.cellSize ?? 22;
-  if (!(cell >= 4 && cell <= 200)) throw new RangeError(`${op}: cellSize must be in [4, 200]`);
-  const map = options.colormap === 'blues' ? BLUES : VIRIDIS;
-  if (options.colormap !== undefined && options.colormap !== 'blues' && options.colormap !== 'viridis')
-    throw new TypeError(`${op}: colormap must be 'viridis' or 'blues'`);
+  const target = o.path === undefined ? undefined : checkPath(op, 'option path', o.path);
+  const title = optString(op, o, 'title');
+  const cell = optNumber(op, o, 'cellSize', { min: 4, max: 200 }) ?? 22;
+  const map = optEnum(op, o, 'colormap', ['viridis', 'blues'] as const) === 'blues' ? BLUES : VIRIDIS;
   let max = 0;
   for (const r of w) for (const x of r) if (Number.isFinite(x) && x > max) max = x;
-  const vmax = options.vmax ?? (max > 0 ? max : 1);
-  if (!(vmax > 0)) throw new RangeError(`${op}: vmax must be positive`);
-  const showValues = options.showValues ?? cell >= 28;
+  const vmax = optNumber(op, o, 'vmax', { min: 0, above: true }) ?? (max > 0 ? max : 1);
+  const showValues = optBool(op, o, 'showValues') ?? cell >= 28;
 
-  const rowText = rowLabels.map((s) => shown(String(s)));
-  const colText = colLabels.map((s) => shown(String(s)));
+  const rowText = rowLabels.map(shown);
+  const colText = colLabels.map(shown);
   const left = Math.ceil(Math.max(...rowText.map((s) => textWidth(s))) + 12);
   const colSpan = Math.max(...colText.map((s) => textWidth(s)));
-  const titleH = options.title ? 24 : 8;
+  const titleH = title ? 24 : 8;
   const top = Math.ceil(titleH + colSpan * 0.75 + 14); // column labels at -45°
   const gridW = C * cell, gridH = R * cell;
   const barX = left + gridW + 16, barW = 12;
@@ -106,7 +108,7 @@ export function attention(weights: Tensor | readonly (readonly number[] | Float3
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`);
   out.push(`<rect width="${width}" height="${height}" fill="white"/>`);
-  if (options.title) out.push(`<text x="${left}" y="16" font-size="13" font-weight="bold">${esc(options.title)}</text>`);
+  if (title) out.push(`<text x="${left}" y="16" font-size="13" font-weight="bold">${esc(title)}</text>`);
   out.push(`<g id="cells">`);
   for (let r = 0; r < R; r++)
     for (let c = 0; c < C; c++) {
@@ -139,9 +141,8 @@ export function attention(weights: Tensor | readonly (readonly number[] | Float3
   out.push(`</g></svg>`);
   const svg = out.join('\n') + '\n';
 
-  if (options.path !== undefined) {
-    if (typeof options.path !== 'string') throw new TypeError(`${op}: path must be a string`);
-    ioBinding.writeTextFile(options.path, svg, op);
+  if (target !== undefined) {
+    ioBinding.writeTextFile(target, svg, op);
   }
   return svg;
 }

@@ -1,6 +1,7 @@
 // Text of a generation as it is produced: ids in, the newly final text out, never half a character.
 
 import { TextDecoder } from 'node:util';
+import { checkOptions, optBool } from '../args';
 import { checkIds, type Tokenizer } from './tokenizer';
 
 export interface StreamDecoderOptions {
@@ -32,10 +33,9 @@ export class StreamDecoder {
     if (!tokenizer || typeof tokenizer.decode !== 'function' || !Number.isInteger(tokenizer.size))
       throw new TypeError(`${op}: tokenizer must be a Tokenizer (with decode and size)`);
     if (tokenizer.decodeBytes !== undefined && typeof tokenizer.decodeBytes !== 'function') throw new TypeError(`${op}: tokenizer.decodeBytes must be a function`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    if (options.skipSpecial !== undefined && typeof options.skipSpecial !== 'boolean') throw new TypeError(`${op}: skipSpecial must be a boolean`);
+    const skipSpecial = optBool(op, checkOptions(op, options), 'skipSpecial');
     this.tokenizer = tokenizer;
-    this.skipSpecial = options.skipSpecial ?? true;
+    this.skipSpecial = skipSpecial ?? true;
     // ignoreBOM: a U+FEFF the tokens spell is text, not a marker to drop.
     if (tokenizer.decodeBytes) this.#utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
   }

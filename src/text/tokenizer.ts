@@ -2,6 +2,8 @@
 // tokenizers that register themselves later), the registry that rebuilds one from its saved JSON,
 // and the argument checks they share, so that every tokenizer rejects bad input the same way.
 
+import { checkFunction, checkInt, checkOptions, checkString, optBool, typeName } from '../args';
+import { QkvError } from '../errors';
 import type { TokenBatch } from './batch';
 
 /** The special tokens a model may ask a tokenizer for by name. */
@@ -76,69 +78,84 @@ const registry = new Map<string, TokenizerFromJSON>();
  * again does nothing; another function for a kind already registered is a RangeError.
  */
 export function registerTokenizer(kind: string, fromJSON: TokenizerFromJSON): void {
-  if (typeof kind !== 'string' || kind === '') throw new TypeError('registerTokenizer: kind must be a non-empty string');
-  if (typeof fromJSON !== 'function') throw new TypeError('registerTokenizer: fromJSON must be a function');
+  checkString('registerTokenizer', 'kind', kind, { nonEmpty: true });
+  checkFunction('registerTokenizer', 'fromJSON', fromJSON);
   const known = registry.get(kind);
   if (known && known !== fromJSON) throw new RangeError(`registerTokenizer: the kind ${JSON.stringify(kind)} is already registered`);
   registry.set(kind, fromJSON);
 }
 
-/** Rebuilds a tokenizer saved with toJSON() (an object, or its JSON text) through the registry. */
+/**
+ * Rebuilds a tokenizer saved with toJSON() (an object, or its JSON text) through the registry.
+ * TypeError when `json` is neither a string nor an object; saved data that does not parse or does
+ * not describe a tokenizer (no kind, an unknown kind, fields a kind rejects) is QkvError ERR_FORMAT.
+ */
 export function tokenizerFromJSON(json: string | object): Tokenizer {
-  const j: unknown = typeof json === 'string' ? JSON.parse(json) : json;
+  const op = 'tokenizerFromJSON';
+  if (typeof json !== 'string' && (typeof json !== 'object' || json === null || Array.isArray(json)))
+    throw new TypeError(`${op}: json must be a JSON string or an object, got ${typeName(json)}`);
+  let j: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      j = JSON.parse(json);
+    } catch (e) {
+      throw new QkvError(`${op}: not JSON: ${(e as Error).message}`, 'ERR_FORMAT');
+    }
+  }
   if (!j || typeof j !== 'object' || Array.isArray(j) || typeof (j as TokenizerJSON).kind !== 'string')
-    throw new TypeError('tokenizerFromJSON: expected an object with a string kind');
+    throw new QkvError(`${op}: expected an object with a string kind, got ${typeName(j)}`, 'ERR_FORMAT');
   const kind = (j as TokenizerJSON).kind;
   const fromJSON = registry.get(kind);
-  if (!fromJSON) throw new TypeError(`tokenizerFromJSON: unknown tokenizer kind ${JSON.stringify(kind)} (registered: ${[...registry.keys()].join(', ')})`);
-  return fromJSON(j as TokenizerJSON);
+  if (!fromJSON) throw new QkvError(`${op}: unknown tokenizer kind ${JSON.stringify(kind)} (registered: ${[...registry.keys()].join(', ')})`, 'ERR_FORMAT');
+  try {
+    return fromJSON(j as TokenizerJSON);
+  } catch (e) {
+    // A kind's own checks of its fields (TypeError, RangeError) say what is wrong with the data.
+    if (e instanceof TypeError || e instanceof RangeError) throw new QkvError(`${op}: a corrupt ${kind} tokenizer: ${e.message}`, 'ERR_FORMAT');
+    throw e;
+  }
 }
 
 // Argument checks shared by the tokenizers (not exported from the package).
 
 export function checkTexts(texts: unknown, op: string): asserts texts is readonly string[] {
-  if (!Array.isArray(texts) || texts.some((t) => typeof t !== 'string')) throw new TypeError(`${op}: texts must be an array of strings`);
+  if (!Array.isArray(texts)) throw new TypeError(`${op}: texts must be an array of strings, got ${typeName(texts)}`);
+  for (let i = 0; i < texts.length; i++) checkString(op, `texts[${i}]`, texts[i]);
 }
 
 export function checkText(text: unknown, op: string): asserts text is string {
-  if (typeof text !== 'string') throw new TypeError(`${op}: text must be a string, got ${typeof text}`);
+  checkString(op, 'text', text);
 }
 
-function checkOptions(options: unknown, op: string): void {
-  if (options !== undefined && (options === null || typeof options !== 'object')) throw new TypeError(`${op}: options must be an object`);
+/** Encode options, checked against the tokenizer's specials: bos, eos and the room left for the text's ids. */
+export interface CheckedEncodeOptions {
+  bos: boolean;
+  eos: boolean;
+  room: number;
 }
 
-function checkFlag(value: unknown, name: string, op: string): void {
-  if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`${op}: ${name} must be a boolean`);
-}
-
-/** Checks encode options against the tokenizer's specials; returns the room left for the text's ids. */
-export function checkEncodeOptions(tok: Tokenizer, options: EncodeOptions | undefined, op: string): number {
-  checkOptions(options, op);
-  const { bos, eos, maxLength } = options ?? {};
-  checkFlag(bos, 'bos', op);
-  checkFlag(eos, 'eos', op);
+export function checkEncodeOptions(tok: Tokenizer, options: EncodeOptions | undefined, op: string): CheckedEncodeOptions {
+  const o = checkOptions(op, options);
+  const bos = optBool(op, o, 'bos') ?? false, eos = optBool(op, o, 'eos') ?? false;
   if (bos && tok.bosId === undefined) throw new RangeError(`${op}: bos was asked for but this ${tok.kind} tokenizer has no bos token`);
   if (eos && tok.eosId === undefined) throw new RangeError(`${op}: eos was asked for but this ${tok.kind} tokenizer has no eos token`);
-  if (maxLength === undefined) return Infinity;
-  if (typeof maxLength !== 'number') throw new TypeError(`${op}: maxLength must be a number`);
+  if (o.maxLength === undefined) return { bos, eos, room: Infinity };
+  const maxLength = checkInt(op, 'option maxLength', o.maxLength, { min: 0, max: Number.MAX_SAFE_INTEGER });
   const room = maxLength - (bos ? 1 : 0) - (eos ? 1 : 0);
-  if (!Number.isInteger(maxLength) || room < 0) throw new RangeError(`${op}: maxLength ${maxLength} is too small for the special tokens`);
-  return room;
+  if (room < 0) throw new RangeError(`${op}: maxLength ${maxLength} is too small for the special tokens`);
+  return { bos, eos, room };
 }
 
 /** Adds bos/eos (checked by checkEncodeOptions) around the text's ids, already cut to the room it returned. */
-export function withSpecials(tok: Tokenizer, ids: number[], options: EncodeOptions | undefined): number[] {
-  if (options?.bos) ids.unshift(tok.bosId!);
-  if (options?.eos) ids.push(tok.eosId!);
+export function withSpecials(tok: Tokenizer, ids: number[], options: CheckedEncodeOptions): number[] {
+  if (options.bos) ids.unshift(tok.bosId!);
+  if (options.eos) ids.push(tok.eosId!);
   return ids;
 }
 
 /** Checks decode options; returns skipSpecial. */
 export function checkDecodeOptions(options: DecodeOptions | undefined, op: string): boolean {
-  checkOptions(options, op);
-  checkFlag(options?.skipSpecial, 'skipSpecial', op);
-  return options?.skipSpecial ?? true;
+  return optBool(op, checkOptions(op, options), 'skipSpecial') ?? true;
 }
 
 function isArrayLike(x: unknown): x is ArrayLike<unknown> {

@@ -2,6 +2,8 @@
 // configurable special tokens. Saved with a model as JSON in its safetensors metadata (toJSON /
 // tokenizerFromJSON).
 
+import { checkArray, checkBool, checkNumber, checkOptions, checkString, optBool, optEnum, optInt, typeName, type Options } from '../args';
+import { QkvError } from '../errors';
 import { padBatch, type TokenBatch } from './batch';
 import {
   checkDecodeOptions,
@@ -80,11 +82,13 @@ const SPECIAL_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 /** Specials in their object form (name → token), checked. */
 function specialsObject(specials: Specials | undefined, op: string): Readonly<Record<string, string>> {
   if (specials === undefined) return DEFAULT_SPECIALS;
-  if (specials === null || typeof specials !== 'object') throw new TypeError(`${op}: specials must be an object (name → token) or a list of names`);
-  const entries: [unknown, unknown][] = Array.isArray(specials) ? specials.map((n) => [n, `<${n}>`]) : Object.entries(specials);
+  if (specials === null || typeof specials !== 'object') throw new TypeError(`${op}: specials must be an object (name → token) or a list of names, got ${typeName(specials)}`);
+  const entries: [unknown, unknown][] = Array.isArray(specials)
+    ? checkArray(op, 'specials', specials, (n, name) => [checkString(op, name, n), `<${n}>`])
+    : Object.entries(specials);
   const out: Record<string, string> = {};
   for (const [name, token] of entries) {
-    if (typeof name !== 'string' || typeof token !== 'string') throw new TypeError(`${op}: special names and tokens must be strings`);
+    if (typeof name !== 'string' || typeof token !== 'string') throw new TypeError(`${op}: special names and tokens must be strings, got ${typeName(token)}`);
     if (!SPECIAL_NAME.test(name)) throw new RangeError(`${op}: ${JSON.stringify(name)} is not a valid special name (letters, digits, _)`);
     if (Object.hasOwn(out, name)) throw new RangeError(`${op}: the special ${name} is listed twice`);
     if (token === '') throw new RangeError(`${op}: the special ${name} has an empty token`);
@@ -111,9 +115,8 @@ export abstract class Vocabulary implements Tokenizer {
 
   protected constructor(tokens: readonly string[], lowercase: boolean, specials: Specials | undefined) {
     const op = new.target.name;
-    if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new TypeError(`${op}: tokens must be an array of strings`);
-    if (typeof lowercase !== 'boolean') throw new TypeError(`${op}: lowercase must be a boolean`);
-    this.tokens = Object.freeze([...tokens]);
+    this.tokens = Object.freeze(checkArray(op, 'tokens', tokens, (t, name) => checkString(op, name, t), { what: 'an array of strings' }));
+    checkBool(op, 'option lowercase', lowercase);
     this.lowercase = lowercase;
     this.index = new Map();
     this.tokens.forEach((t, i) => {
@@ -178,21 +181,21 @@ export abstract class Vocabulary implements Tokenizer {
   }
 
   has(token: string): boolean {
-    return this.index.has(token);
+    return this.index.has(checkString(this.op('has'), 'token', token));
   }
 
   isSpecial(id: number): boolean {
-    return this.specialIds.has(id);
+    return this.specialIds.has(checkNumber(this.op('isSpecial'), 'id', id, { any: true }));
   }
 
   /** The ids of a text: unknown tokens map to unkId (RangeError naming the token without one). */
   encode(text: string, options?: EncodeOptions): number[] {
     const op = this.op('encode');
     checkText(text, op);
-    const room = checkEncodeOptions(this, options, op);
+    const checked = checkEncodeOptions(this, options, op);
     const toks = this.tokenize(text);
-    if (toks.length > room) toks.length = room; // cut first: tokens past the cut need no id
-    return withSpecials(this, toks.map((t) => this.lookup(t, op)), options);
+    if (toks.length > checked.room) toks.length = checked.room; // cut first: tokens past the cut need no id
+    return withSpecials(this, toks.map((t) => this.lookup(t, op)), checked);
   }
 
   decode(ids: ArrayLike<number>, options?: DecodeOptions): string {
@@ -241,14 +244,13 @@ export abstract class Vocabulary implements Tokenizer {
     op: string,
   ): { tokens: string[]; options: VocabOptions } {
     checkTexts(texts, op);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    const lowercase = options.lowercase ?? lowercaseDefault;
-    if (typeof lowercase !== 'boolean') throw new TypeError(`${op}: lowercase must be a boolean`);
-    const specials = [...new Set(Object.values(specialsObject(options.specials, op)))];
-    const at = options.specialsAt ?? 'start';
-    if (at !== 'start' && at !== 'end') throw new RangeError(`${op}: specialsAt must be 'start' or 'end'`);
-    const minCount = options.minCount ?? 1;
-    if (!Number.isInteger(minCount) || minCount < 1) throw new RangeError(`${op}: minCount must be a positive integer`);
+    const o: Options = checkOptions(op, options);
+    const lowercase = optBool(op, o, 'lowercase') ?? lowercaseDefault;
+    const given = o.specials as Specials | undefined;
+    const specials = [...new Set(Object.values(specialsObject(given, op)))];
+    const at = optEnum(op, o, 'specialsAt', ['start', 'end'] as const) ?? 'start';
+    const minCount = optInt(op, o, 'minCount', { min: 1, max: Number.MAX_SAFE_INTEGER }) ?? 1;
+    const maxSize = optInt(op, o, 'maxSize', { min: specials.length, max: Number.MAX_SAFE_INTEGER });
     const counts = new Map<string, number>();
     for (const t of texts) for (const tok of split(lowercase ? t.toLowerCase() : t)) counts.set(tok, (counts.get(tok) ?? 0) + 1);
     // A special that text produces is refused by the constructor; leaving it out here keeps that
@@ -256,13 +258,9 @@ export abstract class Vocabulary implements Tokenizer {
     const isSpecial = new Set(specials);
     let kept = [...counts.entries()].filter(([t, c]) => c >= minCount && !isSpecial.has(t));
     kept.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    if (options.maxSize !== undefined) {
-      if (!Number.isInteger(options.maxSize) || options.maxSize < specials.length)
-        throw new RangeError(`${op}: maxSize must be an integer >= ${specials.length} (the special tokens)`);
-      kept = kept.slice(0, options.maxSize - specials.length);
-    }
+    if (maxSize !== undefined) kept = kept.slice(0, maxSize - specials.length);
     const counted = kept.map(([t]) => t);
-    return { tokens: at === 'start' ? [...specials, ...counted] : [...counted, ...specials], options: { lowercase, specials: options.specials } };
+    return { tokens: at === 'start' ? [...specials, ...counted] : [...counted, ...specials], options: { lowercase, specials: given } };
   }
 }
 
@@ -271,7 +269,8 @@ export class CharVocab extends Vocabulary {
   readonly kind = 'char' as const;
 
   constructor(tokens: readonly string[], options: VocabOptions = {}) {
-    super(tokens, options.lowercase ?? false, options.specials);
+    const o = checkOptions('CharVocab', options);
+    super(tokens, (o.lowercase ?? false) as boolean, o.specials as Specials | undefined);
   }
 
   /** The characters of `texts`, most frequent first, after (or before) the special tokens. */
@@ -281,11 +280,11 @@ export class CharVocab extends Vocabulary {
   }
 
   tokenize(text: string): string[] {
-    return Array.from(this.prepare(text));
+    return Array.from(this.prepare(checkString('CharVocab.tokenize', 'text', text)));
   }
 
   detokenize(tokens: readonly string[]): string {
-    return tokens.join('');
+    return tokenList(tokens, 'CharVocab.detokenize').join('');
   }
 }
 
@@ -298,11 +297,12 @@ export class WordVocab extends Vocabulary {
   readonly kind = 'word' as const;
 
   constructor(tokens: readonly string[], options: VocabOptions = {}) {
-    super(tokens, options.lowercase ?? true, options.specials);
+    const o = checkOptions('WordVocab', options);
+    super(tokens, (o.lowercase ?? true) as boolean, o.specials as Specials | undefined);
   }
 
   static split(text: string): string[] {
-    return text.match(WORD) ?? [];
+    return checkString('WordVocab.split', 'text', text).match(WORD) ?? [];
   }
 
   static build(texts: readonly string[], options: BuildOptions = {}): WordVocab {
@@ -311,7 +311,7 @@ export class WordVocab extends Vocabulary {
   }
 
   tokenize(text: string): string[] {
-    return WordVocab.split(this.prepare(text));
+    return WordVocab.split(this.prepare(checkString('WordVocab.tokenize', 'text', text)));
   }
 
   /**
@@ -321,7 +321,7 @@ export class WordVocab extends Vocabulary {
    */
   detokenize(tokens: readonly string[]): string {
     let out = '';
-    tokens.forEach((t, i) => {
+    tokenList(tokens, 'WordVocab.detokenize').forEach((t, i, tokens) => {
       if (i > 0 && !NO_SPACE_BEFORE.test(t) && !NO_SPACE_AFTER.test(tokens[i - 1])) out += ' ';
       out += t;
     });
@@ -329,14 +329,21 @@ export class WordVocab extends Vocabulary {
   }
 }
 
-/** The fields of VocabJSON, checked; JSON without `specials` (saved by older versions) gets the defaults. */
+/** A fresh array of the tokens given to detokenize. */
+function tokenList(tokens: unknown, op: string): string[] {
+  return checkArray(op, 'tokens', tokens, (t, name) => checkString(op, name, t), { what: 'an array of strings' });
+}
+
+/**
+ * The fields of VocabJSON, checked (tokenizerFromJSON reports what is wrong as ERR_FORMAT); JSON
+ * without `specials` (saved by older versions) gets the defaults.
+ */
 function vocabOptionsFromJSON(j: TokenizerJSON, lowercaseDefault: boolean): { tokens: string[]; options: VocabOptions } {
-  const op = 'tokenizerFromJSON';
   const { tokens, lowercase, specials } = j as Partial<VocabJSON>;
-  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new TypeError(`${op}: expected { kind, lowercase, specials, tokens: string[] }`);
-  if (lowercase !== undefined && typeof lowercase !== 'boolean') throw new TypeError(`${op}: lowercase must be a boolean`);
+  if (!Array.isArray(tokens) || tokens.some((t) => typeof t !== 'string')) throw new TypeError('expected { kind, lowercase, specials, tokens: string[] }');
+  if (lowercase !== undefined && typeof lowercase !== 'boolean') throw new TypeError('lowercase must be a boolean');
   if (specials !== undefined && (specials === null || typeof specials !== 'object' || Array.isArray(specials)))
-    throw new TypeError(`${op}: specials must be an object (name → token)`);
+    throw new TypeError('specials must be an object (name → token)');
   return { tokens, options: { lowercase: lowercase ?? lowercaseDefault, specials } };
 }
 
@@ -352,6 +359,6 @@ registerTokenizer('word', (j) => {
 /** Rebuilds a vocabulary saved with toJSON(): tokenizerFromJSON, for a result that is a Vocabulary. */
 export function vocabFromJSON(json: unknown): Vocabulary {
   const t = tokenizerFromJSON(json as string | object);
-  if (!(t instanceof Vocabulary)) throw new TypeError(`vocabFromJSON: a ${t.kind} tokenizer is not a Vocabulary; use tokenizerFromJSON`);
+  if (!(t instanceof Vocabulary)) throw new QkvError(`vocabFromJSON: a ${t.kind} tokenizer is not a Vocabulary; use tokenizerFromJSON`, 'ERR_FORMAT');
   return t;
 }

@@ -1,5 +1,6 @@
 // What every transformer class shares: being an nn.Module around a native module (nn/module.ts
 // has the parameters, modes, the call queue and dispose), and the checks of their options.
+import { checkInt as checkInteger, checkInt32List, optBool, optEnum, optInt, optNumber, optSeed, type Options } from '../args';
 import { Module } from '../nn/module';
 import type { NativeModule } from './native';
 
@@ -36,16 +37,13 @@ export interface LayerConfig {
 export { checkSignal, runJob } from '../jobs';
 
 export function checkInt(v: unknown, op: string, name: string, min = 0): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new TypeError(`${op}: ${name} must be an integer`);
-  if (v < min) throw new RangeError(`${op}: ${name} must be >= ${min}, got ${v}`);
-  return v;
+  return checkInteger(op, name, v, { min });
 }
 
+/** Per-row lengths (undefined or null: none), copied into an Int32Array. */
 export function lengthsArg(v: unknown, op: string, name: string): Int32Array | null {
   if (v === undefined || v === null) return null;
-  if (v instanceof Int32Array) return v;
-  if (Array.isArray(v) && v.every((x) => Number.isInteger(x))) return Int32Array.from(v as number[]);
-  throw new TypeError(`${op}: ${name} must be an array of integers`);
+  return checkInt32List(op, name, v, { min: 0 });
 }
 
 /**
@@ -59,34 +57,32 @@ export abstract class NativeModuleBase extends Module {
   }
 }
 
-/** The layer fields of a config, defaults filled in, checked. */
-export function layerConfig(o: LayerConfig, op: string, defaults: { dim: number; heads: number }): Record<string, unknown> {
-  const dim = checkInt(o.dim ?? defaults.dim, op, 'dim', 1);
-  const heads = checkInt(o.heads ?? defaults.heads, op, 'heads', 1);
+/** A probability of dropout: in [0, 1). */
+export const DROPOUT = { min: 0, max: 1, below: true };
+
+/** The float dtypes a layer may have. */
+export const FLOAT_DTYPES: readonly FloatDType[] = ['float32', 'float64'];
+
+/**
+ * The layer fields of a config, checked, defaults filled in. Without `defaults` (the layers) dim
+ * and heads must be given; the models default them.
+ */
+export function layerConfig(o: Options, op: string, defaults?: { dim: number; heads: number }): Record<string, unknown> {
+  const dim = defaults ? optInt(op, o, 'dim', { min: 1 }) ?? defaults.dim : checkInteger(op, 'option dim', o.dim, { min: 1 });
+  const heads = defaults ? optInt(op, o, 'heads', { min: 1 }) ?? defaults.heads : checkInteger(op, 'option heads', o.heads, { min: 1 });
   if (dim % heads !== 0) throw new RangeError(`${op}: dim ${dim} is not a multiple of heads ${heads}`);
-  const num = (v: unknown, name: string, lo: number, hi: number, fallback: number) => {
-    const x = v ?? fallback;
-    if (typeof x !== 'number') throw new TypeError(`${op}: ${name} must be a number`);
-    if (!(x >= lo && x < hi)) throw new RangeError(`${op}: ${name} must be in [${lo}, ${hi}), got ${x}`);
-    return x;
-  };
-  const oneOf = <T extends string>(v: unknown, name: string, allowed: readonly T[], fallback: T): T => {
-    const x = v ?? fallback;
-    if (!allowed.includes(x as T)) throw new TypeError(`${op}: ${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}`);
-    return x as T;
-  };
   return {
     dim,
     heads,
-    ffDim: checkInt(o.ffDim ?? 4 * dim, op, 'ffDim', 1),
-    dropout: num(o.dropout, 'dropout', 0, 1, 0.1),
-    attentionDropout: num(o.attentionDropout, 'attentionDropout', 0, 1, 0),
-    activation: oneOf(o.activation, 'activation', ['relu', 'gelu', 'geluTanh', 'tanh', 'quickGelu'] as const, 'relu'),
-    norm: oneOf(o.norm, 'norm', ['pre', 'post'] as const, 'pre'),
-    eps: num(o.eps, 'eps', 1e-12, 1, 1e-5),
-    fused: o.fused ?? true,
-    bias: o.bias ?? true,
-    dtype: oneOf(o.dtype, 'dtype', ['float32', 'float64'] as const, 'float32'),
-    seed: checkInt(o.seed ?? 0, op, 'seed', 0),
+    ffDim: optInt(op, o, 'ffDim', { min: 1 }) ?? 4 * dim,
+    dropout: optNumber(op, o, 'dropout', DROPOUT) ?? 0.1,
+    attentionDropout: optNumber(op, o, 'attentionDropout', DROPOUT) ?? 0,
+    activation: optEnum(op, o, 'activation', ['relu', 'gelu', 'geluTanh', 'tanh', 'quickGelu'] as const) ?? 'relu',
+    norm: optEnum(op, o, 'norm', ['pre', 'post'] as const) ?? 'pre',
+    eps: optNumber(op, o, 'eps', { min: 1e-12, max: 1 }) ?? 1e-5,
+    fused: optBool(op, o, 'fused') ?? true,
+    bias: optBool(op, o, 'bias') ?? true,
+    dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES) ?? 'float32',
+    seed: optSeed(op, o) ?? 0,
   };
 }

@@ -1,14 +1,15 @@
 // TransformerEncoder: token ids → contextual vectors, pooled into sentence embeddings; trained by
 // masked language modelling or, with labels, as a classifier. Training, encoding and
 // classification run natively on a worker thread.
+import { checkObject, checkOptions, checkStringArray, optBool, optEnum, optInt, optNumber, optSeed, type Options } from '../args';
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { div, maximum, mul, softmax, sqrt, sum } from '../ops';
-import { vocabFromJSON, type Vocabulary, type TokenBatch } from '../text/vocab';
-import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
+import { Vocabulary, type TokenBatch } from '../text/vocab';
+import { layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
 import { checkSignal, int32Tensor, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
 import { tb, type NativeModule, type NativeOptimizer } from './native';
-import { TrainableModule, loadCheckpoint } from './trainable';
+import { TrainableModule, fromCheckpoint, loadCheckpoint, savedVocab } from './trainable';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainResult } from '../training';
 
@@ -43,15 +44,15 @@ export interface EncoderFitOptions extends TrainOptions {
 const FROM_NATIVE = Symbol('fromNative');
 type Internal = { [FROM_NATIVE]: { module: NativeModule; vocab: Vocabulary; optimizer?: NativeOptimizer } };
 
-function textArray(texts: unknown, op: string): string[] {
-  if (!Array.isArray(texts) || texts.length === 0 || texts.some((t) => typeof t !== 'string'))
-    throw new TypeError(`${op}: texts must be a non-empty array of strings`);
-  return texts as string[];
+function textArray(texts: unknown, op: string, name = 'texts'): string[] {
+  return checkStringArray(op, name, texts, { nonEmpty: true });
 }
 
-function labelArray(labels: unknown, n: number, op: string): Int32Array {
-  const a = lengthsArg(labels, op, 'labels');
-  if (!a || a.length !== n) throw new RangeError(`${op}: one label per text is needed (${n})`);
+const POOLINGS: readonly Pooling[] = ['cls', 'mean', 'last', 'eot'];
+
+function labelArray(labels: unknown, n: number, op: string, name: string): Int32Array {
+  const a = lengthsArg(labels, op, name);
+  if (!a || a.length !== n) throw new RangeError(`${op}: ${name}: one label per text is needed (${n})`);
   return a;
 }
 
@@ -80,40 +81,42 @@ export class TransformerEncoder extends TrainableModule {
       this.maxLength = Number(this.config.maxLength);
       return;
     }
-    if (!options || typeof options !== 'object' || !options.vocab) throw new TypeError(`${op}: needs { vocab, ... }`);
-    const maxLength = checkInt(options.maxLength ?? 128, op, 'maxLength', 3);
-    const positional = options.positional ?? 'sinusoidal';
-    if (positional !== 'sinusoidal' && positional !== 'learned') throw new TypeError(`${op}: positional must be 'sinusoidal' or 'learned'`);
-    const classPooling = options.classPooling ?? 'cls';
-    if (!['cls', 'mean', 'last', 'eot'].includes(classPooling)) throw new TypeError(`${op}: classPooling must be 'cls', 'mean', 'last' or 'eot'`);
+    const o = checkObject(op, 'options', options, '{ vocab, ... }');
+    const vocab = o.vocab;
+    if (!(vocab instanceof Vocabulary)) throw new TypeError(`${op}: option vocab must be a CharVocab or WordVocab`);
+    const maxLength = optInt(op, o, 'maxLength', { min: 3 }) ?? 128;
+    const mlmHead = optBool(op, o, 'mlmHead') ?? true;
     super(
       tb.tfCreate(
         JSON.stringify({
           type: 'TransformerEncoder',
-          vocabSize: options.vocab.size,
+          vocabSize: vocab.size,
           maxLength,
-          layers: checkInt(options.layers ?? 2, op, 'layers', 1),
-          ...layerConfig(options, op, { dim: 128, heads: 4 }),
-          positional,
-          ...encoderSpecials(options.vocab, options.mlmHead ?? true, op),
-          mlmHead: options.mlmHead ?? true,
-          numClasses: checkInt(options.numClasses ?? 0, op, 'numClasses', 0),
-          classPooling,
+          layers: optInt(op, o, 'layers', { min: 1 }) ?? 2,
+          ...layerConfig(o, op, { dim: 128, heads: 4 }),
+          positional: optEnum(op, o, 'positional', ['sinusoidal', 'learned'] as const) ?? 'sinusoidal',
+          ...encoderSpecials(vocab, mlmHead, op),
+          mlmHead,
+          numClasses: optInt(op, o, 'numClasses') ?? 0,
+          classPooling: optEnum(op, o, 'classPooling', POOLINGS) ?? 'cls',
         }),
       ),
     );
-    this.vocab = options.vocab;
+    this.vocab = vocab;
     this.maxLength = maxLength;
   }
 
   /** Loads a model saved with save(): weights, config, vocabulary and the optimizer state if saved. */
   static async load(path: string): Promise<TransformerEncoder> {
-    const { module, metadata, optimizer } = await loadCheckpoint(path, 'TransformerEncoder.load');
-    if (tb.nnType(module) !== 'TransformerEncoder' || !metadata['vocab']) {
-      tb.nnDispose(module);
-      throw new QkvError(`TransformerEncoder.load: ${path} does not hold a TransformerEncoder with its vocabulary`, 'ERR_FORMAT');
-    }
-    const internal: Internal = { [FROM_NATIVE]: { module, vocab: vocabFromJSON(metadata['vocab']), optimizer } };
+    const op = 'TransformerEncoder.load';
+    const loaded = await loadCheckpoint(path, op);
+    const { module, metadata, optimizer } = loaded;
+    const vocab = fromCheckpoint(loaded, op, (config) => {
+      if (config.type !== 'TransformerEncoder' || !metadata['vocab'])
+        throw new QkvError(`${op}: ${path} does not hold a TransformerEncoder with its vocabulary`, 'ERR_FORMAT');
+      return savedVocab(metadata, 'vocab', config.vocabSize, { pad: config.padId }, op);
+    });
+    const internal: Internal = { [FROM_NATIVE]: { module, vocab, optimizer } };
     return new TransformerEncoder(internal as unknown as TransformerEncoderOptions);
   }
 
@@ -124,6 +127,7 @@ export class TransformerEncoder extends TrainableModule {
 
   /** Ids of texts: <bos> tokens <eos>, cut to maxLength. */
   batch(texts: readonly string[]): TokenBatch {
+    textArray(texts, 'TransformerEncoder.batch');
     return this.vocab.batch(texts, { bos: true, eos: true, maxLength: this.maxLength });
   }
 
@@ -135,14 +139,15 @@ export class TransformerEncoder extends TrainableModule {
   fit(texts: readonly string[], options: EncoderFitOptions = {}): Promise<TrainResult> {
     const op = 'TransformerEncoder.fit';
     const list = textArray(texts, op);
-    const { native, signal, onProgress, resume } = nativeTrainOptions(options as EncoderFitOptions & Record<string, unknown>, op, ['maskProb']);
+    const { native, signal, onProgress, resume, options: o } = nativeTrainOptions(options, op, ['maskProb']);
     const data = this.batch(list);
-    const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
+    const labels = o.labels !== undefined ? labelArray(o.labels, list.length, op, 'option labels') : null;
     let val: TokenBatch | null = null, valLabels: Int32Array | null = null;
-    if (options.validation !== undefined) {
-      const vt = textArray(options.validation?.texts, `${op}: validation`);
+    if (o.validation !== undefined) {
+      const v = checkObject(op, 'option validation', o.validation, '{ texts, labels? }');
+      const vt = textArray(v.texts, op, 'option validation.texts');
       val = this.batch(vt);
-      if (options.validation.labels !== undefined) valLabels = labelArray(options.validation.labels, vt.length, `${op}: validation`);
+      if (v.labels !== undefined) valLabels = labelArray(v.labels, vt.length, op, 'option validation.labels');
     }
     const tensors = sequenceTensors('inputs', data);
     if (labels) tensors.push(['labels', int32Tensor(labels)]);
@@ -159,15 +164,16 @@ export class TransformerEncoder extends TrainableModule {
   encode(texts: string | readonly string[], options: { pooling?: Pooling; batchSize?: number; normalize?: boolean; signal?: AbortSignal } = {}): Promise<Tensor> {
     const op = 'TransformerEncoder.encode';
     const list = textArray(typeof texts === 'string' ? [texts] : texts, op);
-    const pooling = options.pooling ?? 'mean';
-    if (!['cls', 'mean', 'last', 'eot'].includes(pooling)) throw new TypeError(`${op}: pooling must be 'cls', 'mean', 'last' or 'eot'`);
-    const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
-    const signal = checkSignal(options.signal, op);
+    const o = checkOptions(op, options);
+    const pooling = optEnum(op, o, 'pooling', POOLINGS) ?? 'mean';
+    const batchSize = optInt(op, o, 'batchSize', { min: 1 }) ?? 64;
+    const normalize = optBool(op, o, 'normalize') ?? false;
+    const signal = checkSignal(o.signal, op);
     const data = this.batch(list);
     return this.enqueue(async (m) => {
       const r = await runJob(op, signal, () => startTask(m, 'encode', { options: { pooling, batchSize }, tensors: sequenceTensors('inputs', data) }));
       const t = new Tensor(r.tensors.get('output')!);
-      if (!options.normalize) return t;
+      if (!normalize) return t;
       // v / max(|v|, tiny): a zero vector stays zero.
       const unit = div(t, maximum(sqrt(sum(mul(t, t), -1, { keepdims: true })), 1e-30));
       t.dispose();
@@ -179,8 +185,9 @@ export class TransformerEncoder extends TrainableModule {
   classify(texts: readonly string[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<{ label: number; probabilities: number[] }[]> {
     const op = 'TransformerEncoder.classify';
     const data = this.batch(textArray(texts, op));
-    const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
-    const signal = checkSignal(options.signal, op);
+    const o = checkOptions(op, options);
+    const batchSize = optInt(op, o, 'batchSize', { min: 1 }) ?? 64;
+    const signal = checkSignal(o.signal, op);
     return this.enqueue(async (m) => {
       const r = await runJob(op, signal, () => startTask(m, 'classify', { options: { batchSize }, tensors: sequenceTensors('inputs', data) }));
       const logits = new Tensor(r.tensors.get('output')!);
@@ -201,10 +208,15 @@ export class TransformerEncoder extends TrainableModule {
     Promise<EvalResult> {
     const op = 'TransformerEncoder.evaluate';
     const list = textArray(texts, op);
+    const o: Options = checkOptions(op, options);
     const data = this.batch(list);
-    const labels = options.labels !== undefined ? labelArray(options.labels, list.length, op) : null;
-    const signal = checkSignal(options.signal, op);
-    const native = { batchSize: checkInt(options.batchSize ?? 128, op, 'batchSize', 1), maskProb: options.maskProb ?? 0.15, seed: options.seed ?? 0 };
+    const labels = o.labels !== undefined ? labelArray(o.labels, list.length, op, 'option labels') : null;
+    const signal = checkSignal(o.signal, op);
+    const native = {
+      batchSize: optInt(op, o, 'batchSize', { min: 1 }) ?? 128,
+      maskProb: optNumber(op, o, 'maskProb', { min: 0, max: 1 }) ?? 0.15,
+      seed: optSeed(op, o) ?? 0,
+    };
     const tensors = sequenceTensors('inputs', data);
     if (labels) tensors.push(['labels', int32Tensor(labels)]);
     return this.enqueue((m) => taskValue(op, signal, () => startTask<EvalResult>(m, 'evaluate', { options: native, tensors })));

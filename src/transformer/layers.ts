@@ -2,8 +2,9 @@
 // positional encodings. Their forward passes are synchronous (meant for small work, tests and
 // custom experiments) and recorded by the autograd like any op; the models (TransformerEncoder,
 // Seq2Seq) train and decode natively on a worker thread instead.
+import { checkBool, checkInt, checkObject, checkOptions, optBool, optEnum, optInt, optNumber, optSeed } from '../args';
 import { Tensor, handle } from '../tensor';
-import { NativeModuleBase, checkInt, layerConfig, lengthsArg, type LayerConfig, type FloatDType } from './base';
+import { DROPOUT, FLOAT_DTYPES, NativeModuleBase, layerConfig, lengthsArg, type LayerConfig, type FloatDType } from './base';
 import { tb } from './native';
 
 export interface MultiHeadAttentionOptions {
@@ -39,21 +40,23 @@ export interface AttentionCall {
 export class MultiHeadAttention extends NativeModuleBase {
   constructor(options: MultiHeadAttentionOptions) {
     const op = 'MultiHeadAttention';
-    if (!options || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    const dim = checkInt(options.dim, op, 'dim', 1);
+    const o = checkObject(op, 'options', options, '{ dim, heads, ... }');
+    const dim = checkInt(op, 'option dim', o.dim, { min: 1 });
+    const heads = checkInt(op, 'option heads', o.heads, { min: 1 });
+    if (dim % heads !== 0) throw new RangeError(`${op}: dim ${dim} is not a multiple of heads ${heads}`);
     super(
       tb.tfCreate(
         JSON.stringify({
           type: 'MultiHeadAttention',
           dim,
-          heads: checkInt(options.heads, op, 'heads', 1),
-          kvDim: checkInt(options.kvDim ?? dim, op, 'kvDim', 1),
-          selfAttention: options.selfAttention ?? true,
-          fused: options.fused ?? true,
-          bias: options.bias ?? true,
-          dropout: options.dropout ?? 0,
-          dtype: options.dtype ?? 'float32',
-          seed: checkInt(options.seed ?? 0, op, 'seed'),
+          heads,
+          kvDim: optInt(op, o, 'kvDim', { min: 1 }) ?? dim,
+          selfAttention: optBool(op, o, 'selfAttention') ?? true,
+          fused: optBool(op, o, 'fused') ?? true,
+          bias: optBool(op, o, 'bias') ?? true,
+          dropout: optNumber(op, o, 'dropout', DROPOUT) ?? 0,
+          dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES) ?? 'float32',
+          seed: optSeed(op, o) ?? 0,
         }),
       ),
     );
@@ -69,13 +72,14 @@ export class MultiHeadAttention extends NativeModuleBase {
    */
   forwardWithWeights(x: Tensor, options: AttentionCall = {}, needWeights = true): { output: Tensor; weights?: Tensor } {
     const op = 'MultiHeadAttention.forward';
+    const o = checkOptions(op, options);
     const r = tb.tfAttend(
       this._handle,
       handle(x, op, 'query'),
-      options.memory ? handle(options.memory, op, 'memory') : null,
-      options.causal ?? false,
-      lengthsArg(options.keyLengths, op, 'keyLengths'),
-      needWeights,
+      o.memory === undefined ? null : handle(o.memory, op, 'option memory'),
+      optBool(op, o, 'causal') ?? false,
+      lengthsArg(o.keyLengths, op, 'option keyLengths'),
+      checkBool(op, 'needWeights', needWeights),
     );
     return { output: new Tensor(r.out), weights: r.weights ? new Tensor(r.weights) : undefined };
   }
@@ -84,7 +88,8 @@ export class MultiHeadAttention extends NativeModuleBase {
 /** Bidirectional self-attention and a feed-forward block, each with a residual connection. */
 export class TransformerEncoderLayer extends NativeModuleBase {
   constructor(options: LayerConfig & { dim: number; heads: number }) {
-    super(tb.tfCreate(JSON.stringify({ type: 'TransformerEncoderLayer', ...layerConfig(options ?? {}, 'TransformerEncoderLayer', { dim: 0, heads: 0 }) })));
+    const op = 'TransformerEncoderLayer';
+    super(tb.tfCreate(JSON.stringify({ type: op, ...layerConfig(checkObject(op, 'options', options, '{ dim, heads, ... }'), op) })));
   }
 
   /** x [B, T, D] → [B, T, D]; `keyLengths` masks padded positions as keys. */
@@ -94,7 +99,8 @@ export class TransformerEncoderLayer extends NativeModuleBase {
 
   forwardWithWeights(x: Tensor, options: { keyLengths?: readonly number[] | Int32Array } = {}, needWeights = true): { output: Tensor; weights?: Tensor } {
     const op = 'TransformerEncoderLayer.forward';
-    const r = tb.tfEncoderLayer(this._handle, handle(x, op, 'input'), lengthsArg(options.keyLengths, op, 'keyLengths'), needWeights);
+    const keyLengths = lengthsArg(checkOptions(op, options).keyLengths, op, 'option keyLengths');
+    const r = tb.tfEncoderLayer(this._handle, handle(x, op, 'input'), keyLengths, checkBool(op, 'needWeights', needWeights));
     return { output: new Tensor(r.out), weights: r.weights ? new Tensor(r.weights) : undefined };
   }
 }
@@ -102,7 +108,8 @@ export class TransformerEncoderLayer extends NativeModuleBase {
 /** Causal self-attention, cross-attention to an encoder's output, and a feed-forward block. */
 export class TransformerDecoderLayer extends NativeModuleBase {
   constructor(options: LayerConfig & { dim: number; heads: number }) {
-    super(tb.tfCreate(JSON.stringify({ type: 'TransformerDecoderLayer', ...layerConfig(options ?? {}, 'TransformerDecoderLayer', { dim: 0, heads: 0 }) })));
+    const op = 'TransformerDecoderLayer';
+    super(tb.tfCreate(JSON.stringify({ type: op, ...layerConfig(checkObject(op, 'options', options, '{ dim, heads, ... }'), op) })));
   }
 
   /** x [B, T, D], memory [B, S, D] → [B, T, D]; `memoryLengths` masks the memory's padding. */
@@ -114,8 +121,8 @@ export class TransformerDecoderLayer extends NativeModuleBase {
   forwardWithWeights(x: Tensor, memory: Tensor, options: { memoryLengths?: readonly number[] | Int32Array } = {}, needWeights = true):
     { output: Tensor; crossWeights?: Tensor; selfWeights?: Tensor } {
     const op = 'TransformerDecoderLayer.forward';
-    const r = tb.tfDecoderLayer(this._handle, handle(x, op, 'input'), handle(memory, op, 'memory'),
-      lengthsArg(options.memoryLengths, op, 'memoryLengths'), needWeights);
+    const memoryLengths = lengthsArg(checkOptions(op, options).memoryLengths, op, 'option memoryLengths');
+    const r = tb.tfDecoderLayer(this._handle, handle(x, op, 'input'), handle(memory, op, 'memory'), memoryLengths, checkBool(op, 'needWeights', needWeights));
     return {
       output: new Tensor(r.out),
       crossWeights: r.crossWeights ? new Tensor(r.crossWeights) : undefined,
@@ -130,16 +137,16 @@ export class PositionalEncoding extends NativeModuleBase {
 
   constructor(options: { kind?: 'sinusoidal' | 'learned'; maxLength: number; dim: number; dtype?: FloatDType; seed?: number }) {
     const op = 'PositionalEncoding';
-    const kind = options?.kind ?? 'sinusoidal';
-    if (kind !== 'sinusoidal' && kind !== 'learned') throw new TypeError(`${op}: kind must be 'sinusoidal' or 'learned'`);
+    const o = checkObject(op, 'options', options, '{ maxLength, dim, ... }');
+    const kind = optEnum(op, o, 'kind', ['sinusoidal', 'learned'] as const) ?? 'sinusoidal';
     super(
       tb.tfCreate(
         JSON.stringify({
           type: kind === 'learned' ? 'LearnedPositionalEmbedding' : 'SinusoidalPositionalEncoding',
-          maxLength: checkInt(options.maxLength, op, 'maxLength', 1),
-          dim: checkInt(options.dim, op, 'dim', 1),
-          dtype: options.dtype ?? 'float32',
-          seed: checkInt(options.seed ?? 0, op, 'seed'),
+          maxLength: checkInt(op, 'option maxLength', o.maxLength, { min: 1 }),
+          dim: checkInt(op, 'option dim', o.dim, { min: 1 }),
+          dtype: optEnum(op, o, 'dtype', FLOAT_DTYPES) ?? 'float32',
+          seed: optSeed(op, o) ?? 0,
         }),
       ),
     );
@@ -148,6 +155,6 @@ export class PositionalEncoding extends NativeModuleBase {
 
   /** x + the encodings of positions offset … offset + T − 1. */
   override forward(x: Tensor, offset = 0): Tensor {
-    return new Tensor(tb.tfPositional(this._handle, handle(x, 'PositionalEncoding.forward', 'input'), checkInt(offset, 'PositionalEncoding.forward', 'offset')));
+    return new Tensor(tb.tfPositional(this._handle, handle(x, 'PositionalEncoding.forward', 'input'), checkInt('PositionalEncoding.forward', 'offset', offset)));
   }
 }

@@ -2,14 +2,17 @@
 // resumable), greedy and beam-search decoding (with n-best lists), scoring and evaluation run
 // natively on a worker thread; the weights, the config, the vocabularies and, when asked for, the
 // optimizer state live in one safetensors file.
+import {
+  checkArray, checkInt, checkObject, checkOptions, checkStringArray, optBool, optEnum, optInt, optNumber, optSeed, typeName, type Options,
+} from '../args';
 import { QkvError } from '../errors';
 import { Tensor, handle } from '../tensor';
 import { StreamDecoder } from '../text/stream';
-import { padBatch, vocabFromJSON, type Vocabulary } from '../text/vocab';
-import { checkInt, layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
+import { Vocabulary, padBatch } from '../text/vocab';
+import { layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
 import { checkSignal, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
-import { TrainableModule, loadCheckpoint } from './trainable';
+import { TrainableModule, fromCheckpoint, loadCheckpoint, savedVocab } from './trainable';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainResult } from '../training';
 
@@ -123,30 +126,21 @@ export interface Seq2SeqFitOptions extends TrainOptions {
 const FROM_NATIVE = Symbol('fromNative');
 type Internal = { [FROM_NATIVE]: { module: NativeModule; sourceVocab: Vocabulary; targetVocab: Vocabulary; optimizer?: NativeOptimizer } };
 
-function pairArray(pairs: unknown, op: string): { sources: string[]; targets: string[] } {
-  if (!Array.isArray(pairs) || pairs.length === 0) throw new TypeError(`${op}: pairs must be a non-empty array of { source, target } or [source, target]`);
+function pairArray(pairs: unknown, op: string, name = 'pairs'): { sources: string[]; targets: string[] } {
   const sources: string[] = [], targets: string[] = [];
-  for (const p of pairs) {
-    const [s, t] = Array.isArray(p) ? p : [(p as { source: unknown })?.source, (p as { target: unknown })?.target];
-    if (typeof s !== 'string' || typeof t !== 'string') throw new TypeError(`${op}: each pair needs a source and a target string`);
+  checkArray(op, name, pairs, (p, pname) => {
+    const [s, t] = Array.isArray(p) ? [p[0], p[1]] : typeof p === 'object' && p !== null ? [(p as Options).source, (p as Options).target] : [p, p];
+    if (typeof s !== 'string' || typeof t !== 'string')
+      throw new TypeError(`${op}: ${pname} must be { source, target } or [source, target] with strings, got ${typeName(p)}`);
     sources.push(s);
     targets.push(t);
-  }
+  }, { nonEmpty: true, what: 'an array of { source, target } or [source, target]' });
   return { sources, targets };
 }
 
-// numReturn: an integer in [1, beamSize], or [1, 64] samples (RangeError otherwise, TypeError for a non-number).
-function numReturnArg(v: unknown, beamSize: number, sample: boolean, op: string): number {
-  const bound = sample ? 'samples 64' : `beamSize ${beamSize}`, max = sample ? 64 : beamSize;
-  if (typeof v !== 'number') throw new TypeError(`${op}: numReturn must be an integer in [1, ${bound}]`);
-  if (!Number.isInteger(v) || v < 1 || v > max) throw new RangeError(`${op}: numReturn must be an integer in [1, ${bound}], got ${v}`);
-  return v;
-}
-
-function finiteArg(v: unknown, fallback: number, op: string, name: string): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new TypeError(`${op}: ${name} must be a finite number`);
-  return v;
+/** The texts of a call: a fresh, non-empty array of strings. */
+function textArray(texts: unknown, op: string): string[] {
+  return checkStringArray(op, 'texts', texts, { nonEmpty: true });
 }
 
 /** A token streamed by translateStream(). */
@@ -201,14 +195,16 @@ export class Seq2Seq extends TrainableModule {
       [this.padId, this.bosId, this.eosId] = [Number(c.padId), Number(c.bosId), Number(c.eosId)];
       return;
     }
-    if (!options || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    const sourceVocab = options.sourceVocab ?? options.vocab;
-    const targetVocab = options.targetVocab ?? options.vocab;
-    if (!sourceVocab || !targetVocab) throw new TypeError(`${op}: needs a vocab (or sourceVocab and targetVocab)`);
-    const maxLength = checkInt(options.maxLength ?? 128, op, 'maxLength', 2);
-    const positional = options.positional ?? 'sinusoidal';
-    if (positional !== 'sinusoidal' && positional !== 'learned') throw new TypeError(`${op}: positional must be 'sinusoidal' or 'learned'`);
-    const share = options.shareEmbeddings ?? sourceVocab === targetVocab;
+    const o = checkObject(op, 'options', options, '{ vocab, ... }');
+    const vocabOf = (name: 'sourceVocab' | 'targetVocab'): Vocabulary => {
+      const v = o[name] ?? o.vocab;
+      if (!(v instanceof Vocabulary)) throw new TypeError(`${op}: option ${o[name] === undefined ? 'vocab' : name} must be a CharVocab or WordVocab, got ${typeName(v)}`);
+      return v;
+    };
+    const sourceVocab = vocabOf('sourceVocab'), targetVocab = vocabOf('targetVocab');
+    const maxLength = optInt(op, o, 'maxLength', { min: 2 }) ?? 128;
+    const positional = optEnum(op, o, 'positional', ['sinusoidal', 'learned'] as const) ?? 'sinusoidal';
+    const share = optBool(op, o, 'shareEmbeddings') ?? sourceVocab === targetVocab;
     if (share && sourceVocab.size !== targetVocab.size) throw new RangeError(`${op}: shared embeddings need vocabularies of one size`);
     const { padId, bosId, eosId } = specialIdsOf(sourceVocab, targetVocab, op);
     super(
@@ -218,12 +214,12 @@ export class Seq2Seq extends TrainableModule {
           srcVocab: sourceVocab.size,
           tgtVocab: targetVocab.size,
           maxLength,
-          encoderLayers: checkInt(options.encoderLayers ?? 2, op, 'encoderLayers', 1),
-          decoderLayers: checkInt(options.decoderLayers ?? 2, op, 'decoderLayers', 1),
-          ...layerConfig(options, op, { dim: 128, heads: 4 }),
+          encoderLayers: optInt(op, o, 'encoderLayers', { min: 1 }) ?? 2,
+          decoderLayers: optInt(op, o, 'decoderLayers', { min: 1 }) ?? 2,
+          ...layerConfig(o, op, { dim: 128, heads: 4 }),
           positional,
           shareEmbeddings: share,
-          tieOutput: options.tieOutput ?? true,
+          tieOutput: optBool(op, o, 'tieOutput') ?? true,
           padId,
           bosId,
           eosId,
@@ -238,19 +234,18 @@ export class Seq2Seq extends TrainableModule {
 
   /** Loads a model saved with save(): weights, config, vocabularies and the optimizer state if saved. */
   static async load(path: string): Promise<Seq2Seq> {
-    const { module, metadata, optimizer } = await loadCheckpoint(path, 'Seq2Seq.load');
-    if (tb.nnType(module) !== 'Seq2Seq' || !metadata['vocab.source'] || !metadata['vocab.target']) {
-      tb.nnDispose(module);
-      throw new QkvError(`Seq2Seq.load: ${path} does not hold a Seq2Seq with its vocabularies`, 'ERR_FORMAT');
-    }
-    const internal: Internal = {
-      [FROM_NATIVE]: {
-        module,
-        sourceVocab: vocabFromJSON(metadata['vocab.source']),
-        targetVocab: vocabFromJSON(metadata['vocab.target']),
-        optimizer,
-      },
-    };
+    const op = 'Seq2Seq.load';
+    const loaded = await loadCheckpoint(path, op);
+    const { module, metadata, optimizer } = loaded;
+    const [sourceVocab, targetVocab] = fromCheckpoint(loaded, op, (c) => {
+      if (c.type !== 'Seq2Seq' || !metadata['vocab.source'] || !metadata['vocab.target'])
+        throw new QkvError(`${op}: ${path} does not hold a Seq2Seq with its vocabularies`, 'ERR_FORMAT');
+      return [
+        savedVocab(metadata, 'vocab.source', c.srcVocab, { pad: c.padId }, op),
+        savedVocab(metadata, 'vocab.target', c.tgtVocab, { pad: c.padId, bos: c.bosId, eos: c.eosId }, op),
+      ];
+    });
+    const internal: Internal = { [FROM_NATIVE]: { module, sourceVocab, targetVocab, optimizer } };
     return new Seq2Seq(internal as unknown as Seq2SeqOptions);
   }
 
@@ -267,13 +262,13 @@ export class Seq2Seq extends TrainableModule {
 
   /** Source ids: the tokens and <eos>, cut to maxLength. */
   encodeSources(texts: readonly string[]) {
-    return padBatch(texts.map((t) => this.sourceVocab.encode(t, { eos: true, maxLength: this.maxLength })), 'Seq2Seq', this.padId);
+    return padBatch(textArray(texts, 'Seq2Seq.encodeSources').map((t) => this.sourceVocab.encode(t, { eos: true, maxLength: this.maxLength })), 'Seq2Seq', this.padId);
   }
 
   /** Target ids: <bos>, the tokens, <eos>. RangeError for a target longer than maxLength. */
   encodeTargets(texts: readonly string[]) {
     return padBatch(
-      texts.map((t) => {
+      textArray(texts, 'Seq2Seq.encodeTargets').map((t) => {
         const ids = this.targetVocab.encode(t, { bos: true, eos: true });
         if (ids.length > this.maxLength + 1)
           throw new RangeError(`Seq2Seq: the target ${JSON.stringify(t.slice(0, 40))} has ${ids.length - 1} tokens with <eos>, over maxLength ${this.maxLength}`);
@@ -293,11 +288,11 @@ export class Seq2Seq extends TrainableModule {
   fit(pairs: readonly TextPair[], options: Seq2SeqFitOptions = {}): Promise<TrainResult> {
     const op = 'Seq2Seq.fit';
     const { sources, targets } = pairArray(pairs, op);
-    const { native, signal, onProgress, resume } = nativeTrainOptions(options as Seq2SeqFitOptions & Record<string, unknown>, op);
+    const { native, signal, onProgress, resume, options: o } = nativeTrainOptions(options, op);
     const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
     let vs = null, vt = null;
-    if (options.validation !== undefined) {
-      const v = pairArray(options.validation, `${op}: validation`);
+    if (o.validation !== undefined) {
+      const v = pairArray(o.validation, op, 'option validation');
       vs = this.encodeSources(v.sources);
       vt = this.encodeTargets(v.targets);
     }
@@ -310,9 +305,10 @@ export class Seq2Seq extends TrainableModule {
   evaluate(pairs: readonly TextPair[], options: { batchSize?: number; signal?: AbortSignal } = {}): Promise<EvalResult> {
     const op = 'Seq2Seq.evaluate';
     const { sources, targets } = pairArray(pairs, op);
+    const o = checkOptions(op, options);
     const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
-    const signal = checkSignal(options.signal, op);
-    const batchSize = checkInt(options.batchSize ?? 128, op, 'batchSize', 1);
+    const signal = checkSignal(o.signal, op);
+    const batchSize = optInt(op, o, 'batchSize', { min: 1 }) ?? 128;
     const tensors = [...sequenceTensors('src', src), ...sequenceTensors('tgt', tgt)];
     return this.enqueue((m) => taskValue(op, signal, () => startTask<EvalResult>(m, 'evaluate', { options: { batchSize }, tensors })));
   }
@@ -326,11 +322,11 @@ export class Seq2Seq extends TrainableModule {
     Promise<{ logProb: number; length: number; score: number }[]> {
     const op = 'Seq2Seq.score';
     const { sources, targets } = pairArray(pairs, op);
+    const o = checkOptions(op, options);
     const src = this.encodeSources(sources), tgt = this.encodeTargets(targets);
-    const signal = checkSignal(options.signal, op);
-    const batchSize = checkInt(options.batchSize ?? 64, op, 'batchSize', 1);
-    const penalty = options.lengthPenalty ?? 1;
-    if (typeof penalty !== 'number' || !Number.isFinite(penalty)) throw new TypeError(`${op}: lengthPenalty must be a finite number`);
+    const signal = checkSignal(o.signal, op);
+    const batchSize = optInt(op, o, 'batchSize', { min: 1 }) ?? 64;
+    const penalty = optNumber(op, o, 'lengthPenalty') ?? 1;
     return this.enqueue(async (m) => {
       const tensors = [...sequenceTensors('src', src), ...sequenceTensors('tgt', tgt)];
       const r = await runJob(op, signal, () => startTask(m, 'score', { options: { batchSize }, tensors }));
@@ -353,10 +349,7 @@ export class Seq2Seq extends TrainableModule {
   translate(input: string, options?: TranslateOptions): Promise<Translation>;
   translate(inputs: readonly string[], options?: TranslateOptions): Promise<Translation[]>;
   translate(inputs: string | readonly string[], options: TranslateOptions = {}): Promise<Translation | Translation[]> {
-    const { list, single, native, src, signal, att } = this.translateArgs(inputs, options, 'Seq2Seq.translate');
-    const nBest = options.numReturn !== undefined;
-    const attLayer = typeof att === 'object' && att.layer !== undefined ? checkInt(att.layer, 'Seq2Seq.translate', 'attention.layer') : -1;
-    const attHead = typeof att === 'object' && att.head !== undefined && att.head !== 'mean' ? checkInt(att.head, 'Seq2Seq.translate', 'attention.head') : -1;
+    const { list, single, native, src, signal, attLayer, attHead, nBest } = this.translateArgs(inputs, options, 'Seq2Seq.translate');
     return this.enqueue(async (m) => {
       const r = await runJob('Seq2Seq.translate', signal, () => startTask<NativeHypothesis[][]>(m, 'translate', { options: native, tensors: sequenceTensors('src', src) }));
       const out = r.value.map((hyps, i): Translation => {
@@ -379,10 +372,10 @@ export class Seq2Seq extends TrainableModule {
    */
   translateStream(inputs: string | readonly string[], options: TranslateOptions = {}): AsyncIterable<TranslationToken> {
     const op = 'Seq2Seq.translateStream';
-    if (options.attention) throw new TypeError(`${op}: attention is not streamed; use translate()`);
     const { native, src, signal } = this.translateArgs(inputs, options, op);
+    if (native.attention) throw new TypeError(`${op}: attention is not streamed; use translate()`);
     const vocab = this.targetVocab;
-    const stops = new Set(this.stopIds(options.stopTokens, op));
+    const stops = new Set([this.eosId, ...native.stopTokens]);
     return {
       [Symbol.asyncIterator]: () => {
         const queue: TranslationToken[] = [];
@@ -441,48 +434,54 @@ export class Seq2Seq extends TrainableModule {
     };
   }
 
+  /** The ids of stopTokens (tokens or ids of the target vocabulary). */
   private stopIds(stopTokens: unknown, op: string): number[] {
-    const ids = [this.eosId];
-    if (stopTokens === undefined) return ids;
-    if (!Array.isArray(stopTokens)) throw new TypeError(`${op}: stopTokens must be an array of tokens or ids`);
-    for (const t of stopTokens) {
-      if (typeof t === 'string') ids.push(this.targetVocab.id(t));
-      else if (typeof t === 'number' && Number.isInteger(t) && t >= 0 && t < this.targetVocab.size) ids.push(t);
-      else throw new RangeError(`${op}: stop token ${String(t)} is neither a token nor an id of the target vocabulary`);
-    }
-    return ids;
+    if (stopTokens === undefined) return [];
+    return checkArray(op, 'option stopTokens', stopTokens, (t, name) => {
+      if (typeof t === 'string') return this.targetVocab.id(t);
+      if (typeof t !== 'number') throw new TypeError(`${op}: ${name} must be a token (a string) or an id (a number), got ${typeName(t)}`);
+      return checkInt(op, name, t, { min: 0, max: this.targetVocab.size - 1 });
+    }, { what: 'an array of tokens or ids' });
+  }
+
+  /** The attention option: false, true (last layer, mean over heads) or { layer, head }. */
+  private static attentionArg(att: unknown, op: string): { on: boolean; layer: number; head: number } {
+    if (att === undefined || typeof att === 'boolean') return { on: att === true, layer: -1, head: -1 };
+    const a = checkObject(op, 'option attention', att, 'a boolean or { layer?, head? }');
+    const signed = { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER };
+    const layer = optInt(op, a, 'layer', signed) ?? -1;
+    const head = a.head === undefined || a.head === 'mean' ? -1 : checkInt(op, 'option attention.head', a.head, signed);
+    return { on: true, layer, head };
   }
 
   private translateArgs(inputs: string | readonly string[], options: TranslateOptions, op: string) {
     const single = typeof inputs === 'string';
-    const list = single ? [inputs] : inputs;
-    if (!Array.isArray(list) || list.length === 0 || list.some((s) => typeof s !== 'string'))
-      throw new TypeError(`${op}: inputs must be a string or a non-empty array of strings`);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    const signal = checkSignal(options.signal, op);
-    const att = options.attention;
-    const beamSize = checkInt(options.beamSize ?? 1, op, 'beamSize', 1);
-    if (options.sample !== undefined && typeof options.sample !== 'boolean') throw new TypeError(`${op}: sample must be a boolean`);
-    const sample = options.sample ?? (options.temperature !== undefined || options.topK !== undefined || options.topP !== undefined);
-    const numReturn = options.numReturn !== undefined ? numReturnArg(options.numReturn, beamSize, sample, op) : 1;
-    const maxLength = options.maxNewTokens !== undefined ? checkInt(options.maxNewTokens, op, 'maxNewTokens', 1)
-      : checkInt(options.maxLength ?? this.maxLength, op, 'maxLength', 1);
+    const list = single ? [inputs] : checkStringArray(op, 'inputs', inputs, { nonEmpty: true });
+    const o = checkOptions(op, options);
+    const signal = checkSignal(o.signal, op);
+    const att = Seq2Seq.attentionArg(o.attention, op);
+    const beamSize = optInt(op, o, 'beamSize', { min: 1 }) ?? 1;
+    const temperature = optNumber(op, o, 'temperature', { min: 0 }), topK = optInt(op, o, 'topK'), topP = optNumber(op, o, 'topP', { min: 0, max: 1 });
+    const sample = optBool(op, o, 'sample') ?? (temperature !== undefined || topK !== undefined || topP !== undefined);
+    // numReturn: an integer in [1, beamSize], or [1, 64] samples.
+    const numReturn = optInt(op, o, 'numReturn', { min: 1, max: sample ? 64 : beamSize });
+    const maxNewTokens = optInt(op, o, 'maxNewTokens', { min: 1 });
     const native = {
       beamSize,
-      numReturn,
-      lengthPenalty: finiteArg(options.lengthPenalty, 1, op, 'lengthPenalty'),
-      maxLength,
-      batchSize: checkInt(options.batchSize ?? 64, op, 'batchSize', 1),
-      attention: !!att,
+      numReturn: numReturn ?? 1,
+      lengthPenalty: optNumber(op, o, 'lengthPenalty') ?? 1,
+      maxLength: maxNewTokens ?? optInt(op, o, 'maxLength', { min: 1 }) ?? this.maxLength,
+      batchSize: optInt(op, o, 'batchSize', { min: 1 }) ?? 64,
+      attention: att.on,
       sample,
-      temperature: finiteArg(options.temperature, 1, op, 'temperature'),
-      topK: checkInt(options.topK ?? 0, op, 'topK', 0),
-      topP: finiteArg(options.topP, 1, op, 'topP'),
-      repetitionPenalty: finiteArg(options.repetitionPenalty, 1, op, 'repetitionPenalty'),
-      stopTokens: this.stopIds(options.stopTokens, op).slice(1),
-      seed: checkInt(options.seed ?? 0, op, 'seed', 0),
+      temperature: temperature ?? 1,
+      topK: topK ?? 0,
+      topP: topP ?? 1,
+      repetitionPenalty: optNumber(op, o, 'repetitionPenalty', { min: 0, above: true }) ?? 1,
+      stopTokens: this.stopIds(o.stopTokens, op),
+      seed: optSeed(op, o) ?? 0,
     };
-    return { list, single, native, src: this.encodeSources(list), signal, att };
+    return { list, single, native, src: this.encodeSources(list), signal, attLayer: att.layer, attHead: att.head, nBest: numReturn !== undefined };
   }
 
   private translation(input: string, h: NativeHypothesis): Translation {
@@ -524,7 +523,7 @@ export class Seq2Seq extends TrainableModule {
   logits(sourceIds: Tensor, sourceLengths: readonly number[] | Int32Array, targetIds: Tensor): Tensor {
     const op = 'Seq2Seq.logits';
     const lens = lengthsArg(sourceLengths, op, 'sourceLengths');
-    if (!lens) throw new TypeError(`${op}: sourceLengths are required`);
+    if (!lens) throw new TypeError(`${op}: sourceLengths are required, got ${typeName(sourceLengths)}`);
     return new Tensor(tb.tfSeq2SeqLogits(this._handle, handle(sourceIds, op, 'sourceIds'), lens, handle(targetIds, op, 'targetIds')));
   }
 }

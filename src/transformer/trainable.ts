@@ -3,7 +3,10 @@
 // true }) that continues it, and checkpoints that carry it (save(path, { optimizer: true }), load).
 // Every fit job that started leaves its optimizer, an aborted or diverging one too: its state is
 // that of the steps taken, which matches the weights.
+import { checkPath } from '../args';
+import { QkvError } from '../errors';
 import { noOptimizerState, type SaveOptions } from '../nn/module';
+import { vocabFromJSON, type Vocabulary } from '../text/vocab';
 import { checkOptimizer, type Optimizer } from '../optim/index';
 import { runJob, startTask, type TaskCall, type TaskJob } from '../jobs';
 import { NativeModuleBase } from './base';
@@ -26,8 +29,42 @@ export interface LoadedModule {
 }
 
 export function loadCheckpoint(path: string, op: string): Promise<LoadedModule> {
-  if (typeof path !== 'string') throw new TypeError(`${op}: path must be a string`);
-  return tb.tfLoadModule(path);
+  return tb.tfLoadModule(checkPath(op, 'path', path));
+}
+
+/**
+ * What `read` makes of a loaded checkpoint (the model's vocabularies, checked against its
+ * config); the module is disposed when that throws. A checkpoint is a file: whatever is wrong with
+ * it is QkvError ERR_FORMAT.
+ */
+export function fromCheckpoint<T>(loaded: LoadedModule, op: string, read: (config: Record<string, unknown>) => T): T {
+  try {
+    return read(JSON.parse(tb.nnConfig(loaded.module)) as Record<string, unknown>);
+  } catch (e) {
+    tb.nnDispose(loaded.module);
+    if (e instanceof QkvError) throw e;
+    throw new QkvError(`${op}: ${(e as Error).message}`, 'ERR_FORMAT');
+  }
+}
+
+/**
+ * The vocabulary saved under `key` in a checkpoint's metadata, with `size` tokens and, for each of
+ * `ids`, that special at that id (the ids the model was built with); QkvError ERR_FORMAT otherwise.
+ */
+export function savedVocab(metadata: Record<string, string>, key: string, size: unknown, ids: Record<string, unknown>, op: string): Vocabulary {
+  const json = metadata[key];
+  if (json === undefined) throw new QkvError(`${op}: the checkpoint has no vocabulary '${key}'`, 'ERR_FORMAT');
+  let v: Vocabulary;
+  try {
+    v = vocabFromJSON(json);
+  } catch (e) {
+    throw new QkvError(`${op}: the vocabulary '${key}' is corrupt: ${(e as Error).message}`, 'ERR_FORMAT');
+  }
+  if (v.size !== size) throw new QkvError(`${op}: the vocabulary '${key}' has ${v.size} tokens, the model ${String(size)}`, 'ERR_FORMAT');
+  for (const [name, id] of Object.entries(ids))
+    if (v.specialTokens[name] !== id)
+      throw new QkvError(`${op}: the vocabulary '${key}' has ${name} id ${v.specialTokens[name]}, the model ${String(id)}`, 'ERR_FORMAT');
+  return v;
 }
 
 export abstract class TrainableModule extends NativeModuleBase {

@@ -1,5 +1,6 @@
 // Training options shared by TransformerEncoder.fit and Seq2Seq.fit (progress and results: ../training).
-import { checkInt, checkSignal } from './base';
+import { checkOptions, optBool, optEnum, optFunction, optInt, optNumber, optSeed, type Options } from '../args';
+import { checkSignal } from './base';
 import type { TrainProgress } from '../training';
 
 export type { TrainProgress, TrainResult } from '../training';
@@ -48,17 +49,46 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
 }
 
-const KEYS = ['epochs', 'batchSize', 'maxSteps', 'accumulate', 'lr', 'minLr', 'weightDecay', 'beta1', 'beta2', 'eps', 'warmupSteps', 'schedule', 'clipNorm',
-  'labelSmoothing', 'bucket', 'shuffle', 'seed'] as const;
+const STEPS = { min: 0, max: Number.MAX_SAFE_INTEGER };
+const UNIT = { min: 0, max: 1 };
+const BETA = { min: 0, max: 1, below: true };
 
-/** The native options object, with the JS-only fields checked. */
-export function nativeTrainOptions(o: TrainOptions & Record<string, unknown>, op: string, extra: readonly string[] = []) {
-  if (o === null || typeof o !== 'object') throw new TypeError(`${op}: options must be an object`);
+// Each option the native task reads, with its check.
+const CHECKS: Record<string, (op: string, o: Options, key: string) => unknown> = {
+  epochs: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  batchSize: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  maxSteps: (op, o, k) => optInt(op, o, k, STEPS),
+  accumulate: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  lr: (op, o, k) => optNumber(op, o, k, { min: 0, above: true }),
+  minLr: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+  weightDecay: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+  beta1: (op, o, k) => optNumber(op, o, k, BETA),
+  beta2: (op, o, k) => optNumber(op, o, k, BETA),
+  eps: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+  warmupSteps: (op, o, k) => optInt(op, o, k, STEPS),
+  schedule: (op, o, k) => optEnum(op, o, k, ['warmupCosine', 'warmupLinear', 'constant'] as const),
+  clipNorm: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+  labelSmoothing: (op, o, k) => optNumber(op, o, k, UNIT),
+  bucket: (op, o, k) => optBool(op, o, k),
+  shuffle: (op, o, k) => optBool(op, o, k),
+  seed: (op, o, k) => optSeed(op, o, k),
+  maskProb: (op, o, k) => optNumber(op, o, k, UNIT),
+};
+
+/** The native options object (the options given, each checked) and the JS-only fields. */
+export function nativeTrainOptions(options: unknown, op: string, extra: readonly 'maskProb'[] = []) {
+  const o = checkOptions(op, options);
   const out: Record<string, unknown> = {};
-  for (const k of [...KEYS, ...extra]) if (o[k] !== undefined) out[k] = o[k];
-  if (o.epochs !== undefined) checkInt(o.epochs, op, 'epochs', 1);
-  if (o.batchSize !== undefined) checkInt(o.batchSize, op, 'batchSize', 1);
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: onProgress must be a function`);
-  if (o.resume !== undefined && typeof o.resume !== 'boolean') throw new TypeError(`${op}: resume must be a boolean`);
-  return { native: out, signal: checkSignal(o.signal, op), onProgress: o.onProgress, resume: o.resume ?? false };
+  for (const k of Object.keys(CHECKS)) {
+    if (k === 'maskProb' && !extra.includes(k)) continue;
+    const v = CHECKS[k](op, o, k);
+    if (v !== undefined) out[k] = v;
+  }
+  return {
+    native: out,
+    signal: checkSignal(o.signal, op),
+    onProgress: optFunction<(p: TrainProgress) => void>(op, o, 'onProgress'),
+    resume: optBool(op, o, 'resume') ?? false,
+    options: o,
+  };
 }

@@ -1,5 +1,6 @@
 // Training input: a text file path (read natively, by byte ranges, on the training threads), or
 // sentences from JavaScript streamed to the native job in batches of text with backpressure.
+import { typeName } from '../args';
 import type { NativeFeedJob } from './native';
 
 /**
@@ -26,9 +27,7 @@ const BATCH_CHARS = 1 << 20;
 type AnyIterable = Iterable<Word2VecSentence> | AsyncIterable<Word2VecSentence>;
 
 export function describeValue(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ? `a ${(v as object).constructor.name}` : 'an object';
+  if (v === null || typeof v === 'object') return typeName(v);
   if (typeof v === 'string') return `the string '${v.length > 40 ? v.slice(0, 40) + '…' : v}'`;
   return `${typeof v} ${String(v)}`;
 }

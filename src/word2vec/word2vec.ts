@@ -2,6 +2,10 @@
 // evaluations run off the event loop and return Promises; similarity queries are synchronous (one
 // SIMD pass over the vocabulary, on the thread pool when it is large).
 import { CallQueue, abortError } from '../jobs';
+import {
+  checkArray, checkNumber, checkObject, checkOptions as checkOptionsObject, checkPath as checkFilePath, checkString, optBool, optEnum, optFunction, optInt,
+  optNumber, optSeed, typeName, type Options,
+} from '../args';
 import { QkvError } from '../errors';
 import { checkInput, describeValue, feedPasses, type Word2VecInput } from './input';
 import { w2vBinding as B, type NativeFeedJob, type NativeModel, type NativeTrainResult } from './native';
@@ -151,44 +155,55 @@ export interface Word2VecEvaluateOptions {
   caseInsensitive?: boolean;
 }
 
-const MODEL_KEYS = ['dim', 'negative', 'hs', 'minCount', 'maxVocabSize', 'nsExponent'] as const;
-const TRAIN_KEYS = [
-  'architecture', 'window', 'sample', 'epochs', 'alpha', 'minAlpha', 'threads', 'seed', 'maxSentenceLength',
-  'cbowMean', 'kernel', 'cacheBytes', 'progressInterval',
-] as const;
-const JS_KEYS = ['signal', 'onProgress'] as const;
-const ALL_KEYS = new Set<string>([...MODEL_KEYS, ...TRAIN_KEYS, ...JS_KEYS]);
+const BIG = { min: 0, max: Number.MAX_SAFE_INTEGER };
 
-function checkOptions(options: unknown, op: string): Record<string, unknown> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || Array.isArray(options))
-    throw new TypeError(`${op}: options must be an object, got ${describeValue(options)}`);
-  const o = options as Record<string, unknown>;
-  for (const k of Object.keys(o)) if (!ALL_KEYS.has(k)) throw new TypeError(`${op}: unknown option '${k}'`);
-  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError(`${op}: option signal must be an AbortSignal`);
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw new TypeError(`${op}: option onProgress must be a function`);
+// Each option the native trainer reads, with its check: the model's settings, then a run's.
+const CHECKS: Record<string, (op: string, o: Options, key: string) => unknown> = {
+  dim: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  negative: (op, o, k) => optInt(op, o, k),
+  hs: (op, o, k) => optBool(op, o, k),
+  minCount: (op, o, k) => optInt(op, o, k, BIG),
+  maxVocabSize: (op, o, k) => optInt(op, o, k, BIG),
+  nsExponent: (op, o, k) => optNumber(op, o, k),
+  architecture: (op, o, k) => optEnum(op, o, k, ['skipgram', 'cbow'] as const),
+  window: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  sample: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+  epochs: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  alpha: (op, o, k) => optNumber(op, o, k, { min: 0, above: true }),
+  minAlpha: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+  threads: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  seed: (op, o, k) => optSeed(op, o, k),
+  maxSentenceLength: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  cbowMean: (op, o, k) => optBool(op, o, k),
+  kernel: (op, o, k) => optEnum(op, o, k, ['fast', 'reference'] as const),
+  cacheBytes: (op, o, k) => optInt(op, o, k, BIG),
+  progressInterval: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+};
+const JS_KEYS = new Set(['signal', 'onProgress']);
+
+/** The native options (each checked), and the signal and progress callback. */
+function checkOptions(options: unknown, op: string) {
+  const o = checkOptionsObject(op, options);
+  for (const k of Object.keys(o)) if (!(k in CHECKS) && !JS_KEYS.has(k)) throw new TypeError(`${op}: unknown option '${k}'`);
+  const signal = o.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError(`${op}: option signal must be an AbortSignal, got ${typeName(signal)}`);
+  const onProgress = optFunction<(p: Word2VecProgress) => void>(op, o, 'onProgress');
   const native: Record<string, unknown> = {};
-  for (const k of [...MODEL_KEYS, ...TRAIN_KEYS]) if (o[k] !== undefined) native[k] = o[k];
-  return native;
+  for (const [k, check] of Object.entries(CHECKS)) {
+    const v = check(op, o, k);
+    if (v !== undefined) native[k] = v;
+  }
+  return { native, signal: signal as AbortSignal | undefined, onProgress };
 }
 
 function checkPath(path: unknown, op: string): string {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`${op}: path must be a non-empty string, got ${describeValue(path)}`);
-  if (path.includes('\0')) throw new TypeError(`${op}: path must not contain NUL characters`);
-  return path;
+  return checkFilePath(op, 'path', path);
 }
 
 function toWord(w: unknown, op: string): string {
   if (typeof w === 'string') return w;
-  if (typeof w === 'number' && Number.isFinite(w)) return String(w);
+  if (typeof w === 'number') return String(checkNumber(op, 'word', w));
   throw new TypeError(`${op}: a word must be a string (or a number for a token id), got ${describeValue(w)}`);
-}
-
-function intOption(v: unknown, fallback: number, op: string, name: string, min = 0): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number') throw new TypeError(`${op}: ${name} must be a number, got ${describeValue(v)}`);
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`${op}: ${name} must be an integer >= ${min}, got ${v}`);
-  return v;
 }
 
 // Runs one training job (new model when `model` is null) with input from a file or an iterable.
@@ -198,10 +213,8 @@ async function runTraining(
   options: Word2VecOptions | undefined,
   op: string,
 ): Promise<NativeTrainResult> {
-  const native = checkOptions(options, op);
+  const { native, signal, onProgress } = checkOptions(options, op);
   const iterable = checkInput(input, op);
-  const signal = options?.signal;
-  const onProgress = options?.onProgress;
   if (signal?.aborted) throw abortError(op);
   const progress = onProgress ? (p: Record<string, number>) => onProgress(p as unknown as Word2VecProgress) : undefined;
   const job = B.w2vTrain(model, iterable ? { feed: true } : { path: input as string }, native, progress);
@@ -274,9 +287,7 @@ export class Word2Vec {
   static async load(path: string, options: { format?: Word2VecFormat | 'auto' } = {}): Promise<Word2Vec> {
     const op = 'Word2Vec.load';
     checkPath(path, op);
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    const format = options.format ?? 'auto';
-    if (typeof format !== 'string') throw new TypeError(`${op}: format must be a string`);
+    const format = optEnum(op, checkOptionsObject(op, options), 'format', ['word2vec-text', 'word2vec-binary', 'qkv', 'auto'] as const) ?? 'auto';
     const r = await B.w2vLoad(path, format);
     return new Word2Vec(r.model);
   }
@@ -445,8 +456,9 @@ export class Word2Vec {
   analogy(a: Word2VecWord, b: Word2VecWord, c: Word2VecWord, options: MostSimilarOptions): SimilarWord[];
   analogy(a: Word2VecWord, b: Word2VecWord, c: Word2VecWord, options?: MostSimilarOptions): string | SimilarWord[] {
     const op = 'Word2Vec.analogy';
-    const r = this.mostSimilar({ positive: [b, c], negative: [a] }, { topN: options?.topN ?? 1, restrictVocab: options?.restrictVocab });
-    if (options) return r;
+    const o = checkOptionsObject(op, options);
+    const r = this.mostSimilar({ positive: [b, c], negative: [a] }, { topN: o.topN ?? 1, restrictVocab: o.restrictVocab } as MostSimilarOptions);
+    if (options !== undefined && options !== null) return r;
     if (r.length === 0) throw new RangeError(`${op}: the vocabulary has no other word`);
     return r[0].word;
   }
@@ -461,8 +473,13 @@ export class Word2Vec {
     const { restrict, ci } = this.#evalOptions(options, op);
     if (typeof pathOrPairs !== 'string' && !Array.isArray(pathOrPairs))
       return Promise.reject(new TypeError(`${op}: expected a file path or an array of [word1, word2, score], got ${describeValue(pathOrPairs)}`));
+    // A fresh copy: the native side reads it on the main thread, and must not run the caller's getters.
+    const input = typeof pathOrPairs === 'string' ? checkPath(pathOrPairs, op) : checkArray(op, 'pairs', pathOrPairs, (p, name): [string, string, number] => {
+      if (!Array.isArray(p) || p.length !== 3) throw new TypeError(`${op}: ${name} must be [word1, word2, score], got ${typeName(p)}`);
+      return [checkString(op, `${name}[0]`, p[0]), checkString(op, `${name}[1]`, p[1]), checkNumber(op, `${name}[2]`, p[2])];
+    });
     return this.#enqueue(async () => {
-      const r = await B.w2vEvaluateWordPairs(this.#handle(op), pathOrPairs as string | [string, string, number][], restrict, ci);
+      const r = await B.w2vEvaluateWordPairs(this.#handle(op), input, restrict, ci);
       const total = r.pairs + r.oovPairs;
       return { pearson: r.pearson, spearman: r.spearman, oov: total ? r.oovPairs / total : 0, pairs: r.pairs };
     });
@@ -478,7 +495,11 @@ export class Word2Vec {
     const { restrict, ci } = this.#evalOptions(options, op);
     if (typeof pathOrQuestions !== 'string' && !Array.isArray(pathOrQuestions))
       return Promise.reject(new TypeError(`${op}: expected a file path or an array of [a, b, c, d] questions, got ${describeValue(pathOrQuestions)}`));
-    return this.#enqueue(() => B.w2vEvaluateAnalogies(this.#handle(op), pathOrQuestions as string | string[][], restrict, ci));
+    const input = typeof pathOrQuestions === 'string' ? checkPath(pathOrQuestions, op) : checkArray(op, 'questions', pathOrQuestions, (q, name) => {
+      if (!Array.isArray(q) || (q.length !== 4 && q.length !== 5)) throw new TypeError(`${op}: ${name} must be [a, b, c, d] or [a, b, c, d, section], got ${typeName(q)}`);
+      return checkArray(op, name, q, (w, n) => checkString(op, n, w));
+    });
+    return this.#enqueue(() => B.w2vEvaluateAnalogies(this.#handle(op), input, restrict, ci));
   }
 
   /**
@@ -488,13 +509,13 @@ export class Word2Vec {
    */
   save(path: string, options: { format?: Word2VecFormat } = {}): Promise<void> {
     const op = 'Word2Vec.save';
+    let format: Word2VecFormat;
     try {
       checkPath(path, op);
-      if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
+      format = optEnum(op, checkOptionsObject(op, options), 'format', ['word2vec-text', 'word2vec-binary', 'qkv'] as const) ?? 'qkv';
     } catch (e) {
       return Promise.reject(e);
     }
-    const format = options.format ?? 'qkv';
     return this.#enqueue(() => B.w2vSave(this.#handle(op), path, format));
   }
 
@@ -529,30 +550,19 @@ export class Word2Vec {
   }
 
   #queryOptions(options: MostSimilarOptions, op: string): { topN: number; restrict: number } {
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    return {
-      topN: intOption(options.topN, 10, op, 'topN'),
-      restrict: intOption(options.restrictVocab, 0, op, 'restrictVocab'),
-    };
+    const o = checkOptionsObject(op, options);
+    return { topN: optInt(op, o, 'topN', BIG) ?? 10, restrict: optInt(op, o, 'restrictVocab', BIG) ?? 0 };
   }
 
   #evalOptions(options: Word2VecEvaluateOptions, op: string): { restrict: number; ci: boolean } {
-    if (options === null || typeof options !== 'object') throw new TypeError(`${op}: options must be an object`);
-    if (options.caseInsensitive !== undefined && typeof options.caseInsensitive !== 'boolean')
-      throw new TypeError(`${op}: caseInsensitive must be a boolean`);
-    return { restrict: intOption(options.restrictVocab, 300000, op, 'restrictVocab'), ci: options.caseInsensitive ?? true };
+    const o = checkOptionsObject(op, options);
+    return { restrict: optInt(op, o, 'restrictVocab', BIG) ?? 300000, ci: optBool(op, o, 'caseInsensitive') ?? true };
   }
 
   #query(query: unknown, op: string): { pos: number[]; neg: number[] } {
     if (typeof query === 'string' || typeof query === 'number') return { pos: [this.#known(query, op)], neg: [] };
-    if (query === null || typeof query !== 'object' || Array.isArray(query))
-      throw new TypeError(`${op}: the query must be a word, a Float32Array or { positive, negative }, got ${describeValue(query)}`);
-    const q = query as Word2VecQuery;
-    const list = (v: unknown, name: string): number[] => {
-      if (v === undefined) return [];
-      if (!Array.isArray(v)) throw new TypeError(`${op}: ${name} must be an array of words`);
-      return v.map((w) => this.#known(w, op));
-    };
+    const q = checkObject(op, 'query', query, 'a word, a Float32Array or { positive, negative }');
+    const list = (v: unknown, name: string): number[] => v === undefined ? [] : checkArray(op, name, v, (w) => this.#known(w, op), { what: 'an array of words' });
     const pos = list(q.positive, 'positive');
     const neg = list(q.negative, 'negative');
     if (pos.length + neg.length === 0) throw new RangeError(`${op}: the query has no words`);
