@@ -417,13 +417,13 @@ describe('files and atomic writes', () => {
     expect(e1).toBeInstanceOf(qkv.QkvError);
     expect(e1.code).toBe('ERR_IO');
     expect(e1.message).toMatch(/saveSafetensors: .*no-such-dir\/keep\.safetensors: .*No such file or directory/);
-    // The target is a non-empty directory: the whole file is written, then the rename fails.
+    // The target is a non-empty directory: refused before anything is written.
     const sub = file('a-directory');
     fs.mkdirSync(sub);
     fs.writeFileSync(path.join(sub, 'inside'), 'x');
     const e2 = await rejection(qkv.saveSafetensors(sub, { w: qkv.randn([1000], { seed: 1 }) }));
     expect(e2.code).toBe('ERR_IO');
-    expect(e2.message).toMatch(/saveSafetensors: .*a-directory: cannot rename the temporary file into place/);
+    expect(e2.message).toMatch(/saveSafetensors: .*a-directory: is a directory/);
     expect(fs.readdirSync(sub)).toEqual(['inside']);
     // A disposed tensor: rejected before anything is written.
     const gone = qkv.full([4], 3);
@@ -431,7 +431,7 @@ describe('files and atomic writes', () => {
     const e3 = await rejection(qkv.saveSafetensors(target, { w: gone }));
     expect(e3.code).toBe('ERR_DISPOSED');
     expect(fs.readFileSync(target).equals(before)).toBe(true);
-    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.qkv-tmp-'))).toEqual([]);
   });
 
   it('overwrites atomically: concurrent saves leave one complete file and no temporary files', async () => {
@@ -444,7 +444,7 @@ describe('files and atomic writes', () => {
     const i = Number(metadata.i);
     expect(tensors.get('w')!.shape).toEqual([1000 + i]);
     expect(tensors.get('w')!.max().item()).toBe(i);
-    expect(fs.readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.includes('.qkv-tmp-'))).toEqual([]);
   });
 
   it('bad arguments throw TypeError naming the call', async () => {

@@ -98,7 +98,7 @@ describe('qkv format', () => {
     const before = readFileSync(p);
     await m.save(p, { format: 'word2vec-binary' });
     expect(readFileSync(p)).toEqual(before);
-    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.includes('.qkv-tmp-'))).toEqual([]);
     const e = await m.save(join(dir, 'missing-dir', 'x.bin'), { format: 'word2vec-binary' }).catch((x) => x);
     expect(e).toBeInstanceOf(QkvError);
     expect(e.code).toBe('ERR_IO');

@@ -61,62 +61,134 @@ static std::string base_name(const std::string& path) {
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
-// A symbolic link is written through: the new file replaces the link's target, and the link stays.
-static std::string resolve_link(const std::string& path, const std::string& op) {
-  struct stat st;
-  if (::lstat(path.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return path;
-  char resolved[PATH_MAX];
-  if (::realpath(path.c_str(), resolved) == nullptr)
-    throw Error(ErrorKind::IO, op + ": " + path + ": the symbolic link cannot be followed: " + errno_text(errno));
-  return resolved;
+// Every temporary file of `target` starts with this, followed by "<pid>-<random>".
+static std::string temporary_prefix(const std::string& target) { return "." + base_name(target) + ".qkv-tmp-"; }
+
+// The file that `path` names once symbolic links are followed (chains too; a dangling link names
+// its missing target, which the save creates). Writing there, not over the link, keeps the link.
+// False with *err set for a loop or an unreadable link.
+static bool follow_links(const std::string& path, std::string* out, int* err) {
+  std::string p = path;
+  for (int hops = 0; hops < 40; ++hops) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) {
+      *out = p;
+      return true;
+    }
+    std::string target(PATH_MAX, '\0');
+    const ssize_t n = ::readlink(p.c_str(), target.data(), target.size());
+    if (n < 0 || static_cast<size_t>(n) == target.size()) {
+      *err = n < 0 ? errno : ENAMETOOLONG;
+      return false;
+    }
+    target.resize(static_cast<size_t>(n));
+    p = target[0] == '/' ? target : directory_of(p) + "/" + target;
+  }
+  *err = ELOOP;
+  return false;
 }
 
-// Removes temporary files of `path` left by writers that were killed: `<name>.tmp-<pid>-<random>`
-// whose pid is not a running process. Those of this process (a save in progress on another thread)
-// and of live processes are left alone.
-static void remove_stale_temporaries(const std::string& path) {
-  const std::string prefix = base_name(path) + ".tmp-";
-  DIR* dir = ::opendir(directory_of(path).c_str());
+// Unlinks the temporaries of `target` whose writer process no longer runs (kill(pid, 0) says ESRCH).
+// Those of this process (a save in progress on another thread) and of live processes stay, and so
+// do those of processes kill() may not signal (EPERM: they run, under another user).
+static void remove_dead_writers_temporaries(const std::string& target) {
+  const std::string prefix = temporary_prefix(target);
+  DIR* dir = ::opendir(directory_of(target).c_str());
   if (!dir) return;
   const long self = static_cast<long>(::getpid());
   while (const dirent* e = ::readdir(dir)) {
-    const std::string name = e->d_name;
-    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const char* name = e->d_name;
+    if (std::strncmp(name, prefix.c_str(), prefix.size()) != 0) continue;
+    const char* digits = name + prefix.size();
+    if (*digits < '0' || *digits > '9') continue;
     char* end = nullptr;
-    const long pid = std::strtol(name.c_str() + prefix.size(), &end, 10);
-    if (pid <= 0 || end == nullptr || *end != '-' || pid == self) continue;
+    const long pid = std::strtol(digits, &end, 10);
+    if (pid <= 0 || *end != '-' || pid == self) continue;
     if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;
-    ::unlink((directory_of(path) + "/" + name).c_str());
+    ::unlinkat(::dirfd(dir), name, 0);
   }
   ::closedir(dir);
 }
 
+void remove_stale_temporaries(const std::string& path) {
+  std::string target;
+  int err = 0;
+  if (!path.empty() && path.find('\0') == std::string::npos && follow_links(path, &target, &err))
+    remove_dead_writers_temporaries(target);
+}
+
+// O_TMPFILE files are linked into place through /proc/self/fd (linkat with AT_EMPTY_PATH needs a
+// privilege); without /proc they are not used.
+static bool can_link_anonymous_files() {
+#ifdef O_TMPFILE
+  static const bool proc_fd = ::access("/proc/self/fd", X_OK) == 0;
+  return proc_fd;
+#else
+  return false;
+#endif
+}
+
 AtomicWriter::AtomicWriter(const std::string& path, const char* op) : op_(op) {
   check_path(path, op);
-  path_ = resolve_link(path, op_);
-  remove_stale_temporaries(path_);
-  // Re-saving over a file keeps its permissions (a private 0600 model stays private) and, where
-  // allowed, its owner; a new file gets 0666 less the umask.
+  int err = 0;
+  if (!follow_links(path, &path_, &err))
+    throw Error(ErrorKind::IO, op_ + ": " + path + ": the symbolic link cannot be followed: " + errno_text(err));
+  dir_ = directory_of(path_);
   struct stat existing;
   const bool replacing = ::stat(path_.c_str(), &existing) == 0;
-  if (replacing && S_ISDIR(existing.st_mode))
-    throw Error(ErrorKind::IO, op_ + ": " + path_ + ": is a directory");
+  if (base_name(path_).empty()) throw Error(ErrorKind::IO, op_ + ": " + path_ + ": names a directory (it ends with '/')");
+  if (replacing && S_ISDIR(existing.st_mode)) throw Error(ErrorKind::IO, op_ + ": " + path_ + ": is a directory");
+  // Renaming over a device or a FIFO would replace it (for root, /dev/null), not write to it.
+  if (replacing && !S_ISREG(existing.st_mode)) throw Error(ErrorKind::IO, op_ + ": " + path_ + ": not a regular file");
+  remove_dead_writers_temporaries(path_);
+  open_temporary();
+  // Re-saving over a file keeps its permissions (a private 0600 model stays private) and, where
+  // allowed, its owner and group (first: a change of owner clears set-id bits); a new file gets
+  // 0666 less the umask.
+  if (replacing) {
+    if (::fchown(fd_, existing.st_uid, existing.st_gid) != 0) { /* not permitted: the file stays ours */ }
+    if (::fchmod(fd_, existing.st_mode & 07777) != 0) fail("cannot set the file's permissions", errno);
+  }
+}
+
+void AtomicWriter::open_temporary() {
+#ifdef O_TMPFILE
+  // Unnamed until commit: a writer killed while writing leaves nothing behind. File systems
+  // without O_TMPFILE refuse it; they get a named temporary.
+  if (can_link_anonymous_files()) {
+    do {
+      fd_ = ::open(dir_.c_str(), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666);
+    } while (fd_ < 0 && errno == EINTR);
+    if (fd_ >= 0) return;
+  }
+#endif
   for (int attempt = 0; attempt < 16; ++attempt) {
-    tmp_ = path_ + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + random_suffix();
+    tmp_ = temporary_name();
     fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd_ >= 0) {
-      if (replacing && S_ISREG(existing.st_mode)) {
-        if (::fchown(fd_, existing.st_uid, existing.st_gid) != 0) { /* not the owner: keep ours */ }
-        if (::fchmod(fd_, existing.st_mode & 07777) != 0) fail("cannot set the file's permissions", errno);
-      }
-      return;
-    }
+    if (fd_ >= 0) return;
     if (errno != EEXIST && errno != EINTR) break;
   }
   const int err = errno;
   tmp_.clear();
-  throw Error(ErrorKind::IO, op_ + ": " + path_ + ": cannot create a temporary file in " + directory_of(path_) + ": " +
-                                 errno_text(err));
+  throw Error(ErrorKind::IO, op_ + ": " + path_ + ": cannot create a temporary file in " + dir_ + ": " + errno_text(err));
+}
+
+std::string AtomicWriter::temporary_name() const {
+  return dir_ + "/" + temporary_prefix(path_) + std::to_string(static_cast<long>(::getpid())) + "-" + random_suffix();
+}
+
+// Gives the unnamed file its temporary name, right before the rename.
+void AtomicWriter::link_temporary() {
+  const std::string self = "/proc/self/fd/" + std::to_string(fd_);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    std::string name = temporary_name();
+    if (::linkat(AT_FDCWD, self.c_str(), AT_FDCWD, name.c_str(), AT_SYMLINK_FOLLOW) == 0) {
+      tmp_ = std::move(name);
+      return;
+    }
+    if (errno != EEXIST && errno != EINTR) break;
+  }
+  fail("cannot link the temporary file into " + dir_, errno);
 }
 
 AtomicWriter::~AtomicWriter() {
@@ -158,6 +230,7 @@ void AtomicWriter::write(const void* data, size_t n) {
 void AtomicWriter::commit() {
   if (fd_ < 0) throw Error(ErrorKind::IO, op_ + ": " + path_ + ": commit after the file was closed");
   if (::fsync(fd_) != 0) fail("fsync failed", errno);
+  if (tmp_.empty()) link_temporary();
   const int fd = fd_;
   fd_ = -1;
   if (::close(fd) != 0) fail("close failed", errno);
@@ -166,7 +239,7 @@ void AtomicWriter::commit() {
   tmp_.clear();
   // Make the rename durable. Some file systems refuse to fsync a directory (EINVAL): the data is
   // already in place then, so that is not an error.
-  const int dfd = ::open(directory_of(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     const int rc = ::fsync(dfd);
     const int err = errno;

@@ -1,11 +1,22 @@
 #pragma once
 // Files written so that readers see either the old file or the complete new one (every write of qkv):
-// the bytes go to `<path>.tmp-<pid>-<random>` in the same directory, which is fsync'ed, closed and
-// renamed over `path`; then the directory is fsync'ed. Any failure, or destroying the writer
-// before commit(), removes the temporary file; errors are Error(IO) naming `op`, the path and errno.
-// A writer killed before it could clean up leaves its temporary behind: the next writer of the same
-// path removes those of processes that no longer run. Replacing a file keeps its mode (and owner
-// where permitted); a symbolic link is written through to its target and stays a link.
+// the bytes go to a temporary file in the destination's directory, which is fsync'ed, closed and
+// renamed over the destination; then the directory is fsync'ed. On Linux the temporary is made
+// with O_TMPFILE and has no name until commit() links it as `.<name>.qkv-tmp-<pid>-<random>` just
+// before the rename; elsewhere (or where the file system refuses O_TMPFILE) it has that name from
+// the start. Any failure, or destroying the writer before commit(), removes it; errors are
+// Error(IO) naming `op`, the path and errno.
+//
+// A writer killed while its temporary has a name leaves it behind: every writer, and every loader
+// that calls remove_stale_temporaries(), first removes those of the same destination whose pid is
+// not a running process (kill(pid, 0) fails with ESRCH). The pid is only meaningful on one machine:
+// two hosts saving to one network file system could remove each other's temporaries mid-save (that
+// save then fails; neither file is damaged).
+//
+// Replacing a file keeps its mode (and owner and group where permitted); a new file gets 0666 less
+// the umask. A symbolic link is written through to its target (chains followed; a dangling link's
+// target is created) and stays a link. A directory, a device or any other non-regular file as the
+// destination is refused.
 //
 // Reading: a file opened for positioned reads whose size is taken once at open (fstat), so that a
 // reader can check offsets against it before reading; a short read (the file shrank meanwhile)
@@ -25,13 +36,16 @@ class AtomicWriter {
   AtomicWriter& operator=(const AtomicWriter&) = delete;
 
   void write(const void* data, size_t n);
-  void commit();  // fsync, close, rename into place, fsync the directory
-  const std::string& temp_path() const { return tmp_; }
+  void commit();  // fsync, name the temporary, close, rename into place, fsync the directory
 
  private:
+  void open_temporary();
+  std::string temporary_name() const;
+  void link_temporary();
   [[noreturn]] void fail(const std::string& what, int err);
   void discard() noexcept;
-  std::string path_, tmp_, op_;
+  std::string path_, dir_, op_;  // path_: the file replaced (a symbolic link's target)
+  std::string tmp_;              // the temporary's name; empty while it is an unnamed O_TMPFILE
   int fd_ = -1;
   bool committed_ = false;
 };
@@ -76,6 +90,10 @@ class SequentialReader {
   uint64_t start_ = 0;  // file offset of buf_[0]
   size_t len_ = 0, pos_ = 0;
 };
+
+// Removes the temporaries that killed writers left for the file `path` names (see AtomicWriter);
+// for loaders, before they open a file qkv saves. Never throws: what cannot be removed stays.
+void remove_stale_temporaries(const std::string& path);
 
 // "<strerror text>" for errno values, thread-safe.
 std::string errno_text(int err);

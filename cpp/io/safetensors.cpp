@@ -443,12 +443,14 @@ SafetensorsHeader read_header(FileReader& f, const std::string& path, const Wher
 }  // namespace
 
 SafetensorsHeader read_safetensors_header(const std::string& path, const char* op, const SafetensorsHeaderCheck& check) {
+  remove_stale_temporaries(path);
   const Where w{op, path};
   FileReader f(path, op);
   return read_header(f, path, w, check);
 }
 
 Safetensors read_safetensors(const std::string& path, const char* op) {
+  remove_stale_temporaries(path);
   const Where w{op, path};
   FileReader f(path, op);
   const SafetensorsHeader h = read_header(f, path, w);

@@ -240,16 +240,17 @@ SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t max_len, int6
   if (max_len <= 0 || dim <= 0) throw_range("SinusoidalPositionalEncoding: maxLength and dim must be positive");
   if (!is_float(dtype)) throw_type("SinusoidalPositionalEncoding: dtype must be float32 or float64");
   max_len_ = max_len, dim_ = dim;
-  // Computed on the host in double, then copied to the module's device.
-  std::vector<double> p(static_cast<size_t>(max_len * dim));
+  // Computed on the host in double, then copied to the module's device. The table is a tensor from
+  // the start so that its size is checked (and capped while a checkpoint loads) before the work.
+  Tensor host = Tensor::empty({max_len, dim}, DType::F64, Device::CPU);
+  double* p = host.data<double>();
   for (int64_t pos = 0; pos < max_len; ++pos)
     for (int64_t i = 0; i < dim; ++i) {
       const double freq = std::pow(10000.0, -static_cast<double>(i - (i & 1)) / static_cast<double>(dim));
       const double a = static_cast<double>(pos) * freq;
       p[pos * dim + i] = (i & 1) ? std::cos(a) : std::sin(a);
     }
-  Tensor t = Tensor::from_host(p.data(), {max_len, dim}, DType::F64).to(dtype);
-  table = register_buffer("pe", t, false);
+  table = register_buffer("pe", host.to_device(current_device()).to(dtype), false);
 }
 
 Tensor SinusoidalPositionalEncoding::add(const Tensor& x, int64_t offset) {

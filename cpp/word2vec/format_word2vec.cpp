@@ -225,6 +225,7 @@ FileFormat detect_format(const std::string& path) {
 }
 
 std::unique_ptr<Model> load_word2vec(const std::string& path, FileFormat format) {
+  io::remove_stale_temporaries(path);
   SequentialReader r(path, kLoadOp);
   int64_t V = 0, D = 0;
   read_header(r, &V, &D);
