@@ -192,9 +192,15 @@ Napi::Object start_progress_job(Napi::Env env, ProgressJobSpec spec,
                        static_cast<void*>(nullptr));
   // The environment is going away: stop the work (it polls `aborted`, and blocked input waits are
   // woken) so that the finalizer's join below returns promptly.
+  // Its JavaScript references are dropped now, while the environment can still delete them: the
+  // job's state may outlive the environment (the job thread holds it until it returns), and a
+  // reference deleted after the environment is gone touches freed memory.
   void (*on_env_cleanup)(JobState*) = [](JobState* s) {
     s->aborted = true;
     s->wake_all();
+    s->on_progress.Reset();
+    s->on_item.Reset();
+    s->callback_error.Reset();
   };
   st->cleanup.emplace(env.AddCleanupHook(on_env_cleanup, st.get()));
 
