@@ -70,6 +70,7 @@ train::LoopOptions TaskOptions::loop(train::LoopOptions l) const {
   l.max_steps = integer_or("maxSteps", l.max_steps);
   l.accumulate = integer_or("accumulate", l.accumulate);
   l.clip_norm = number_or("clipNorm", l.clip_norm);
+  l.eval_every = integer_at_least("evalEvery", l.eval_every, 0);
   const int64_t seed = integer_or("seed", static_cast<int64_t>(l.seed));
   if (seed < 0) throw_type(op_ + ": seed must be a non-negative integer");
   l.seed = static_cast<uint64_t>(seed);

@@ -155,15 +155,18 @@ Result run(nn::Module& model, optim::Optimizer& opt, const BatchSource& data, Ob
       p.epoch_loss = epoch_loss / static_cast<double>(std::max<int64_t>(epoch_weight, 1));
       p.epoch_end = s + 1 == plan.per_epoch || result.steps == plan.steps;
       p.val_loss = p.val_accuracy = kNoValue;
+      const bool periodic = o.eval_every > 0 && step % o.eval_every == 0;
+      if ((p.epoch_end || periodic) && objective.has_validation()) {
+        const EvalResult ev = objective.validate();
+        p.val_loss = ev.loss;
+        p.val_accuracy = ev.accuracy;
+      }
       if (p.epoch_end) {
         EpochStats es;
         es.epoch = epoch;
         es.loss = p.epoch_loss;
-        if (objective.has_validation()) {
-          const EvalResult ev = objective.validate();
-          es.val_loss = p.val_loss = ev.loss;
-          es.val_accuracy = p.val_accuracy = ev.accuracy;
-        }
+        es.val_loss = p.val_loss;
+        es.val_accuracy = p.val_accuracy;
         es.seconds = seconds_since(te);
         result.epochs.push_back(es);
       }

@@ -110,6 +110,7 @@ struct LoopOptions {
   int64_t accumulate = 1;         // micro-batches per optimizer step
   double clip_norm = 0;           // 0: none (the norm is still reported)
   uint64_t seed = 0;              // data order (and the objective's draws) derive from it
+  int64_t eval_every = 0;         // > 0: validate also every this many steps (besides epoch ends)
 };
 
 struct Progress {

@@ -8,6 +8,7 @@
 #include "autograd/functions.h"
 #include "core/error.h"
 #include "nn/factory.h"
+#include "transformer/gpt.h"
 
 namespace qkv::transformer {
 
@@ -358,6 +359,7 @@ const std::vector<std::pair<std::string, nn::ModuleBuilder>>& builders() {
       {"LearnedPositionalEmbedding", [](const json::Value& c) { return build_positional(c, true); }},
       {"TransformerEncoder", build_encoder},
       {"Seq2Seq", build_seq2seq},
+      {"GPT", build_gpt},
   };
   return list;
 }

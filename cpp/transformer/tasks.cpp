@@ -2,13 +2,18 @@
 // "<name>.ids" int32 [N, L] (right-padded) and "<name>.lengths" int32 [N].
 //   Seq2Seq             fit (src, tgt [, valSrc, valTgt]), evaluate (src, tgt), score (src, tgt),
 //                       translate (src)
+//   GPT                 fit (tokens [, valTokens]), evaluate (tokens), generate (prompts), logits (inputs),
+//                       attention (inputs), fitClassifier / evaluateClassifier (inputs, labels), predictClassifier (inputs)
 //   TransformerEncoder (BertEncoder)  fit (inputs [, labels, valInputs, valLabels]), evaluate (inputs [, labels]),
 //                       encode (inputs), classify (inputs)
 #include "transformer/tasks.h"
 
 #include "core/error.h"
 #include "nn/task.h"
+#include "ops/ops.h"
 #include "transformer/decode.h"
+#include "transformer/gpt_decode.h"
+#include "transformer/gpt_train.h"
 #include "transformer/train.h"
 
 namespace qkv::transformer {
@@ -90,16 +95,13 @@ nn::TaskOutput seq2seq_score(nn::Module& m, const nn::TaskInput& in, nn::TaskCon
   return tensor_output(t);
 }
 
-// Per input its best numReturn hypotheses (or samples), best first: { ids, score, logProb, finished,
-// stopToken }, and the attention of each (when asked for) as the tensor "attention.<input>.<rank>".
-// Greedy, beam search or seeded sampling (temperature, topK, topP, repetitionPenalty, stopTokens).
-nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
-  const char* op = "Seq2Seq.translate";
-  const nn::TaskOptions o(in.options, op);
-  DecodeOptions d;
-  GenerateOptions& g = d.generate;
+// The generation loop's options from a call's (beamSize, maxLength, lengthPenalty, numReturn,
+// sample, temperature, topK, topP, repetitionPenalty, seed, stopTokens), with every chosen token
+// streamed as [input, sample, token] when the call streams.
+GenerateOptions generate_options(const nn::TaskOptions& o, nn::TaskContext& ctx, int64_t default_max) {
+  GenerateOptions g;
   g.beam_size = o.integer_or("beamSize", 1);
-  g.max_new_tokens = o.integer_or("maxLength", 64);
+  g.max_new_tokens = o.integer_or("maxLength", default_max);
   g.length_penalty = o.number_or("lengthPenalty", 1.0);
   g.num_return = o.integer_or("numReturn", 1);
   g.sample = o.boolean_or("sample", false);
@@ -108,18 +110,19 @@ nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::Tas
   g.top_p = o.number_or("topP", 1.0);
   g.repetition_penalty = o.number_or("repetitionPenalty", 1.0);
   const int64_t seed = o.integer_or("seed", 0);
-  if (seed < 0) throw_type(std::string(op) + ": seed must be a non-negative integer");
+  if (seed < 0) throw_type(o.op() + ": seed must be a non-negative integer");
   g.seed = static_cast<uint64_t>(seed);
   g.stop_tokens = o.int_list("stopTokens");
-  // Streamed: every token as it is chosen, as [input, sample, token].
   if (ctx.emit)
     g.on_token = [&ctx](int64_t input, int64_t sample, int32_t token) {
       ctx.emit(json::Value::array({json::Value::integer(input), json::Value::integer(sample), json::Value::integer(token)}));
     };
-  d.batch_size = o.integer_or("batchSize", 64);
-  d.attention = o.boolean_or("attention", false);
-  const Sequences src = sequences_input(in, "src", op);
-  const auto results = generate(as<Seq2Seq>(m), src.ids, src.lengths, d, ctx.aborted);
+  return g;
+}
+
+// Per input its hypotheses, best first: { ids, score, logProb, finished, stopToken }, and the
+// attention of each (where computed) as the tensor "attention.<input>.<rank>".
+nn::TaskOutput hypotheses_output(const std::vector<std::vector<Hypothesis>>& results) {
   nn::TaskOutput out;
   out.value = json::Value::array();
   for (size_t i = 0; i < results.size(); ++i) {
@@ -140,6 +143,18 @@ nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::Tas
     out.value.push(std::move(list));
   }
   return out;
+}
+
+// Greedy, beam search or seeded sampling; see generate_options.
+nn::TaskOutput seq2seq_translate(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "Seq2Seq.translate";
+  const nn::TaskOptions o(in.options, op);
+  DecodeOptions d;
+  d.generate = generate_options(o, ctx, 64);
+  d.batch_size = o.integer_or("batchSize", 64);
+  d.attention = o.boolean_or("attention", false);
+  const Sequences src = sequences_input(in, "src", op);
+  return hypotheses_output(generate(as<Seq2Seq>(m), src.ids, src.lengths, d, ctx.aborted));
 }
 
 // ---- BertEncoder ---------------------------------------------------------------------------------
@@ -185,6 +200,122 @@ nn::TaskOutput encoder_classify(nn::Module& m, const nn::TaskInput& in, nn::Task
       classify_sentences(as<BertEncoder>(m), sequences_input(in, "inputs", op), o.integer_at_least("batchSize", 64, 1), ctx.aborted));
 }
 
+// ---- GPT ------------------------------------------------------------------------------------------
+
+GPTTrainOptions gpt_train_options(const nn::TaskOptions& o) {
+  GPTTrainOptions t;
+  t.loop = o.loop(t.loop);
+  t.hyper = o.hyper();
+  t.batch_size = o.integer_or("batchSize", t.batch_size);
+  t.context = o.integer_or("context", 0);
+  t.shuffle = o.boolean_or("shuffle", true);
+  t.lm_weight = o.number_or("lmWeight", t.lm_weight);
+  t.val_batches = o.integer_at_least("valBatches", 0, 0);
+  return t;
+}
+
+std::vector<int32_t> token_stream(const nn::TaskInput& in, const char* name, const char* op) {
+  const Tensor& t = in.tensor(name, op);
+  if (t.dtype() != DType::I32 || t.dim() != 1) throw_type(std::string(op) + ": " + name + " must be int32 [N]");
+  return int_vector(t);
+}
+
+nn::TaskOutput gpt_fit(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "GPT.fit";
+  const GPTTrainOptions o = gpt_train_options(nn::TaskOptions(in.options, op));
+  const std::vector<int32_t> tokens = token_stream(in, "tokens", op);
+  std::vector<int32_t> val;
+  if (in.find("valTokens")) val = token_stream(in, "valTokens", op);
+  return value(nn::to_json(fit_gpt(as<GPT>(m), tokens, val.empty() ? nullptr : &val, o, *in.optimizer, ctx.progress, ctx.aborted)));
+}
+
+nn::TaskOutput gpt_evaluate(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "GPT.evaluate";
+  const nn::TaskOptions o(in.options, op);
+  return value(nn::to_json(evaluate_gpt(as<GPT>(m), token_stream(in, "tokens", op), o.integer_or("context", 0),
+                                        o.integer_at_least("batchSize", 16, 1), o.integer_at_least("maxBatches", 0, 0), ctx.aborted)));
+}
+
+// The rows of a sequences input as lists of ids (their real tokens).
+std::vector<std::vector<int32_t>> rows_of(const Sequences& s) {
+  const HostIds host(s.ids);
+  std::vector<std::vector<int32_t>> rows;
+  for (int64_t r = 0; r < s.size(); ++r) rows.emplace_back(host.ids.begin() + r * host.width, host.ids.begin() + r * host.width + s.lengths[r]);
+  return rows;
+}
+
+nn::TaskOutput gpt_generate(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "GPT.generate";
+  const nn::TaskOptions o(in.options, op);
+  GPTGenerateOptions g;
+  g.generate = generate_options(o, ctx, 64);
+  g.batch_size = o.integer_or("batchSize", 16);
+  g.stop_at_eos = o.boolean_or("stopAtEos", true);
+  return hypotheses_output(generate(as<GPT>(m), rows_of(sequences_input(in, "prompts", op)), g, ctx.aborted));
+}
+
+// Next-token logits [B, L, V] of right-padded rows (the padding's logits are those of its ids).
+nn::TaskOutput gpt_logits(nn::Module& m, const nn::TaskInput& in, nn::TaskContext&) {
+  const char* op = "GPT.logits";
+  GPT& model = as<GPT>(m);
+  const Sequences s = sequences_input(in, "inputs", op);
+  check_ids(s.ids, s.lengths, model.options().vocab_size, op, "inputs");
+  NoGradGuard no_grad;
+  nn::ModeGuard mode(model, false);
+  return tensor_output(model.logits(model.hidden(s.ids)));
+}
+
+// Each block's self-attention weights over one sequence: "attention" [layers, heads, T, T].
+nn::TaskOutput gpt_attention(nn::Module& m, const nn::TaskInput& in, nn::TaskContext&) {
+  const char* op = "GPT.attention";
+  GPT& model = as<GPT>(m);
+  const Sequences s = sequences_input(in, "inputs", op);
+  if (s.size() != 1) throw_range(std::string(op) + ": one sequence at a time");
+  check_ids(s.ids, s.lengths, model.options().vocab_size, op, "inputs");
+  NoGradGuard no_grad;
+  nn::ModeGuard mode(model, false);
+  std::vector<Tensor> weights;
+  model.hidden(s.ids.slice(1, 0, s.lengths[0]).contiguous(), {}, nullptr, &weights);
+  std::vector<Tensor> rows;
+  for (const Tensor& w : weights) rows.push_back(w.reshape({1, w.size(1), w.size(2), w.size(3)}));
+  nn::TaskOutput out;
+  out.tensors.emplace_back("attention", ops::concat(rows, 0));
+  return out;
+}
+
+FormattedExamples examples_input(const nn::TaskInput& in, const nn::TaskOptions& o, const std::string& prefix, bool labels, const char* op) {
+  FormattedExamples d;
+  d.inputs = sequences_input(in, prefix.empty() ? "inputs" : prefix + "Inputs", op);
+  d.group = o.integer_at_least("group", 1, 1);
+  d.combine = combine_from_name(o.string_or("combine", "classes"), op);
+  if (labels) d.labels = token_stream(in, prefix.empty() ? "labels" : (prefix + "Labels").c_str(), op);
+  return d;
+}
+
+nn::TaskOutput gpt_fit_classifier(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "GPTClassifier.fit";
+  const nn::TaskOptions o(in.options, op);
+  const FormattedExamples d = examples_input(in, o, "", true, op);
+  std::optional<FormattedExamples> val;
+  if (has_sequences(in, "valInputs")) val = examples_input(in, o, "val", true, op);
+  return value(nn::to_json(fit_gpt_classifier(as<GPT>(m), d, val ? &*val : nullptr, gpt_train_options(o), *in.optimizer, ctx.progress,
+                                              ctx.aborted)));
+}
+
+nn::TaskOutput gpt_evaluate_classifier(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "GPTClassifier.evaluate";
+  const nn::TaskOptions o(in.options, op);
+  return value(nn::to_json(
+      evaluate_gpt_classifier(as<GPT>(m), examples_input(in, o, "", true, op), o.integer_at_least("batchSize", 32, 1), ctx.aborted)));
+}
+
+nn::TaskOutput gpt_predict_classifier(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "GPTClassifier.predict";
+  const nn::TaskOptions o(in.options, op);
+  return tensor_output(
+      predict_gpt_classifier(as<GPT>(m), examples_input(in, o, "", false, op), o.integer_at_least("batchSize", 32, 1), ctx.aborted));
+}
+
 }  // namespace
 
 void register_transformer_tasks() {
@@ -196,6 +327,14 @@ void register_transformer_tasks() {
   nn::register_task("TransformerEncoder", "evaluate", {encoder_evaluate, nullptr});
   nn::register_task("TransformerEncoder", "encode", {encoder_encode, nullptr});
   nn::register_task("TransformerEncoder", "classify", {encoder_classify, nullptr});
+  nn::register_task("GPT", "fit", {gpt_fit, make_gpt_optimizer});
+  nn::register_task("GPT", "evaluate", {gpt_evaluate, nullptr});
+  nn::register_task("GPT", "generate", {gpt_generate, nullptr});
+  nn::register_task("GPT", "logits", {gpt_logits, nullptr});
+  nn::register_task("GPT", "attention", {gpt_attention, nullptr});
+  nn::register_task("GPT", "fitClassifier", {gpt_fit_classifier, make_gpt_optimizer});
+  nn::register_task("GPT", "evaluateClassifier", {gpt_evaluate_classifier, nullptr});
+  nn::register_task("GPT", "predictClassifier", {gpt_predict_classifier, nullptr});
 }
 
 }  // namespace qkv::transformer

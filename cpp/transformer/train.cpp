@@ -35,41 +35,6 @@ std::unique_ptr<train::BatchSource> batch_source(std::vector<int64_t> keys, cons
   return std::make_unique<train::ShuffledBatches>(static_cast<int64_t>(keys.size()), o.batch_size, o.shuffle);
 }
 
-// Checks the optimizer, plans the run, sets its schedule and runs it on the engine.
-Result train_on_engine(nn::Module& model, optim::Optimizer& opt, const train::BatchSource& data, train::Objective& objective,
-                       const TrainOptions& o, const char* op, const ProgressFn& on_progress, const AbortFn& aborted) {
-  train::check_optimizer_of(opt, model, op);
-  const train::RunPlan plan = train::plan(data, o.loop, opt, op);
-  train::configure(opt, o.hyper, plan, op);
-  return train::run(model, opt, data, objective, o.loop, plan, op, on_progress, aborted);
-}
-
-// The ids of a set of sequences on the host, where batches are cut from them.
-struct HostIds {
-  std::vector<int32_t> ids;
-  int64_t width = 0;
-  explicit HostIds(const Tensor& t) : ids(static_cast<size_t>(t.numel())), width(t.size(1)) { t.to_host(ids.data()); }
-};
-
-// Rows `idx` of s, trimmed to their longest length: the ids on the host and as a tensor.
-struct Batch {
-  Tensor ids;
-  std::vector<int32_t> host;
-  std::vector<int32_t> lengths;
-};
-Batch gather(const Sequences& s, const HostIds& all, const std::vector<int64_t>& idx) {
-  Batch b;
-  int32_t L = 1;
-  for (int64_t i : idx) {
-    b.lengths.push_back(s.lengths[i]);
-    L = std::max(L, s.lengths[i]);
-  }
-  const int64_t n = static_cast<int64_t>(idx.size()), W = all.width;
-  b.host.resize(static_cast<size_t>(n * L));
-  for (int64_t r = 0; r < n; ++r) std::memcpy(b.host.data() + r * L, all.ids.data() + idx[r] * W, sizeof(int32_t) * static_cast<size_t>(L));
-  b.ids = Tensor::from_host(b.host.data(), {n, L}, DType::I32);
-  return b;
-}
 
 std::vector<int32_t> host_ints(const Tensor& t) {
   std::vector<int32_t> v(static_cast<size_t>(t.numel()));
@@ -146,6 +111,31 @@ void for_each_teacher_forced(Seq2Seq& model, const Sequences& src, const Sequenc
 }
 
 }  // namespace
+
+Result train_on_engine(nn::Module& model, optim::Optimizer& opt, const train::BatchSource& data, train::Objective& objective,
+                       const train::LoopOptions& loop, const train::HyperOptions& hyper, const char* op, const ProgressFn& on_progress,
+                       const AbortFn& aborted) {
+  train::check_optimizer_of(opt, model, op);
+  const train::RunPlan plan = train::plan(data, loop, opt, op);
+  train::configure(opt, hyper, plan, op);
+  return train::run(model, opt, data, objective, loop, plan, op, on_progress, aborted);
+}
+
+HostIds::HostIds(const Tensor& t) : ids(static_cast<size_t>(t.numel())), width(t.size(1)) { t.to_host(ids.data()); }
+
+Batch gather(const Sequences& s, const HostIds& all, const std::vector<int64_t>& idx) {
+  Batch b;
+  int32_t L = 1;
+  for (int64_t i : idx) {
+    b.lengths.push_back(s.lengths[i]);
+    L = std::max(L, s.lengths[i]);
+  }
+  const int64_t n = static_cast<int64_t>(idx.size()), W = all.width;
+  b.host.resize(static_cast<size_t>(n * L));
+  for (int64_t r = 0; r < n; ++r) std::memcpy(b.host.data() + r * L, all.ids.data() + idx[r] * W, sizeof(int32_t) * static_cast<size_t>(L));
+  b.ids = Tensor::from_host(b.host.data(), {n, L}, DType::I32);
+  return b;
+}
 
 std::shared_ptr<optim::Optimizer> make_train_optimizer(nn::Module& model) {
   const nn::NamedTensors named = model.named_parameters();
@@ -275,7 +265,7 @@ Result fit_seq2seq(Seq2Seq& model, const Sequences& src, const Sequences& tgt, c
   std::vector<int64_t> key(static_cast<size_t>(src.size()));
   for (size_t i = 0; i < key.size(); ++i) key[i] = static_cast<int64_t>(src.lengths[i]) * 4096 + tgt.lengths[i];
   TranslationObjective objective(model, src, tgt, has_val ? val_src : nullptr, val_tgt, o, aborted);
-  return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o, op, on_progress, aborted);
+  return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o.loop, o.hyper, op, on_progress, aborted);
 }
 
 // ---- BertEncoder -------------------------------------------------------------------------------
@@ -399,7 +389,7 @@ Result fit_encoder(BertEncoder& model, const Sequences& data, const Tensor& labe
   EncoderObjective objective(model, data, classify ? host_ints(labels) : std::vector<int32_t>(), has_val ? val : nullptr, val_labels, o,
                              aborted);
   std::vector<int64_t> key(data.lengths.begin(), data.lengths.end());
-  return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o, op, on_progress, aborted);
+  return train_on_engine(model, optimizer, *batch_source(std::move(key), o), objective, o.loop, o.hyper, op, on_progress, aborted);
 }
 
 namespace {

@@ -84,6 +84,27 @@ Tensor encode_sentences(BertEncoder& model, const Sequences& data, Pooling pooli
 // Classifier logits [N, C] in eval mode, in batches; Unsupported without a classifier.
 Tensor classify_sentences(BertEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted = {});
 
+// ---- what the models' adapters share ---------------------------------------------------------------
+// Checks the optimizer, plans the run, sets its schedule and runs it on the engine.
+Result train_on_engine(nn::Module& model, optim::Optimizer& optimizer, const train::BatchSource& data, train::Objective& objective,
+                       const train::LoopOptions& loop, const train::HyperOptions& hyper, const char* op, const ProgressFn& on_progress,
+                       const AbortFn& aborted);
+
+// The ids of a set of sequences on the host, where batches are cut from them.
+struct HostIds {
+  std::vector<int32_t> ids;
+  int64_t width = 0;
+  explicit HostIds(const Tensor& t);
+};
+
+// Rows `idx` of s, trimmed to their longest length: the ids on the host and as a tensor.
+struct Batch {
+  Tensor ids;
+  std::vector<int32_t> host;
+  std::vector<int32_t> lengths;
+};
+Batch gather(const Sequences& s, const HostIds& all, const std::vector<int64_t>& idx);
+
 // Checks Sequences (int32 [N, L], N lengths in [1, L]) and that two sets have the same N.
 void check_sequences(const Sequences& s, const char* op, const char* what);
 

@@ -11,6 +11,7 @@ import { StreamDecoder } from '../text/stream';
 import { Vocabulary, padBatch } from '../text/vocab';
 import { layerConfig, lengthsArg, type LayerConfig, type Positional } from './base';
 import { checkSignal, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
+import { streamTask } from './streaming';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
 import { TrainableModule, fromCheckpoint, loadCheckpoint, savedVocab } from './trainable';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
@@ -376,62 +377,18 @@ export class Seq2Seq extends TrainableModule {
     if (native.attention) throw new TypeError(`${op}: attention is not streamed; use translate()`);
     const vocab = this.targetVocab;
     const stops = new Set([this.eosId, ...native.stopTokens]);
-    return {
-      [Symbol.asyncIterator]: () => {
-        const queue: TranslationToken[] = [];
-        const decoders = new Map<string, StreamDecoder>();
-        let wake: (() => void) | undefined;
-        let finished = false, cancelled = false, failure: unknown;
-        let abort: (() => void) | undefined;
-        const notify = () => {
-          wake?.();
-          wake = undefined;
-        };
-        const onToken = ([input, sample, id]: [number, number, number]) => {
-          const key = `${input}:${sample}`;
-          let d = decoders.get(key);
-          if (!d) decoders.set(key, (d = new StreamDecoder(vocab)));
-          const stop = stops.has(id);
-          const text = stop ? d.flush() : d.push(id);
-          queue.push({ id, token: vocab.token(id), text, input, sample, stop });
-          notify();
-        };
-        const done = this.enqueue(async (m) => {
-          await runJob(op, signal, () => {
-            const job = startTask(m, 'translate', { options: native, tensors: sequenceTensors('src', src), onItem: (item) => onToken(item as [number, number, number]) });
-            abort = () => job.abort();
-            if (cancelled) abort();
-            return job;
-          });
-        }).then(
-          () => { finished = true; notify(); },
-          (e) => { failure = e; finished = true; notify(); },
-        );
-        void done;
-        return {
-          async next(): Promise<IteratorResult<TranslationToken>> {
-            for (;;) {
-              if (queue.length) return { value: queue.shift()!, done: false };
-              if (finished) {
-                if (failure !== undefined) {
-                  const e = failure;
-                  failure = undefined;
-                  throw e;
-                }
-                return { value: undefined, done: true };
-              }
-              await new Promise<void>((r) => (wake = r));
-            }
-          },
-          async return(): Promise<IteratorResult<TranslationToken>> {
-            cancelled = true;
-            if (!finished) abort?.();
-            queue.length = 0;
-            return { value: undefined, done: true };
-          },
-        };
-      },
-    };
+    const decoders = new Map<string, StreamDecoder>();
+    return streamTask<TranslationToken>(op, signal, (fn) => this.enqueue(fn),
+      (m, onItem) => startTask(m, 'translate', { options: native, tensors: sequenceTensors('src', src), onItem }),
+      (item) => {
+        const [input, sample, id] = item as [number, number, number];
+        const key = `${input}:${sample}`;
+        let d = decoders.get(key);
+        if (!d) decoders.set(key, (d = new StreamDecoder(vocab)));
+        const stop = stops.has(id);
+        const text = stop ? d.flush() : d.push(id);
+        return [{ id, token: vocab.token(id), text, input, sample, stop }];
+      });
   }
 
   /** The ids of stopTokens (tokens or ids of the target vocabulary). */
