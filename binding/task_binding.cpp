@@ -27,16 +27,17 @@ namespace {
 Napi::Value arg(const Napi::CallbackInfo& info, size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
 bool absent(const Napi::Value& v) { return v.IsUndefined() || v.IsNull(); }
 
-// The engine's progress as numbers. Reports are coalesced (the newest wins), so the validation
-// results of the latest finished epoch ride along in every later report, where coalescing cannot
-// hide them.
+// The engine's progress as numbers. Reports are coalesced (the newest wins), so the latest
+// validation results ride along in every later report (with valStep, the step they were measured
+// at), where coalescing cannot hide them.
 class ProgressReporter {
  public:
   explicit ProgressReporter(JobControl& ctl) : ctl_(ctl) {}
   void operator()(const train::Progress& p) {
-    if (p.epoch_end) {
+    if (!std::isnan(p.val_loss) || !std::isnan(p.val_accuracy)) {
       val_loss_ = p.val_loss;
       val_accuracy_ = p.val_accuracy;
+      val_step_ = static_cast<double>(p.step);
     }
     ProgressFields f = {
         {"step", static_cast<double>(p.step)},       {"totalSteps", static_cast<double>(p.total_steps)},
@@ -49,12 +50,13 @@ class ProgressReporter {
     };
     if (!std::isnan(val_loss_)) f.emplace_back("valLoss", val_loss_);
     if (!std::isnan(val_accuracy_)) f.emplace_back("valAccuracy", val_accuracy_);
+    if (val_step_ > 0) f.emplace_back("valStep", val_step_);
     ctl_.report(std::move(f));
   }
 
  private:
   JobControl& ctl_;
-  double val_loss_ = train::kNoValue, val_accuracy_ = train::kNoValue;
+  double val_loss_ = train::kNoValue, val_accuracy_ = train::kNoValue, val_step_ = 0;
 };
 
 std::vector<std::pair<std::string, Tensor>> named_tensors_arg(Napi::Env env, const Napi::Value& v, const char* op) {

@@ -13,5 +13,5 @@ export * from './word2vec/index';
 export * as nn from './nn/index';
 export * as optim from './optim/index';
 export * from './transformer/index';
-export type { TrainProgress, TrainResult, EvalResult, EpochStats } from './training';
+export type { TrainProgress, TrainResult, EvalResult, EpochStats, LossPoint } from './training';
 export * as plot from './plot/index';

@@ -27,9 +27,10 @@ export interface TrainProgress {
   epochEnd: boolean;
   /** Mean loss of the epoch so far (weighted by samples or tokens). */
   epochLoss: number;
-  /** Validation loss and accuracy of the latest finished epoch (with a validation set). */
+  /** The latest validation loss and accuracy (at epoch ends, and every evalEvery steps where a model has it), measured at valStep. */
   valLoss?: number;
   valAccuracy?: number;
+  valStep?: number;
 }
 
 export interface EpochStats {
@@ -38,6 +39,14 @@ export interface EpochStats {
   valLoss?: number;
   valAccuracy?: number;
   seconds: number;
+}
+
+/** A point of a loss curve: a step's training loss and, where it validated, the validation loss. */
+export interface LossPoint {
+  step: number;
+  loss: number;
+  valLoss?: number;
+  valAccuracy?: number;
 }
 
 export interface TrainResult {
@@ -52,6 +61,22 @@ export interface TrainResult {
   firstEpoch: number;
   /** The epochs this call ended. */
   epochs: EpochStats[];
+  /** Every step of this call (for qkv.plot.lossCurve). */
+  history: LossPoint[];
+}
+
+/** A training task's result as the native engine returns it (history as [step, loss, valLoss, valAccuracy] rows). */
+export type NativeTrainResult = Omit<TrainResult, 'history'> & { history: [number, number | null, number | null, number | null][] };
+
+/** The result of a training task, its history as points. */
+export function trainResult(r: NativeTrainResult): TrainResult {
+  const history = r.history.map(([step, loss, valLoss, valAccuracy]): LossPoint => {
+    const p: LossPoint = { step, loss: loss ?? NaN };
+    if (valLoss !== null) p.valLoss = valLoss;
+    if (valAccuracy !== null) p.valAccuracy = valAccuracy;
+    return p;
+  });
+  return { ...r, history };
 }
 
 export interface EvalResult {

@@ -184,6 +184,11 @@ json::Value to_json(const train::Result& r) {
     epochs.push(std::move(eo));
   }
   o.set("epochs", std::move(epochs));
+  // [step, loss, valLoss | null, valAccuracy | null] per step: compact for long runs.
+  json::Value history = json::Value::array();
+  for (const train::StepRecord& h : r.history)
+    history.push(json::Value::array({json::Value::integer(h.step), number_or_null(h.loss), number_or_null(h.val_loss), number_or_null(h.val_accuracy)}));
+  o.set("history", std::move(history));
   return o;
 }
 

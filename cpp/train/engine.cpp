@@ -161,6 +161,7 @@ Result run(nn::Module& model, optim::Optimizer& opt, const BatchSource& data, Ob
         p.val_loss = ev.loss;
         p.val_accuracy = ev.accuracy;
       }
+      result.history.push_back({step, step_loss, p.val_loss, p.val_accuracy});
       if (p.epoch_end) {
         EpochStats es;
         es.epoch = epoch;

@@ -120,7 +120,7 @@ struct Progress {
   double samples_per_sec = 0, tokens_per_sec = 0, seconds = 0;
   bool epoch_end = false;
   double epoch_loss = 0;                         // weighted mean over the epoch so far
-  double val_loss = kNoValue, val_accuracy = kNoValue;  // at epoch ends, with validation
+  double val_loss = kNoValue, val_accuracy = kNoValue;  // where this step validated (epoch ends, evalEvery)
 };
 
 struct EpochStats {
@@ -128,11 +128,18 @@ struct EpochStats {
   double loss = 0, val_loss = kNoValue, val_accuracy = kNoValue, seconds = 0;
 };
 
+// One optimizer step of a run: its loss and, where it validated, the validation loss (a loss curve).
+struct StepRecord {
+  int64_t step = 0;
+  double loss = 0, val_loss = kNoValue, val_accuracy = kNoValue;
+};
+
 struct Result {
   int64_t steps = 0, samples = 0, tokens = 0;  // of this call
   int64_t first_epoch = 1;                     // the epoch of this call's first step
   double seconds = 0, samples_per_sec = 0, tokens_per_sec = 0;
   std::vector<EpochStats> epochs;              // the epochs this call ended
+  std::vector<StepRecord> history;             // every step of this call
 };
 
 using ProgressFn = std::function<void(const Progress&)>;

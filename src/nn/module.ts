@@ -11,7 +11,7 @@ import { AdamW, checkOptimizer, type Optimizer, type Schedule } from '../optim/i
 import { nnBinding, type NativeModule, type NativeOptimizer } from './native-nn';
 import type { NativeTensor } from '../native';
 import { CallQueue, checkSignal, runJob, startTask, taskValue } from '../jobs';
-import { progressCallback, type EvalResult, type TrainProgress, type TrainResult } from '../training';
+import { progressCallback, trainResult, type EvalResult, type NativeTrainResult, type TrainProgress, type TrainResult } from '../training';
 
 /** A training or evaluation set: row i of `inputs` goes with row i of `targets`. */
 export interface Dataset {
@@ -366,7 +366,7 @@ export abstract class SupervisedModule extends Module {
    */
   fit(dataset: Dataset, options: FitOptions = {}): Promise<TrainResult> {
     const op = 'fit';
-    return this.enqueue(() => {
+    return this.enqueue(async () => {
       const o = checkOptions(op, options);
       const data = checkDataset(dataset, op, 'dataset');
       const val = o.validation === undefined ? undefined : checkDataset(o.validation, op, 'option validation');
@@ -387,8 +387,8 @@ export abstract class SupervisedModule extends Module {
       if (o.schedule !== undefined) optimizer.schedule = o.schedule as Schedule;
       const tensors: [string, NativeTensor][] = [['inputs', data.inputs._h], ['targets', data.targets._h]];
       if (val) tensors.push(['valInputs', val.inputs._h], ['valTargets', val.targets._h]);
-      return taskValue(op, signal, () =>
-        startTask<TrainResult>(this._m, 'fit', { options: native, tensors, optimizer: optimizer._o, onProgress: progressCallback(onProgress) }));
+      return trainResult(await taskValue(op, signal, () =>
+        startTask<NativeTrainResult>(this._m, 'fit', { options: native, tensors, optimizer: optimizer._o, onProgress: progressCallback(onProgress) })));
     });
   }
 

@@ -4,6 +4,9 @@ export {
   Seq2Seq, type Seq2SeqOptions, type Seq2SeqFitOptions, type TextPair, type TranslateOptions, type NBestTranslateOptions, type Translation,
   type NBestTranslation, type CrossAttention, type TranslationToken,
 } from './seq2seq';
+export {
+  GPT, type GPTOptions, type GPTFitOptions, type GPTProgress, type GPTEvalResult, type GenerateOptions, type Generation, type Corpus,
+} from './gpt';
 export type { SaveOptions as TransformerSaveOptions } from './trainable';
 export type { TrainOptions as TransformerTrainOptions } from './training';
 export type { LayerConfig, Activation, NormPlacement, Positional } from './base';

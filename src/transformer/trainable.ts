@@ -11,7 +11,7 @@ import { checkOptimizer, type Optimizer } from '../optim/index';
 import { runJob, startTask, type TaskCall, type TaskJob } from '../jobs';
 import { NativeModuleBase } from './base';
 import { tb, type NativeModule, type NativeOptimizer } from './native';
-import type { TrainResult } from '../training';
+import { trainResult, type NativeTrainResult, type TrainResult } from '../training';
 
 /**
  * save(path, { optimizer: true }) also writes the optimizer state that fit() left on the model: its
@@ -98,15 +98,15 @@ export abstract class TrainableModule extends NativeModuleBase {
     this.steps = o ? tb.optimInfo(o).stepCount : null;
   }
 
-  /** Runs a fit task on a fresh optimizer, or with `resume` on the kept one; keeps the task's. */
-  protected fitJob(op: string, signal: AbortSignal | undefined, resume: boolean, call: TaskCall): Promise<TrainResult> {
+  /** Runs a training task (`verb`, default fit) on a fresh optimizer, or with `resume` on the kept one; keeps the task's. */
+  protected fitJob(op: string, signal: AbortSignal | undefined, resume: boolean, call: TaskCall, verb = 'fit'): Promise<TrainResult> {
     return this.enqueue(async (m) => {
       if (resume && !this.optimizer) throw noOptimizerState(op, 'resume: true');
-      let job: TaskJob<TrainResult> | null = null;
+      let job: TaskJob<NativeTrainResult> | null = null;
       try {
-        return (await runJob(op, signal, () => (job = startTask<TrainResult>(m, 'fit', { ...call, optimizer: resume ? this.optimizer : null })))).value;
+        return trainResult((await runJob(op, signal, () => (job = startTask<NativeTrainResult>(m, verb, { ...call, optimizer: resume ? this.optimizer : null })))).value);
       } finally {
-        const kept = (job as TaskJob<TrainResult> | null)?.optimizer;
+        const kept = (job as TaskJob<NativeTrainResult> | null)?.optimizer;
         if (kept) this.keepOptimizer(kept);
       }
     });

@@ -72,16 +72,25 @@ const CHECKS: Record<string, (op: string, o: Options, key: string) => unknown> =
   bucket: (op, o, k) => optBool(op, o, k),
   shuffle: (op, o, k) => optBool(op, o, k),
   seed: (op, o, k) => optSeed(op, o, k),
-  maskProb: (op, o, k) => optNumber(op, o, k, UNIT),
 };
 
+// Options only some models read, asked for by name.
+const EXTRA_CHECKS: Record<string, (op: string, o: Options, key: string) => unknown> = {
+  maskProb: (op, o, k) => optNumber(op, o, k, UNIT),
+  context: (op, o, k) => optInt(op, o, k, { min: 1 }),
+  evalEvery: (op, o, k) => optInt(op, o, k, STEPS),
+  valBatches: (op, o, k) => optInt(op, o, k, STEPS),
+  lmWeight: (op, o, k) => optNumber(op, o, k, { min: 0 }),
+};
+
+
 /** The native options object (the options given, each checked) and the JS-only fields. */
-export function nativeTrainOptions(options: unknown, op: string, extra: readonly 'maskProb'[] = []) {
+export function nativeTrainOptions(options: unknown, op: string, extra: readonly string[] = []) {
   const o = checkOptions(op, options);
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(CHECKS)) {
-    if (k === 'maskProb' && !extra.includes(k)) continue;
-    const v = CHECKS[k](op, o, k);
+  const checks: [string, (op: string, o: Options, key: string) => unknown][] = [...Object.entries(CHECKS), ...extra.map((k): [string, (op: string, o: Options, key: string) => unknown] => [k, EXTRA_CHECKS[k]])];
+  for (const [k, check] of checks) {
+    const v = check(op, o, k);
     if (v !== undefined) out[k] = v;
   }
   return {
