@@ -44,8 +44,12 @@ describe('training engine', () => {
     const m = model();
     let last: qkv.TrainProgress | undefined;
     const r: qkv.TrainResult = await m.fit(data, { epochs: 2, batchSize: 16, validation: data, onProgress: (p) => (last = p) });
-    expect(Object.keys(r).sort()).toEqual(['epochs', 'firstEpoch', 'samples', 'samplesPerSec', 'seconds', 'steps', 'tokens', 'tokensPerSec']);
+    expect(Object.keys(r).sort()).toEqual(['epochs', 'firstEpoch', 'history', 'samples', 'samplesPerSec', 'seconds', 'steps', 'tokens', 'tokensPerSec']);
     expect(r.samples).toBe(128);
+    expect(r.history.map((h) => h.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(r.history.filter((h) => h.valLoss !== undefined).map((h) => h.step)).toEqual([4, 8]);
+    expect(r.history[7].valLoss).toBe(r.epochs[1].valLoss);
+    expect(last!.valStep).toBe(8);
     expect(r.epochs.map((e) => e.epoch)).toEqual([1, 2]);
     expect(last).toBeDefined();
     expect(last!.step).toBe(8);

@@ -7,7 +7,9 @@
 //
 // Past the context length the window slides as nanoGPT's does (the model only ever sees its last
 // maxLength tokens): when the caches are full, they are rebuilt from the last half of each row's
-// tokens, positions counted from the window's start.
+// tokens, positions counted from the window's start. The rows of a chunk share the caches' columns,
+// so they slide together: past the context, a row's continuation depends on the longest prompt it
+// was batched with (within the context, it never does).
 #include <cstdint>
 #include <functional>
 #include <vector>

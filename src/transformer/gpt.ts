@@ -3,7 +3,7 @@
 // (greedy, sampling, beams; streamed as text) and the attention of a prompt run natively on a worker
 // thread through the shared engine; weights, config and tokenizer live in one safetensors file.
 import {
-  checkInt, checkObject, checkOptions, checkStringArray, optBool, optInt, optNumber, optSeed, typeName,
+  checkInt, checkObject, checkOptions, checkPath, checkStringArray, optBool, optEnum, optInt, optNumber, optSeed, typeName,
 } from '../args';
 import { QkvError } from '../errors';
 import { Tensor } from '../tensor';
@@ -15,7 +15,8 @@ import { checkSignal, int32Tensor, runJob, sequenceTensors, startTask, taskValue
 import { corpusIds, type Corpus } from './gpt-data';
 import { streamTask } from './streaming';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
-import { TrainableModule, fromCheckpoint, loadCheckpoint } from './trainable';
+import { TrainableModule, fromCheckpoint, loadCheckpoint, type SaveOptions } from './trainable';
+import { gptOptionsFromHF, readHFCheckpoint, writeHFCheckpoint } from './gpt-huggingface';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainProgress, TrainResult } from '../training';
 
@@ -235,6 +236,48 @@ export class GPT extends TrainableModule {
     return GPT.fromNative(loaded.module, tokenizer, loaded.optimizer);
   }
 
+  /**
+   * Loads a Hugging Face GPT-2 directory: config.json and model.safetensors (GPT2Model or
+   * GPT2LMHeadModel names, Conv1D weights transposed), with the tokenizer given, or else the one
+   * beside them (tokenizer.json, or vocab.json + merges.txt).
+   */
+  static async fromPretrained(dir: string, options: { tokenizer?: Tokenizer } = {}): Promise<GPT> {
+    const op = 'GPT.fromPretrained';
+    checkPath(op, 'dir', dir);
+    const o = checkOptions(op, options);
+    const tokenizer = o.tokenizer === undefined ? await tokenizerBeside(dir, op) : checkTokenizer(o.tokenizer, op);
+    const { config, state } = await readHFCheckpoint(dir, op);
+    const gpt = new GPT({ ...gptOptionsFromHF(config, op), tokenizer } as GPTOptions);
+    try {
+      await gpt.loadStateDict(state);
+    } catch (e) {
+      await gpt.dispose();
+      throw e;
+    } finally {
+      for (const t of state.values()) t.dispose();
+    }
+    return gpt;
+  }
+
+  /**
+   * save(path) writes qkv's checkpoint (one safetensors file with the config and the tokenizer);
+   * save(dir, { format: 'huggingface' }) writes config.json and model.safetensors in Hugging Face's
+   * GPT-2 layout (and tokenizer.json where the tokenizer can save one), for GPT.fromPretrained or
+   * transformers' GPT2LMHeadModel.from_pretrained.
+   */
+  override save(path: string, options: SaveOptions & { format?: 'qkv' | 'huggingface' } = {}): Promise<void> {
+    const op = 'GPT.save';
+    const o = checkOptions(op, options);
+    const format = optEnum(op, o, 'format', ['qkv', 'huggingface'] as const) ?? 'qkv';
+    if (format === 'qkv') {
+      const { format: _, ...rest } = o;
+      return super.save(path, rest as SaveOptions);
+    }
+    checkPath(op, 'dir', path);
+    if (o.optimizer !== undefined || o.metadata !== undefined) throw new TypeError(`${op}: the huggingface format holds no optimizer state or metadata`);
+    return this.enqueue(() => writeHFCheckpoint(path, this.config, this.eosId, this.stateDict(), this.tokenizer));
+  }
+
   protected override checkpointMetadata(): Record<string, string> {
     return { tokenizer: JSON.stringify(this.tokenizer.toJSON()) };
   }
@@ -400,6 +443,11 @@ export class GPT extends TrainableModule {
     };
     return { native, signal, stops: stop };
   }
+}
+
+/** The tokenizer files of a Hugging Face directory: tokenizer.json, or vocab.json + merges.txt. */
+async function tokenizerBeside(dir: string, op: string): Promise<Tokenizer> {
+  throw new QkvError(`${op}: ${dir} needs a tokenizer: pass options.tokenizer`, 'ERR_FORMAT');
 }
 
 function checkArrayOfIds(v: unknown, vocab: number, op: string): number[] {
