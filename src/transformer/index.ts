@@ -7,6 +7,9 @@ export {
 export {
   GPT, type GPTOptions, type GPTFitOptions, type GPTProgress, type GPTEvalResult, type GenerateOptions, type Generation, type Corpus,
 } from './gpt';
+export {
+  GPTClassifier, type FineTuneFormat, type FormatExample, type GPTClassifierOptions, type GPTClassifierFitOptions, type Prediction,
+} from './gpt-classifier';
 export type { SaveOptions as TransformerSaveOptions } from './trainable';
 export type { TrainOptions as TransformerTrainOptions } from './training';
 export type { LayerConfig, Activation, NormPlacement, Positional } from './base';
