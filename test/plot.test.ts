@@ -113,3 +113,33 @@ describe('plot.attention', () => {
     expect(png.pixel(0, png.height - 1)).toEqual([255, 255, 255]);
   });
 });
+
+describe('plot.lossCurve', () => {
+  const history: qkv.LossPoint[] = Array.from({ length: 100 }, (_, i) => ({ step: i + 1, loss: 4 - Math.log1p(i) * 0.5, ...(i % 25 === 24 ? { valLoss: 4.2 - Math.log1p(i) * 0.5 } : {}) }));
+
+  it('draws the raw and smoothed training loss and the validation points, scaled to the plot', () => {
+    const file = path.join(tmp, 'loss.svg');
+    const svg = qkv.plot.lossCurve(history, { path: file, title: 'GPT <char>', smooth: 10 });
+    expect(fs.readFileSync(file, 'utf8')).toBe(svg);
+    expect(svg).toContain('GPT &lt;char&gt;');
+    const path0 = /<path id="train-raw" d="([^"]+)"/.exec(svg)![1];
+    expect(path0.split(/[ML]/).filter(Boolean)).toHaveLength(100);
+    const dots = [...svg.matchAll(/<circle cx="([\d.]+)" cy="([\d.]+)"/g)].map((m) => [Number(m[1]), Number(m[2])]);
+    expect(dots).toHaveLength(4);
+    // later validation losses are lower: further down the picture (larger y), further right
+    for (let i = 1; i < dots.length; i++) {
+      expect(dots[i][0]).toBeGreaterThan(dots[i - 1][0]);
+      expect(dots[i][1]).toBeGreaterThan(dots[i - 1][1]);
+    }
+    expect(svg).toContain('train (mean of 10)');
+  });
+
+  it('takes a fit result\'s history and refuses what is not one', async () => {
+    const m = new qkv.nn.Linear(2, 1);
+    const r = await m.fit({ inputs: qkv.randn([32, 2], { seed: 1 }), targets: qkv.randn([32, 1], { seed: 2 }) }, { epochs: 2, batchSize: 8, loss: 'mse' });
+    expect(qkv.plot.lossCurve(r.history)).toContain('<path id="train"');
+    expect(() => qkv.plot.lossCurve([])).toThrow(RangeError);
+    expect(() => qkv.plot.lossCurve([{ step: 'a' } as never])).toThrow(TypeError);
+    await m.dispose();
+  });
+});
