@@ -1,5 +1,6 @@
 // `npm start`: a tour of qkv on bundled data. Each model issue adds its part.
 import * as qkv from '../src/index';
+import { gptDemo } from './gpt-demo';
 import { seq2seqDemo } from './seq2seq-demo';
 import { trainingDemo } from './training-demo';
 import { word2vecDemo } from './word2vec-demo';
@@ -38,6 +39,8 @@ async function main(): Promise<void> {
   await trainingDemo();
   section('a transformer encoder-decoder that normalises dates');
   await seq2seqDemo();
+  section('a GPT pretrained on Shakespeare, streaming a sample, then fine-tuned');
+  await gptDemo();
 }
 
 main().catch((err) => {
