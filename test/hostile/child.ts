@@ -70,7 +70,7 @@ async function runCase(c: Ctx, t: Target, cs: Case, timeoutMs: number): Promise<
       return busy ? { outcome: 'slow', why: e.message } : { outcome: 'hang', why: `${e.message}, idle` };
     }
   } catch (e) {
-    return classifyError(e, t.id, qkv.QkvError);
+    return classifyError(e, t.id, qkv.QkvError, (inst as object | undefined)?.constructor?.name);
   } finally {
     if (cs.value === 'busy') await c.stopJobs();
   }

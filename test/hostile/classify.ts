@@ -14,21 +14,25 @@ export interface Verdict {
 
 export const CODES = new Set(['ERR_DISPOSED', 'ERR_FORMAT', 'ERR_IO', 'ERR_ABORTED', 'ERR_NAN', 'ERR_BUSY', 'ERR_NO_STATE', 'ERR_UNSUPPORTED', 'ERR_CUDA', 'ERR_DEVICE']);
 
-/** The names a message may use for a target: 'nn.Linear' → Linear; 'Tensor.from' → from; 'Tensor#grad=' → grad. */
-export function callNames(id: string): string[] {
+/**
+ * The names a message may use for a target: 'nn.Linear' → Linear; 'Tensor.from' → from;
+ * 'Tensor#grad=' → grad; a method also by its receiver's class ('Seq2Seq: the model is disposed',
+ * 'MultiHeadAttention.forward: ...' for forwardWithWeights).
+ */
+export function callNames(id: string, receiver?: string): string[] {
   const last = id.split(/[.#]/).pop()!.replace(/=$/, '');
   const owner = id.includes('#') ? id.split('#')[0].split('.').pop()! : undefined;
-  return [last, ...(owner ? [`${owner}.${last}`] : [])];
+  return [last, ...(owner ? [owner] : []), ...(receiver ? [receiver] : [])];
 }
 
-function namesCall(message: string, id: string): boolean {
-  return callNames(id).some((n) => new RegExp(`(^|[^A-Za-z0-9_])${n.replace(/[.$]/g, '\\$&')}($|[^A-Za-z0-9_])`).test(message));
+function namesCall(message: string, id: string, receiver?: string): boolean {
+  return callNames(id, receiver).some((n) => new RegExp(`(^|[^A-Za-z0-9_])${n.replace(/[.$]/g, '\\$&')}($|[^A-Za-z0-9_])`).test(message));
 }
 
 // The engine's own TypeError for a revoked Proxy: the caller's value failing, not qkv.
 const REVOKED = /on a proxy that has been revoked/;
 
-export function classifyError(e: unknown, id: string, QkvError: abstract new (...a: never[]) => Error): Verdict {
+export function classifyError(e: unknown, id: string, QkvError: abstract new (...a: never[]) => Error, receiver?: string): Verdict {
   if (e === SENTINEL) return { outcome: 'clean', why: 'propagated' };
   if (!(e instanceof Error)) return { outcome: 'wrong', error: { name: typeof e, message: String(e).slice(0, 200) }, why: 'not an Error' };
   const error = { name: e.name, code: (e as { code?: string }).code, message: e.message.slice(0, 300) };
@@ -37,6 +41,6 @@ export function classifyError(e: unknown, id: string, QkvError: abstract new (..
   const isA = (C: abstract new (...a: never[]) => unknown) => e instanceof C;
   const known = isA(TypeError) || isA(RangeError) || (isA(QkvError) && CODES.has(error.code ?? ''));
   if (!known) return { outcome: 'wrong', error, why: isA(QkvError) ? `code ${error.code}` : `a plain ${e.name}` };
-  if (!namesCall(e.message, id)) return { outcome: 'wrong', error, why: 'message does not name the call' };
+  if (!namesCall(e.message, id, receiver)) return { outcome: 'wrong', error, why: 'message does not name the call' };
   return { outcome: 'clean', error };
 }

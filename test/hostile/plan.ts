@@ -78,7 +78,7 @@ function nonPublic(): { members: Set<string>; constructors: Set<string> } {
   for (const text of sources()) {
     for (const m of text.matchAll(/\b(?:private|protected)\s+(?:static\s+|readonly\s+|async\s+|override\s+|[gs]et\s+)*([A-Za-z_$][\w$]*)/g)) members.add(m[1]);
     // Each class's text runs to the next class.
-    for (const m of text.matchAll(/\b(abstract\s+)?class\s+([A-Za-z_$][\w$]*)([\s\S]*?)(?=\bclass\s|$)/g))
+    for (const m of text.matchAll(/\b(abstract\s+)?class\s+([A-Za-z_$][\w$]*)([\s\S]*?)(?=\b(?:abstract\s+)?class\s|$)/g))
       if (m[1] || /\b(?:private|protected)\s+constructor\b/.test(m[3])) constructors.add(m[2]);
   }
   return { members, constructors };

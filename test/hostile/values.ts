@@ -20,9 +20,9 @@ const boom = (): never => {
 const trapAll = { get: boom, set: boom, has: boom, ownKeys: boom, getOwnPropertyDescriptor: boom, getPrototypeOf: boom, defineProperty: boom, apply: boom, construct: boom };
 
 function detached(Ctor: Float32ArrayConstructor | Uint8ArrayConstructor): ArrayBufferView {
-  const buf = new ArrayBuffer(24);
-  structuredClone(buf, { transfer: [buf] });
-  return new Ctor(buf);
+  const view = new Ctor(new ArrayBuffer(24));
+  structuredClone(view.buffer, { transfer: [view.buffer] });
+  return view;
 }
 
 function withThrowingElement(values: unknown[], at: number): unknown[] {
