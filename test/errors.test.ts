@@ -131,4 +131,10 @@ describe('errors', () => {
     expect((await run as qkv.QkvError).code).toBe('ERR_ABORTED');
     await model.dispose();
   });
+
+  it('vocabFromJSON names itself, not tokenizerFromJSON, for corrupt JSON', () => {
+    const e = thrown(() => qkv.vocabFromJSON({ kind: 'char', lowercase: 1 })) as qkv.QkvError;
+    expect(e.code).toBe('ERR_FORMAT');
+    expect(e.message).toMatch(/^vocabFromJSON: a corrupt char tokenizer/);
+  });
 });
