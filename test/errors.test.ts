@@ -111,4 +111,30 @@ describe('errors', () => {
     await Promise.all(pending);
     expect(calls).toBeGreaterThan(500);
   });
+
+  it('word2vec names the call when its corpus file cannot be opened', async () => {
+    const e = (await qkv.Word2Vec.train('/no/such/corpus.txt', { minCount: 1 }).catch((x: unknown) => x)) as qkv.QkvError;
+    expect(e).toBeInstanceOf(qkv.QkvError);
+    expect(e.code).toBe('ERR_IO');
+    expect(e.message).toMatch(/^Word2Vec\.train: cannot open '\/no\/such\/corpus\.txt'/);
+  });
+
+  it('training word2vec on an in-memory array leaves the event loop free (timers fire, abort works)', async () => {
+    const model = await qkv.Word2Vec.train([['a', 'b', 'c'], ['b', 'c', 'd']], { dim: 4, minCount: 1, epochs: 1, threads: 1, seed: 1 });
+    const ac = new AbortController();
+    const sentences = Array.from({ length: 20_000 }, () => ['a', 'b', 'c']);
+    const run = model.train(sentences, { epochs: 1000, threads: 1, signal: ac.signal }).catch((x: unknown) => x as qkv.QkvError);
+    const t0 = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(Date.now() - t0).toBeLessThan(2000);
+    ac.abort();
+    expect((await run as qkv.QkvError).code).toBe('ERR_ABORTED');
+    await model.dispose();
+  });
+
+  it('vocabFromJSON names itself, not tokenizerFromJSON, for corrupt JSON', () => {
+    const e = thrown(() => qkv.vocabFromJSON({ kind: 'char', lowercase: 1 })) as qkv.QkvError;
+    expect(e.code).toBe('ERR_FORMAT');
+    expect(e.message).toMatch(/^vocabFromJSON: a corrupt char tokenizer/);
+  });
 });

@@ -91,7 +91,11 @@ export function registerTokenizer(kind: string, fromJSON: TokenizerFromJSON): vo
  * not describe a tokenizer (no kind, an unknown kind, fields a kind rejects) is QkvError ERR_FORMAT.
  */
 export function tokenizerFromJSON(json: string | object): Tokenizer {
-  const op = 'tokenizerFromJSON';
+  return readTokenizer(json, 'tokenizerFromJSON');
+}
+
+/** tokenizerFromJSON with the errors naming `op` (vocabFromJSON's own). */
+export function readTokenizer(json: unknown, op: string): Tokenizer {
   if (typeof json !== 'string' && (typeof json !== 'object' || json === null || Array.isArray(json)))
     throw new TypeError(`${op}: json must be a JSON string or an object, got ${typeName(json)}`);
   let j: unknown = json;

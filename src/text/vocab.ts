@@ -13,7 +13,7 @@ import {
   checkText,
   checkTexts,
   registerTokenizer,
-  tokenizerFromJSON,
+  readTokenizer,
   withSpecials,
   type DecodeOptions,
   type EncodeOptions,
@@ -358,7 +358,7 @@ registerTokenizer('word', (j) => {
 
 /** Rebuilds a vocabulary saved with toJSON(): tokenizerFromJSON, for a result that is a Vocabulary. */
 export function vocabFromJSON(json: unknown): Vocabulary {
-  const t = tokenizerFromJSON(json as string | object);
+  const t = readTokenizer(json, 'vocabFromJSON');
   if (!(t instanceof Vocabulary)) throw new QkvError(`vocabFromJSON: a ${t.kind} tokenizer is not a Vocabulary; use tokenizerFromJSON`, 'ERR_FORMAT');
   return t;
 }

@@ -119,7 +119,11 @@ export async function feedPasses(
       parts = [];
       words = 0;
       chars = 0;
-      return job.push(text);
+      const taken = await job.push(text);
+      // A push the job takes at once settles as a microtask: without a turn of the event loop
+      // after each batch, timers and I/O would wait for all of a sync input's passes.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return taken;
     };
     const iterable = input as AsyncIterable<Word2VecSentence> & Iterable<Word2VecSentence>;
     const isAsync = typeof iterable[Symbol.asyncIterator] === 'function';

@@ -238,7 +238,11 @@ async function runTraining(
         throw feedError;
       }
     }
-    return await job.promise;
+    return await job.promise.catch((e: unknown) => {
+      // The corpus reader's errors name the file, not the call.
+      if (e instanceof QkvError && !e.message.startsWith(`${op}:`)) throw new QkvError(`${op}: ${e.message}`, e.code);
+      throw e;
+    });
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
