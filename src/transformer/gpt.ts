@@ -218,7 +218,7 @@ export class GPT extends TrainableModule {
   }
 
   /** @internal A GPT around a native module (a checkpoint, a converted model). */
-  static fromNative(module: NativeModule, tokenizer: Tokenizer, optimizer?: NativeOptimizer): GPT {
+  private static fromNative(module: NativeModule, tokenizer: Tokenizer, optimizer?: NativeOptimizer): GPT {
     const internal: Internal = { [FROM_NATIVE]: { module, tokenizer, optimizer } };
     return new GPT(internal as unknown as GPTOptions);
   }
