@@ -188,6 +188,36 @@ describe('GPT: training details', () => {
     await three.dispose();
   });
 
+  it('gradient check (float64) of the whole model through forward(): tied head, learned positions, GELU (tanh), pre- and post-LN', async () => {
+    for (const norm of ['pre', 'post'] as const) {
+      const gpt = new qkv.GPT({ tokenizer: vocab, layers: 2, dim: 8, heads: 2, ffDim: 12, maxLength: 6, dropout: 0, dtype: 'float64', norm, seed: 5 });
+      const ids = qkv.Tensor.from(Int32Array.from([5, 6, 7, 8, 9, 1, 2, 3, 4, 5]), [2, 5]);
+      const R = qkv.randn([2, 5, vocab.size], { seed: 3, dtype: 'float64' });
+      const loss = () => qkv.sum(qkv.mul(gpt.forward(ids), R));
+      gpt.zeroGrad();
+      loss().backward();
+      const eps = 1e-6;
+      let checked = 0;
+      for (const [name, p] of gpt.namedParameters()) {
+        const g = Float64Array.from(p.grad!.toTypedArray()), base = Float64Array.from(p.toTypedArray());
+        for (const i of [0, Math.floor(base.length / 2), base.length - 1]) {
+          const at = async (v: number) => {
+            const d = Float64Array.from(base);
+            d[i] = v;
+            await gpt.loadStateDict([[name, qkv.Tensor.from(d, p.shape)]], { strict: false });
+            return qkv.noGrad(() => loss().item());
+          };
+          const num = ((await at(base[i] + eps)) - (await at(base[i] - eps))) / (2 * eps);
+          await at(base[i]);
+          expect(Math.abs(num - g[i]) / Math.max(1, Math.abs(num)), `${norm} ${name}[${i}]`).toBeLessThan(1e-6);
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(norm === 'pre' ? 70 : 60);
+      await gpt.dispose();
+    }
+  });
+
   it('packs documents with end-of-text separators and takes id rows, streams of ids and files', async () => {
     const gpt = new qkv.GPT({ tokenizer: vocab, layers: 1, dim: 16, heads: 2, maxLength: 8, dropout: 0 });
     const file = path.join(tmp, 'corpus.txt');
