@@ -15,6 +15,65 @@ afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const TRAIN_TEMPLATES = ['more', 'less', 'notAs', 'ofTwo'];
 const TEST_TEMPLATES = ['notAsLess', 'ofTwoLess', 'compared'];
 
+/** The fact a sentence of the comparison templates states, as "x>y:quality" (x has more of it). */
+function meaning(sentence: string): string {
+  const s = sentence.replace(/^so /, '').replace(/\.$/, '');
+  const rel = (word: string) => {
+    for (const [i, r] of qkv.data.COMPARISON_RELATIONS.entries()) {
+      if (word === r.more || word === r.adj) return { i, up: true };
+      if (word === r.less || word === r.lessAdj) return { i, up: false };
+    }
+    throw new Error(`no quality '${word}' in '${sentence}'`);
+  };
+  const fact = (a: string, b: string, word: string, flip: boolean) => {
+    const r = rel(word);
+    return r.up !== flip ? `${a}>${b}:${r.i}` : `${b}>${a}:${r.i}`;
+  };
+  let m: RegExpExecArray | null;
+  if ((m = /^(\w+) is (\w+) than (\w+)$/.exec(s))) return fact(m[1], m[3], m[2], false);
+  if ((m = /^(\w+) is not as (\w+) as (\w+)$/.exec(s))) return fact(m[1], m[3], m[2], true);
+  if ((m = /^of (\w+) and (\w+), the (\w+) is (\w+)$/.exec(s))) return fact(m[4], m[4] === m[1] ? m[2] : m[1], m[3], false);
+  if ((m = /^compared with (\w+), (\w+) is (\w+)$/.exec(s))) return fact(m[2], m[1], m[3], false);
+  throw new Error(`no template matches '${sentence}'`);
+}
+const reverse = (f: string) => f.replace(/^(\w+)>(\w+)/, '$2>$1');
+
+describe('qkv.data reasoning generators', () => {
+  it('labels mean what they say, in every template', () => {
+    for (const e of qkv.data.entailmentPairs(300, { seed: 1 })) {
+      const [p, h] = [meaning(e.premise), meaning(e.hypothesis)];
+      expect([h === p, h === reverse(p), h !== p && h !== reverse(p)].indexOf(true)).toBe(e.label);
+    }
+    for (const e of qkv.data.similarityPairs(200, { seed: 2 })) expect(meaning(e.a) === meaning(e.b) ? 1 : 0).toBe(e.label);
+    for (const e of qkv.data.storyEndings(200, { seed: 3, choices: 3 })) {
+      const facts = e.context.split('. ').map(meaning);
+      const consistent = e.choices.map((c) => facts.includes(meaning(c)));
+      expect(consistent.indexOf(true)).toBe(e.label);
+      expect(consistent.filter(Boolean)).toHaveLength(1);
+      expect(new Set(e.choices).size).toBe(3);
+    }
+    for (const p of qkv.data.comparisonText(200, { seed: 4 })) {
+      const said = p.replace(/\.$/, '').split('. ').map((x) => meaning(x.replace(/^(so|that is,|in other words,|which means) /, '')));
+      expect(said[1]).toBe(said[0]);
+      if (said.length > 2) expect(said[3]).toBe(said[2]);
+    }
+  });
+
+  it('seeded, balanced, and phrased in the templates asked for only', () => {
+    expect(qkv.data.entailmentPairs(30, { seed: 5 })).toEqual(qkv.data.entailmentPairs(30, { seed: 5 }));
+    expect(qkv.data.entailmentPairs(30, { seed: 6 })).not.toEqual(qkv.data.entailmentPairs(30, { seed: 5 }));
+    expect(qkv.data.entailmentPairs(300, { seed: 5 }).filter((e) => e.label === 2)).toHaveLength(100);
+    expect(qkv.data.similarityPairs(300, { seed: 5 }).filter((e) => e.label === 1)).toHaveLength(150);
+    const train = qkv.data.entailmentPairs(200, { seed: 5, templates: TRAIN_TEMPLATES }).flatMap((e) => [e.premise, e.hypothesis]);
+    const test = qkv.data.entailmentPairs(200, { seed: 5, templates: TEST_TEMPLATES }).flatMap((e) => [e.premise, e.hypothesis]);
+    expect(train.some((s) => /compared|young|short|slow|light|poor/.test(s) && /not as|of /.test(s) && !/than/.test(s))).toBe(false);
+    expect(test.every((s) => /^compared with|not as (young|short|slow|light|poor)|, the (younger|shorter|slower|lighter|poorer)/.test(s))).toBe(true);
+    expect(() => qkv.data.entailmentPairs(3, { templates: ['nope'] })).toThrow(RangeError);
+    expect(() => qkv.data.storyEndings(3, { templates: ['more'], choices: 4 })).toThrow(RangeError);
+    expect(qkv.data.storyEndings(20, { choices: 4 }).every((e) => e.choices.length === 4)).toBe(true);
+  });
+});
+
 describe('GPTClassifier: save/load, argument errors, fromGPT', () => {
   const text = qkv.data.comparisonText(400, { seed: 7 });
   const vocab = qkv.WordVocab.build(text);
