@@ -11,3 +11,17 @@ export {
   type DateOptions,
   type ReversalOptions,
 } from './dates';
+export {
+  COMPARISON_NAMES,
+  COMPARISON_RELATIONS,
+  COMPARISON_TEMPLATES,
+  comparisonText,
+  entailmentPairs,
+  similarityPairs,
+  storyEndings,
+  type Comparison,
+  type EntailmentExample,
+  type ReasoningOptions,
+  type SimilarityExample,
+  type StoryExample,
+} from './reasoning';
