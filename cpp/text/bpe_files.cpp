@@ -32,7 +32,8 @@ std::string token_bytes(const std::string& text, const std::string& where) {
 
 // Grows the token list so that `id` fits; Error(Format) for a negative or absurd id.
 void fit_id(std::vector<std::string>& tokens, int64_t id, const std::string& where) {
-  if (id < 0 || id > (INT64_C(1) << 26)) bad(where, "token id " + std::to_string(id) + " is out of range");
+  // 4M ids: far above any real vocabulary, and a corrupt file cannot make us allocate gigabytes.
+  if (id < 0 || id >= (INT64_C(1) << 22)) bad(where, "token id " + std::to_string(id) + " is out of range");
   if (static_cast<size_t>(id) >= tokens.size()) tokens.resize(static_cast<size_t>(id) + 1);
 }
 
