@@ -18,6 +18,7 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_word2vec(env, exports);
   init_transformer(env, exports);
   init_transformer_parts(env, exports);
+  init_bpe(env, exports);
   return exports;
 }
 

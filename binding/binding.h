@@ -109,5 +109,6 @@ void init_tasks(Napi::Env env, Napi::Object exports);     // task_binding.cpp: e
 void init_word2vec(Napi::Env env, Napi::Object exports);  // word2vec_binding.cpp: training, queries, files
 void init_transformer(Napi::Env env, Napi::Object exports);  // transformer_binding.cpp: attention, layers, models
 void init_transformer_parts(Napi::Env env, Napi::Object exports);
+void init_bpe(Napi::Env env, Napi::Object exports);  // bpe_binding.cpp: byte-level BPE tokenizers
 
 }  // namespace qkv::binding

@@ -56,6 +56,13 @@ describe('Tokenizer interface on the vocabularies', () => {
     await conformance(w, [...texts, 'a new word']);
   });
 
+  it('BPETokenizer, trained, with named and unnamed specials', async () => {
+    const bpe = await qkv.BPETokenizer.train(texts.join('\n').repeat(20), { vocabSize: 300, specialTokens: ['<|endoftext|>', '<pad>', '<sep>'] });
+    bpe.setSpecial('pad', '<pad>');
+    await conformance(bpe, [...texts, 'zzz unknown']);
+    expect(bpe.specialTokens).toEqual({ eos: bpe.tokenToId('<|endoftext|>'), pad: bpe.tokenToId('<pad>'), '<sep>': bpe.tokenToId('<sep>') });
+  });
+
   it('encode adds bos/eos and cuts to maxLength keeping them', () => {
     const v = qkv.WordVocab.build(['a b c d']);
     const [a, b] = [v.id('a'), v.id('b')];

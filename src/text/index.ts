@@ -27,3 +27,11 @@ export {
   type BuildOptions,
   type VocabJSON,
 } from './vocab';
+export {
+  BPETokenizer,
+  type BPEEncodeOptions,
+  type BPETrainOptions,
+  type BPECorpus,
+  type BPEJSON,
+  type TiktokenOptions,
+} from './bpe';

@@ -98,14 +98,7 @@ export function tokenizerFromJSON(json: string | object): Tokenizer {
 export function readTokenizer(json: unknown, op: string): Tokenizer {
   if (typeof json !== 'string' && (typeof json !== 'object' || json === null || Array.isArray(json)))
     throw new TypeError(`${op}: json must be a JSON string or an object, got ${typeName(json)}`);
-  let j: unknown = json;
-  if (typeof json === 'string') {
-    try {
-      j = JSON.parse(json);
-    } catch (e) {
-      throw new QkvError(`${op}: not JSON: ${(e as Error).message}`, 'ERR_FORMAT');
-    }
-  }
+  const j = typeof json === 'string' ? parseJSONText(json, op) : json;
   if (!j || typeof j !== 'object' || Array.isArray(j) || typeof (j as TokenizerJSON).kind !== 'string')
     throw new QkvError(`${op}: expected an object with a string kind, got ${typeName(j)}`, 'ERR_FORMAT');
   const kind = (j as TokenizerJSON).kind;
@@ -121,6 +114,15 @@ export function readTokenizer(json: unknown, op: string): Tokenizer {
 }
 
 // Argument checks shared by the tokenizers (not exported from the package).
+
+/** JSON.parse, with text that is not JSON reported as QkvError ERR_FORMAT naming `op`. */
+export function parseJSONText(text: string, op: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new QkvError(`${op}: not JSON: ${(e as Error).message}`, 'ERR_FORMAT');
+  }
+}
 
 export function checkTexts(texts: unknown, op: string): asserts texts is readonly string[] {
   if (!Array.isArray(texts)) throw new TypeError(`${op}: texts must be an array of strings, got ${typeName(texts)}`);
