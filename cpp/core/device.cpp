@@ -6,18 +6,11 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/host_memory.h"
 
 namespace qkv {
 
 namespace {
-
-// 64-byte alignment suits every SIMD width; aligned_alloc wants the size rounded up to it.
-void* host_alloc(size_t n) {
-  size_t rounded = ((n + 63) / 64) * 64;
-  if (rounded == 0) rounded = 64;
-  return std::aligned_alloc(64, rounded);
-}
-void host_free(void* p) { std::free(p); }
 
 struct Allocators {
   std::mutex mu;
