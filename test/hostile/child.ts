@@ -16,7 +16,19 @@ const REUSE = 20;
 const BUSY_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const say = (line: string) => fs.writeSync(1, line);
+// stdout is a non-blocking pipe: a full one answers EAGAIN, so wait a moment and write the rest.
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const say = (line: string) => {
+  let buf = Buffer.from(line);
+  while (buf.length > 0) {
+    try {
+      buf = buf.subarray(fs.writeSync(1, buf));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(pause, 0, 0, 2);
+    }
+  }
+};
 
 function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;

@@ -104,7 +104,7 @@ function runChild(o: RunOptions, cases: Case[]): Promise<ChildRun> {
 }
 
 const died = (r: ChildRun) => !r.silent && (r.signal !== null || (r.status !== 0 && r.status !== HANG_EXIT));
-const how = (r: ChildRun) => (r.signal ? `signal ${r.signal}` : `exit ${r.status}`) + (r.stderr ? `: ${r.stderr.trim().split('\n').slice(-3).join(' | ').slice(0, 400)}` : '');
+const how = (r: ChildRun) => (r.signal ? `signal ${r.signal}` : `exit ${r.status}`) + (r.stderr ? `: ${r.stderr.trim().split('\n').slice(-12).join(' | ').slice(0, 1600)}` : '');
 
 /** Whether `cases` crash a fresh child on their last call. */
 async function crashesOnLast(o: RunOptions, cases: Case[]): Promise<ChildRun | undefined> {
