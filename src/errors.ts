@@ -19,8 +19,16 @@ export type QkvErrorCode =
 export class QkvError extends Error {
   readonly code: QkvErrorCode;
   constructor(message: string, code: QkvErrorCode | string) {
+    // Checked, not converted: String() of the caller's value would run its code (or throw the
+    // engine's own TypeError for a Symbol or a detached typed array).
+    if (typeof message !== 'string') throw new TypeError(`QkvError: message must be a string, got ${kindOf(message)}`);
+    if (typeof code !== 'string') throw new TypeError(`QkvError: code must be a string, got ${kindOf(code)}`);
     super(message);
     this.name = 'QkvError';
     this.code = code as QkvErrorCode;
   }
+}
+
+function kindOf(v: unknown): string {
+  return v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : typeof v;
 }

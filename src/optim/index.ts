@@ -1,10 +1,11 @@
 // Optimizers, learning-rate schedules and gradient clipping over native parameters
 // (cpp/optim). The update rules follow PyTorch 1.13 operation for operation.
 import {
-  checkArray, checkEnum, checkFunction, checkInt, checkNumber, checkObject, checkOptions, optBool, optInt, optNumber, typeName, type Options,
+  checkArray, checkFunction, checkInt, checkNumber, checkOptions, optBool, optNumber, typeName, type Options,
 } from '../args';
-import { Tensor, handle } from '../tensor';
+import { Tensor, handle, liveTensor } from '../tensor';
 import { nnBinding, type NativeOptimizer, type NativeSchedule } from '../nn/native-nn';
+import { checkSchedule, makeSchedule } from './schedules';
 
 // ---- schedules -------------------------------------------------------------------------------------
 
@@ -26,29 +27,6 @@ export interface WarmupOptions {
   minLr?: number;
 }
 
-const KINDS: readonly NativeSchedule['kind'][] = ['constant', 'warmupCosine', 'warmupLinear'];
-const STEPS = { min: 0, max: Number.MAX_SAFE_INTEGER };
-
-function makeSchedule(kind: NativeSchedule['kind'], options: unknown, op: string): Schedule {
-  const o = kind === 'constant' ? checkOptions(op, options) : checkObject(op, 'options', options, '{ totalSteps, warmupSteps?, minLr? }');
-  const fields: NativeSchedule = {
-    kind,
-    warmupSteps: optInt(op, o, 'warmupSteps', STEPS) ?? 0,
-    // Required by the decaying schedules; a constant one has no end.
-    totalSteps: kind === 'constant' ? optInt(op, o, 'totalSteps', STEPS) ?? 0 : checkInt(op, 'option totalSteps', o.totalSteps, STEPS),
-    minLr: optNumber(op, o, 'minLr', { min: 0 }) ?? 0,
-  };
-  if (kind !== 'constant' && fields.totalSteps < fields.warmupSteps)
-    throw new RangeError(`${op}: totalSteps (${fields.totalSteps}) must be >= warmupSteps (${fields.warmupSteps})`);
-  const s: Schedule = {
-    ...fields,
-    lrAt(step: number, baseLr: number): number {
-      return nnBinding.scheduleLr(fields, checkNumber('lrAt', 'baseLr', baseLr), checkInt('lrAt', 'step', step, STEPS));
-    },
-  };
-  return Object.freeze(s);
-}
-
 /** Learning-rate schedules for {@link Optimizer} options and `fit({ schedule })`. */
 export const schedule = {
   /** The base rate at every step. */
@@ -64,13 +42,6 @@ export const schedule = {
     return makeSchedule('warmupLinear', options, 'schedule.warmupLinear');
   },
 };
-
-/** A schedule's fields, checked as schedule.* checks them, in a fresh object for the native side. */
-function checkSchedule(s: unknown, op: string): NativeSchedule {
-  const o = checkObject(op, 'schedule', s, 'a schedule from qkv.optim.schedule');
-  const { kind, warmupSteps, totalSteps, minLr } = makeSchedule(checkEnum(op, 'schedule.kind', o.kind, KINDS), o, op);
-  return { kind, warmupSteps, totalSteps, minLr };
-}
 
 // ---- parameters ------------------------------------------------------------------------------------
 
@@ -94,7 +65,7 @@ function namedParams(source: ParamSource, op: string): [string, Tensor][] {
 export type DecayFilter = (name: string, param: Tensor) => boolean;
 
 /** Matrices decay; vectors (biases, norm weights) and scalars do not. */
-export const decayMatricesOnly: DecayFilter = (_name, p) => p.ndim >= 2;
+export const decayMatricesOnly: DecayFilter = (_name, p) => liveTensor(p, 'decayMatricesOnly', 'param').ndim >= 2;
 
 /**
  * The default of AdamW: over a module, what its layers declare (weight matrices decay; biases,
@@ -280,10 +251,4 @@ export function clipGradNorm(params: ParamSource, maxNorm: number): number {
 /** The global L2 norm of the gradients of `params` (missing gradients count as zero). */
 export function gradNorm(params: ParamSource): number {
   return nnBinding.gradNorm(gradTensors(params, 'gradNorm'));
-}
-
-/** @internal Throws unless `o` is an Optimizer. */
-export function checkOptimizer(o: unknown, op: string): Optimizer {
-  if (!(o instanceof Optimizer)) throw new TypeError(`${op}: optimizer must be a qkv.optim optimizer, got ${typeName(o)}`);
-  return o;
 }
