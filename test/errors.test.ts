@@ -229,6 +229,46 @@ describe('errors', () => {
       qkv.simd.use(qkv.simd.level());
     });
 
+    it('errors of the core ops a public call is built on get the call in front (class and code kept)', async () => {
+      const mm = (await qkv.matmulAsync(t23(), t23()).catch((x: unknown) => x)) as Error;
+      expect(mm).toBeInstanceOf(RangeError);
+      expect(mm.message).toMatch(/^matmulAsync: matmul: inner dims differ/);
+      const layer = new qkv.TransformerEncoderLayer({ dim: 8, heads: 2 });
+      const e = thrown(() => layer.forwardWithWeights(t23()));
+      expect(e).toBeInstanceOf(RangeError);
+      expect(e.message).toMatch(/^TransformerEncoderLayer\.forward: LayerNorm\.forward: expected an input of shape/);
+      await layer.dispose();
+      const mlp = thrown(() => new qkv.nn.MLP(2 ** 21, [2 ** 21], 2));
+      expect(mlp).toBeInstanceOf(RangeError);
+      expect(mlp.message).toMatch(/^nn\.MLP: .*too large/);
+      expect(thrown(() => qkv.matmul(t23(), t23())).message).toMatch(/^matmul: inner dims differ/);
+    });
+
+    it('optimizers and gradient norms over a disposed module name the call', async () => {
+      const m = await linear();
+      for (const [fn, re] of [
+        [() => new qkv.optim.SGD(m, { lr: 0.1 }), /^optim\.SGD: params is a disposed module$/],
+        [() => new qkv.optim.AdamW(m), /^optim\.AdamW: params is a disposed module$/],
+        [() => qkv.optim.gradNorm(m), /^gradNorm: params is a disposed module$/],
+      ] as [() => unknown, RegExp][]) {
+        const e = thrown(fn) as qkv.QkvError;
+        expect(e.code).toBe('ERR_DISPOSED');
+        expect(e.message).toMatch(re);
+      }
+    });
+
+    it('generateDates({ exclude }) and plot.attention refuse detached and empty inputs naming the call', () => {
+      const b = new ArrayBuffer(8);
+      const detached = new Uint8Array(b);
+      structuredClone(b, { transfer: [b] });
+      const d = thrown(() => qkv.data.generateDates(2, { exclude: detached as never }));
+      expect(d).toBeInstanceOf(TypeError);
+      expect(d.message).toMatch(/^generateDates: option exclude is an Uint8Array over a detached ArrayBuffer$/);
+      const p = thrown(() => qkv.plot.attention(qkv.zeros([0, 3])));
+      expect(p).toBeInstanceOf(RangeError);
+      expect(p.message).toMatch(/^plot\.attention: a weights tensor must be 2-D/);
+    });
+
     it('internal checks are not exported from qkv.optim', () => {
       expect(Object.keys(qkv.optim)).not.toContain('checkOptimizer');
     });

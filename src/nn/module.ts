@@ -1,7 +1,7 @@
 // The base of the typed module classes: a façade over a native module (cpp/nn) with its
 // parameters, modes, checkpoints and the jobs that run on worker threads (fit, evaluate, predict,
 // save, load). Jobs on one module run one after another, in call order (the call queue of src/jobs.ts).
-import { QkvError } from '../errors';
+import { QkvError, named } from '../errors';
 import {
   checkArray, checkBool, checkFunction, checkObject, checkOptions, checkPath, checkString, checkStringRecord, optBool, optEnum, optInt, optNumber,
   notOptionClasses, optSeed, typeName, type Options,
@@ -148,7 +148,7 @@ export abstract class Module {
 
   /** @internal A module of a native type built from options, or around a native module made elsewhere (a model, a checkpoint). */
   protected constructor(type: string | NativeModule, options: Record<string, unknown> = {}) {
-    this[kCtor](typeof type === 'string' ? nnBinding.nnCreate(type, options) : type);
+    this[kCtor](typeof type === 'string' ? named(`nn.${type}`, () => nnBinding.nnCreate(type, options)) : type);
   }
 
   /** @internal */

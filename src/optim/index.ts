@@ -4,6 +4,7 @@ import {
   checkArray, checkFunction, checkInt, checkNumber, checkOptions, optBool, optNumber, typeName, type Options,
 } from '../args';
 import { Tensor, handle, liveTensor } from '../tensor';
+import { QkvError } from '../errors';
 import { nnBinding, type NativeOptimizer, type NativeSchedule } from '../nn/native-nn';
 import { checkSchedule, makeSchedule } from './schedules';
 
@@ -48,7 +49,14 @@ export const schedule = {
 /** What an optimizer can be built over: a module (its parameters that require gradients), `namedParameters()`, or plain tensors. */
 export type ParamSource = Tensor[] | [string, Tensor][] | { namedParameters(): [string, Tensor][] };
 
+/** QkvError ERR_DISPOSED naming the call for a disposed module (not the module's own "Linear: ..."). */
+function checkLiveSource(source: unknown, op: string): void {
+  if (typeof source === 'object' && source !== null && '_m' in source && (source as { disposed?: unknown }).disposed === true)
+    throw new QkvError(`${op}: params is a disposed module`, 'ERR_DISPOSED');
+}
+
 function namedParams(source: ParamSource, op: string): [string, Tensor][] {
+  checkLiveSource(source, op);
   // From a module: its trainable parameters (a frozen one, requiresGrad = false, is left out).
   const named = source && typeof (source as { namedParameters?: unknown }).namedParameters === 'function'
     ? (source as { namedParameters(): unknown }).namedParameters() : null;
@@ -72,8 +80,9 @@ export const decayMatricesOnly: DecayFilter = (_name, p) => liveTensor(p, 'decay
  * norms and lookup tables such as embeddings and positional tables do not); over plain tensors,
  * {@link decayMatricesOnly}.
  */
-function declaredDecay(source: ParamSource): DecayFilter {
+function declaredDecay(source: ParamSource, op: string): DecayFilter {
   if (typeof source !== 'object' || source === null) return decayMatricesOnly;
+  checkLiveSource(source, op);
   const m = (source as { _m?: unknown })._m;
   if (m === undefined || m === null) return decayMatricesOnly;
   const declared = nnBinding.nnParameterDecay(m as Parameters<typeof nnBinding.nnParameterDecay>[0]);
@@ -229,7 +238,7 @@ export class Adam extends Optimizer {
  */
 export class AdamW extends Optimizer {
   constructor(params: ParamSource, options: AdamOptions = {}) {
-    super('AdamW', params, options, declaredDecay(params));
+    super('AdamW', params, options, declaredDecay(params, 'optim.AdamW'));
   }
 }
 

@@ -58,7 +58,7 @@ const textWidth = (s: string, px = 11) => Array.from(s).length * px * 0.62;
 function matrix(weights: unknown, op: string): number[][] {
   if (weights instanceof Tensor) {
     const shape = liveTensor(weights, op, 'weights').shape;
-    if (shape.length !== 2) throw new RangeError(`${op}: a weights tensor must be 2-D [rows, cols], got [${shape.join(', ')}]`);
+    if (shape.length !== 2 || shape[0] === 0 || shape[1] === 0) throw new RangeError(`${op}: a weights tensor must be 2-D [rows, cols] and not empty, got [${shape.join(', ')}]`);
     const v = tensorData(weights, op, 'weights');
     return Array.from({ length: shape[0] }, (_, r) => Array.from(v.subarray(r * shape[1], (r + 1) * shape[1])));
   }

@@ -16,7 +16,19 @@ const REUSE = 20;
 const BUSY_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-const say = (line: string) => fs.writeSync(1, line);
+// Synchronous, so that a line is out before a crash; stdout is a non-blocking pipe, which answers
+// EAGAIN while the parent has not read it yet: write the rest until it is all out.
+function say(line: string): void {
+  const bytes = Buffer.from(line);
+  for (let off = 0; off < bytes.length;) {
+    try {
+      off += fs.writeSync(1, bytes, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
+}
 
 function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
