@@ -94,6 +94,9 @@ async function main() {
   // charges it to the call that was running.
   process.on('unhandledRejection', (e) => say(`U ${JSON.stringify(String((e as Error)?.message ?? e).slice(0, 300))}\n`));
   const c = await makeCtx(qkv);
+  // Hostile strings are also relative paths ('hostile' saved to, say): they land in the sweep's
+  // temporary folder, not in the checkout.
+  process.chdir(c.dir);
   if (mode === 'plan') {
     fs.writeFileSync(file, JSON.stringify(await makePlan(c)));
     process.exit(0);
