@@ -145,8 +145,39 @@ export type Options = Readonly<Record<string, unknown>>;
  */
 export function checkOptions(call: string, v: unknown, name = 'options'): Options {
   if (v === undefined) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw typeError(call, name, 'an object', v);
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || isNotOptions(v)) throw typeError(call, name, 'an object', v);
   return v as Options;
+}
+
+/**
+ * Classes whose instances are values, never options: a Tensor or a module passed where options go
+ * is a TypeError, not an object whose getters (dtype, shape...) are read as options (they would
+ * work by accident, or throw for a disposed one in the getter's name). tensor.ts and nn register them.
+ */
+export const notOptionClasses: Function[] = [];
+
+function isNotOptions(v: object): boolean {
+  try {
+    return notOptionClasses.some((c) => v instanceof c);
+  } catch {
+    return false;  // a Proxy whose getPrototypeOf trap throws: read as options, its own error follows
+  }
+}
+
+/**
+ * TypeError when `v` is a typed array (or DataView) over a detached ArrayBuffer (one transferred
+ * to a worker, say): reading it would throw the engine's own TypeError naming no call.
+ */
+export function checkNotDetached(call: string, name: string, v: unknown): void {
+  if (!ArrayBuffer.isView(v)) return;
+  let detached = false;
+  try {
+    const b = v.buffer;
+    if (v.byteLength === 0 && !(b instanceof SharedArrayBuffer)) new Uint8Array(b, 0, 0);
+  } catch {
+    detached = true;
+  }
+  if (detached) throw new TypeError(`${call}: ${name} is ${typeName(v)} over a detached ArrayBuffer`);
 }
 
 /** A required object argument (a dataset, a query): not null, not an array. */
@@ -205,9 +236,19 @@ export function checkIntArray(call: string, name: string, v: unknown, spec?: Int
   return checkArray(call, name, v, (x, n) => checkInt(call, n, x, spec), { nonEmpty: spec?.nonEmpty, what: 'an array of integers' });
 }
 
-/** A shape: a fresh array of non-negative safe integers (the core refuses shapes too large to allocate). */
+/** The most elements a tensor may have (2⁴⁰, as the core's own check). */
+export const MAX_ELEMENTS = 2 ** 40;
+
+/** RangeError naming the call when a tensor of `count` elements (of `shape`) would be too large. */
+export function checkElementCount(call: string, count: number, shape: readonly number[]): void {
+  if (count > MAX_ELEMENTS) throw new RangeError(`${call}: shape [${shape.join(', ')}] is too large (more than 2^40 elements)`);
+}
+
+/** A shape: a fresh array of non-negative safe integers, at most 2⁴⁰ elements in all. */
 export function checkShape(call: string, name: string, v: unknown): number[] {
-  return checkIntArray(call, name, v, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const shape = checkIntArray(call, name, v, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  if (!shape.includes(0)) checkElementCount(call, shape.reduce((a, b) => a * b, 1), shape);
+  return shape;
 }
 
 /** A fresh array of strings. */

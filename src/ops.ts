@@ -1,6 +1,7 @@
 // The ops of the registry as functions on `qkv`. Each checks its JavaScript arguments and calls the
 // core; shape, axis and index checks happen natively and throw RangeError naming the op and shapes.
 import { checkArray, checkFunction, checkInt, checkInt32List, checkNumber, checkOptions, checkSeed, checkShape, optBool, optInt, optNumber, type Options } from './args';
+import { named } from './errors';
 import { binding, type NativeTensor } from './native';
 import { Tensor, binaryOp as binary, checkDType, handle, reduceOp, unaryOp as unary, type DType } from './tensor';
 
@@ -67,32 +68,34 @@ function seedOf(op: string, seed: unknown): number {
 export function zeros(shape: readonly number[], options: CreateOptions = {}): Tensor {
   const s = checkShape('zeros', 'shape', shape);
   const { dtype, requiresGrad } = creation('zeros', options);
-  return created(binding.full(s, dtype, 0), requiresGrad);
+  return created(named('zeros', () => binding.full(s, dtype, 0)), requiresGrad);
 }
 export function ones(shape: readonly number[], options: CreateOptions = {}): Tensor {
   const s = checkShape('ones', 'shape', shape);
   const { dtype, requiresGrad } = creation('ones', options);
-  return created(binding.full(s, dtype, 1), requiresGrad);
+  return created(named('ones', () => binding.full(s, dtype, 1)), requiresGrad);
 }
 export function full(shape: readonly number[], value: number, options: CreateOptions = {}): Tensor {
   const s = checkShape('full', 'shape', shape);
   const v = checkNumber('full', 'value', value, { any: true });
   const { dtype, requiresGrad } = creation('full', options);
-  return created(binding.full(s, dtype, v), requiresGrad);
+  return created(named('full', () => binding.full(s, dtype, v)), requiresGrad);
 }
 /** Normal samples with the given mean (0) and standard deviation (1). */
 export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
   const s = checkShape('randn', 'shape', shape);
   const { o, dtype, requiresGrad } = creation('randn', options, ['float32', 'float64']);
   const mean = optNumber('randn', o, 'mean') ?? 0, std = optNumber('randn', o, 'std', { min: 0 }) ?? 1;
-  return created(binding.randn(s, dtype, seedOf('randn', o.seed), mean, std), requiresGrad);
+  const seed = seedOf('randn', o.seed);
+  return created(named('randn', () => binding.randn(s, dtype, seed, mean, std)), requiresGrad);
 }
 /** Uniform samples in [low, high), by default [0, 1). */
 export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
   const s = checkShape('rand', 'shape', shape);
   const { o, dtype, requiresGrad } = creation('rand', options, ['float32', 'float64']);
   const low = optNumber('rand', o, 'low') ?? 0, high = optNumber('rand', o, 'high') ?? 1;
-  return created(binding.rand(s, dtype, seedOf('rand', o.seed), low, high), requiresGrad);
+  const seed = seedOf('rand', o.seed);
+  return created(named('rand', () => binding.rand(s, dtype, seed, low, high)), requiresGrad);
 }
 /** `arange(end)` or `arange(start, end, step = 1)`: evenly spaced values in [start, end). */
 export function arange(startOrEnd: number, end?: number, step = 1, options: CreateOptions = {}): Tensor {
@@ -100,7 +103,7 @@ export function arange(startOrEnd: number, end?: number, step = 1, options: Crea
   const [s, e] = end === undefined ? [0, first] : [first, checkNumber('arange', 'end', end)];
   const st = checkNumber('arange', 'step', step);
   const { dtype, requiresGrad } = creation('arange', options);
-  return created(binding.arange(s, e, st, dtype), requiresGrad);
+  return created(named('arange', () => binding.arange(s, e, st, dtype)), requiresGrad);
 }
 
 // ---- linear algebra --------------------------------------------------------------------------------
@@ -114,7 +117,7 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 }
 /** {@link matmul} on a worker thread: for large products, so that the event loop keeps running. */
 export async function matmulAsync(a: Tensor, b: Tensor): Promise<Tensor> {
-  return wrap(await binding.matmulAsync(handle(a, 'matmulAsync', 'a'), handle(b, 'matmulAsync', 'b')));
+  return wrap(await named('matmulAsync', () => binding.matmulAsync(handle(a, 'matmulAsync', 'a'), handle(b, 'matmulAsync', 'b'))));
 }
 
 // ---- elementwise -----------------------------------------------------------------------------------
@@ -269,7 +272,8 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
 
 /** @internal The readable reference kernel (full score matrix), for tests. */
 export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
-  return wrap(binding.attentionReference(...attentionArgs('attentionReference', q, k, v, options)));
+  const args = attentionArgs('attentionReference', q, k, v, options);
+  return wrap(named('attentionReference', () => binding.attentionReference(...args)));
 }
 
 // ---- layout ----------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { checkInt, checkString } from './args';
+import { checkEnum, checkInt } from './args';
 import { binding, type OpRecord } from './native';
 
 export type SimdLevel = 'avx512' | 'avx2' | 'scalar';
@@ -11,8 +11,13 @@ export const simd = {
   supported: (): SimdLevel => binding.simdSupported() as SimdLevel,
   /** Every level this processor runs, lowest first. */
   available: (): SimdLevel[] => ORDER.slice(0, ORDER.indexOf(binding.simdSupported() as SimdLevel) + 1),
-  /** Switches the level for this process (for tests and benchmarks); RangeError if unsupported. */
-  use: (level: SimdLevel): void => binding.setSimdLevel(checkString('simd.use', 'level', level)),
+  /** Switches the level for this process (for tests and benchmarks); TypeError for an unknown level, RangeError if unsupported. */
+  use: (level: SimdLevel): void => {
+    const l = checkEnum('simd.use', 'level', level, [...ORDER].reverse());
+    const best = binding.simdSupported() as SimdLevel;
+    if (ORDER.indexOf(l) > ORDER.indexOf(best)) throw new RangeError(`simd.use: this processor runs at most '${best}', got '${l}'`);
+    binding.setSimdLevel(l);
+  },
 };
 
 /** Threads of the kernels' pool (QKV_THREADS, or the number of cores). */

@@ -1,7 +1,8 @@
 // The Tensor class and the argument checks the ops share. Tensor's op methods call the core
 // directly (through binaryOp/unaryOp below); ops.ts builds its functions on this module, never the
 // other way round.
-import { checkBool, checkEnum, checkInt, checkIntArray, checkNumber, checkOptions, checkShape, optBool, optEnum, typeName } from './args';
+import { checkBool, checkEnum, checkInt, checkIntArray, checkNumber, checkOptions, checkShape, notOptionClasses, optBool, optEnum, typeName } from './args';
+import { QkvError } from './errors';
 import { binding, type NativeTensor } from './native';
 
 export type DType = 'float32' | 'float64' | 'int32';
@@ -265,6 +266,29 @@ function convertTyped(data: ArrayLike<number>, dtype: DType): Float32Array | Flo
 export function handle(t: unknown, op: string, name: string): NativeTensor {
   if (!(t instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor, got ${typeName(t)}`);
   return t._h;
+}
+
+notOptionClasses.push(Tensor);
+
+/**
+ * @internal A Tensor argument that JavaScript reads itself (its shape, its data): TypeError unless a
+ * Tensor, QkvError ERR_DISPOSED naming the call when disposed (not the getter's own "shape: ...").
+ */
+export function liveTensor(t: unknown, op: string, name: string): Tensor {
+  handle(t, op, name);
+  if ((t as Tensor).disposed) throw new QkvError(`${op}: ${name} is a disposed Tensor`, 'ERR_DISPOSED');
+  return t as Tensor;
+}
+
+/** @internal The data of a Tensor argument read in JavaScript; the core's refusals (a busy tensor) name the call. */
+export function tensorData(t: unknown, op: string, name: string): Float32Array | Float64Array | Int32Array {
+  const x = liveTensor(t, op, name);
+  try {
+    return x.toTypedArray();
+  } catch (e) {
+    if (e instanceof QkvError) throw new QkvError(`${op}: ${name}: ${e.message.replace(/^\w+: (the Tensor )?/, '')}`, e.code);
+    throw e;
+  }
 }
 
 // ---- the op calls shared by Tensor's methods and ops.ts ----------------------------------------

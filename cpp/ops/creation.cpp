@@ -30,6 +30,9 @@ Tensor arange(double start, double end, double step, DType dtype) {
   if (step == 0 || !std::isfinite(step) || !std::isfinite(start) || !std::isfinite(end))
     throw_range("arange: start, end and step must be finite and step non-zero");
   double count = std::ceil((end - start) / step);
+  if (count > double(int64_t(1) << 40))
+    throw_range("arange: [" + std::to_string(start) + ", " + std::to_string(end) + ") in steps of " + std::to_string(step) +
+                " is too large (more than 2^40 elements)");
   int64_t n = count > 0 ? static_cast<int64_t>(count) : 0;
   Tensor t = Tensor::empty({n}, dtype);
   backend::call(t.device(), &backend::Backend::arange, "arange", t, start, step);

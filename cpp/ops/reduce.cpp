@@ -60,7 +60,7 @@ Tensor sum(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) { r
 
 Tensor mean(const Tensor& a, const std::vector<int64_t>& axes, bool keepdims) {
   if (!is_float(a.dtype())) throw_type(std::string("mean: needs a float32 or float64 tensor, got ") + dtype_name(a.dtype()));
-  Tensor s = sum(a, axes, keepdims);
+  Tensor s = reduce(ReduceKind::Sum, a, axes, keepdims, "mean");
   int64_t count = s.numel() ? a.numel() / s.numel() : 0;
   return binary(BinaryOp::Div, s, Tensor::scalar(static_cast<double>(count), a.dtype(), a.device()));
 }

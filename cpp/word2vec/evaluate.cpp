@@ -131,13 +131,13 @@ std::vector<WordPair> read_word_pairs(const std::string& path) {
     if (parts.size() != 3) {
       parts = split_ws(line);
       if (parts.size() != 3)
-        throw Error(ErrorKind::Format, "'" + path + "': line " + std::to_string(lineno) + " is not 'word1<TAB>word2<TAB>score'");
+        throw Error(ErrorKind::Format, "Word2Vec.evaluateWordPairs: '" + path + "': line " + std::to_string(lineno) + " is not 'word1<TAB>word2<TAB>score'");
     }
     double score;
     const std::string& sc = parts[2];
     auto res = std::from_chars(sc.data(), sc.data() + sc.size(), score);
     if (res.ec != std::errc() || res.ptr != sc.data() + sc.size())
-      throw Error(ErrorKind::Format, "'" + path + "': line " + std::to_string(lineno) + ": '" + sc + "' is not a number");
+      throw Error(ErrorKind::Format, "Word2Vec.evaluateWordPairs: '" + path + "': line " + std::to_string(lineno) + ": '" + sc + "' is not a number");
     out.push_back({parts[0], parts[1], score});
   }
   return out;
@@ -179,7 +179,7 @@ void read_analogies(const std::string& path, std::vector<Question>* out, std::ve
     std::vector<std::string> p = split_ws(line);
     if (p.empty()) continue;
     if (p.size() != 4)
-      throw Error(ErrorKind::Format, "'" + path + "': line " + std::to_string(lineno) + " is not four words 'a b c d'");
+      throw Error(ErrorKind::Format, "Word2Vec.evaluateAnalogies: '" + path + "': line " + std::to_string(lineno) + " is not four words 'a b c d'");
     if (names->empty()) names->push_back("questions");
     out->push_back({p[0], p[1], p[2], p[3], static_cast<int32_t>(names->size() - 1)});
   }

@@ -6,7 +6,7 @@
 // (month/day/year) unless the year comes first; dots and spaces put the day first (day.month.year);
 // a weekday, when present, is the right one.
 
-import { MAX_INT32, checkArray, checkEnum, checkInt, checkObject, checkOptions, checkSeed, checkString, optBool, optInt, optSeed, optString, typeName } from '../args';
+import { MAX_INT32, checkArray, checkEnum, checkInt, checkNotDetached, checkObject, checkOptions, checkSeed, checkString, optBool, optInt, optSeed, optString, typeName } from '../args';
 
 /** A small seeded generator (mulberry32). */
 export class SeededRandom {
@@ -178,6 +178,7 @@ export function generateDates(count: number, options: DateOptions = {}): DatePai
 function excluded(op: string, v: unknown): string[] {
   const iterable = typeof v === 'object' && v !== null && typeof (v as Iterable<unknown>)[Symbol.iterator] === 'function';
   if (!iterable) throw new TypeError(`${op}: option exclude must be an iterable of strings, got ${typeName(v)}`);
+  checkNotDetached(op, 'option exclude', v);
   return checkArray(op, 'option exclude', [...(v as Iterable<unknown>)], (s, name) => checkString(op, name, s));
 }
 

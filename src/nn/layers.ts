@@ -198,16 +198,16 @@ export class Sequential extends SupervisedModule {
   /** Adds a module at the end. */
   append(m: Module): this {
     if (!(m instanceof Module)) throw new TypeError(`Sequential.append: expected a module, got ${typeName(m)}`);
-    nnBinding.nnAppend(this._m, m._m);
+    nnBinding.nnAppend(this._handle, m._m);
     return this;
   }
   get length(): number {
-    return nnBinding.nnNamedChildren(this._m).length;
+    return nnBinding.nnNamedChildren(this._handle).length;
   }
   /** The i-th module (negative counts from the end). */
   at(i: number): Module {
     checkInt('Sequential.at', 'index', i, { min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
-    const children = nnBinding.nnNamedChildren(this._m);
+    const children = nnBinding.nnNamedChildren(this._handle);
     const k = i < 0 ? children.length + i : i;
     if (k < 0 || k >= children.length) throw new RangeError(`Sequential.at: index ${i} is out of range for ${children.length} modules`);
     return wrapModule(children[k][1]);

@@ -1,13 +1,15 @@
 // The base of the typed module classes: a façade over a native module (cpp/nn) with its
 // parameters, modes, checkpoints and the jobs that run on worker threads (fit, evaluate, predict,
 // save, load). Jobs on one module run one after another, in call order (the call queue of src/jobs.ts).
-import { QkvError } from '../errors';
+import { QkvError, named } from '../errors';
 import {
   checkArray, checkBool, checkFunction, checkObject, checkOptions, checkPath, checkString, checkStringRecord, optBool, optEnum, optInt, optNumber,
-  optSeed, typeName, type Options,
+  notOptionClasses, optSeed, typeName, type Options,
 } from '../args';
 import { Tensor, handle } from '../tensor';
-import { AdamW, checkOptimizer, type Optimizer, type Schedule } from '../optim/index';
+import { AdamW, type Optimizer, type Schedule } from '../optim/index';
+import { checkOptimizer } from '../optim/check';
+import { checkSchedule } from '../optim/schedules';
 import { nnBinding, type NativeModule, type NativeOptimizer } from './native-nn';
 import type { NativeTensor } from '../native';
 import { CallQueue, checkSignal, runJob, startTask, taskValue } from '../jobs';
@@ -146,7 +148,7 @@ export abstract class Module {
 
   /** @internal A module of a native type built from options, or around a native module made elsewhere (a model, a checkpoint). */
   protected constructor(type: string | NativeModule, options: Record<string, unknown> = {}) {
-    this[kCtor](typeof type === 'string' ? nnBinding.nnCreate(type, options) : type);
+    this[kCtor](typeof type === 'string' ? named(`nn.${type}`, () => nnBinding.nnCreate(type, options)) : type);
   }
 
   /** @internal */
@@ -164,11 +166,11 @@ export abstract class Module {
 
   /** The native type name ('Linear', 'MLP', ...). */
   get type(): string {
-    return nnBinding.nnType(this._m);
+    return nnBinding.nnType(this._handle);
   }
   /** The hyperparameters that rebuild this module (saved as `qkv.config` in checkpoints). */
   get config(): Record<string, unknown> {
-    return JSON.parse(nnBinding.nnConfig(this._m)) as Record<string, unknown>;
+    return JSON.parse(nnBinding.nnConfig(this._handle)) as Record<string, unknown>;
   }
 
   /**
@@ -177,12 +179,12 @@ export abstract class Module {
    * a job (fit, predict, ...) is using the module.
    */
   forward(x: Tensor): Tensor {
-    return new Tensor(nnBinding.nnForward(this._m, x instanceof Tensor ? x._h : handle(x, `${this.type}.forward`, 'input')));
+    return new Tensor(nnBinding.nnForward(this._handle, x instanceof Tensor ? x._h : handle(x, `${this.type}.forward`, 'input')));
   }
 
   /** Parameters with dotted names ('0.weight', 'fc1.bias'), depth-first in registration order. */
   namedParameters(): [string, Tensor][] {
-    return nnBinding.nnNamedParameters(this._m).map(([n, h]) => [n, new Tensor(h)]);
+    return nnBinding.nnNamedParameters(this._handle).map(([n, h]) => [n, new Tensor(h)]);
   }
   parameters(): Tensor[] {
     return this.namedParameters().map(([, t]) => t);
@@ -195,11 +197,11 @@ export abstract class Module {
     return found[1];
   }
   namedBuffers(): [string, Tensor][] {
-    return nnBinding.nnNamedBuffers(this._m).map(([n, h]) => [n, new Tensor(h)]);
+    return nnBinding.nnNamedBuffers(this._handle).map(([n, h]) => [n, new Tensor(h)]);
   }
   /** Parameters and persistent buffers by dotted name (sharing memory with the module): what a checkpoint holds. */
   stateDict(): Map<string, Tensor> {
-    return new Map([...this.namedParameters(), ...nnBinding.nnNamedBuffers(this._m, true).map(([n, h]): [string, Tensor] => [n, new Tensor(h)])]);
+    return new Map([...this.namedParameters(), ...nnBinding.nnNamedBuffers(this._handle, true).map(([n, h]): [string, Tensor] => [n, new Tensor(h)])]);
   }
   /**
    * Copies tensors into the parameters and buffers (a Map, an object, or [name, tensor] pairs),
@@ -225,16 +227,16 @@ export abstract class Module {
   }
   /** Direct children with their names. */
   namedChildren(): [string, Module][] {
-    return nnBinding.nnNamedChildren(this._m).map(([n, m]) => [n, wrapModule(m)]);
+    return nnBinding.nnNamedChildren(this._handle).map(([n, m]) => [n, wrapModule(m)]);
   }
   /** Number of trainable elements (a tied parameter counts once). */
   get parameterCount(): number {
-    return nnBinding.nnParameterCount(this._m);
+    return nnBinding.nnParameterCount(this._handle);
   }
 
   /** Training mode (dropout active) for this module and its children. */
   train(mode = true): this {
-    nnBinding.nnSetTraining(this._m, checkBool('train', 'mode', mode));
+    nnBinding.nnSetTraining(this._handle, checkBool('train', 'mode', mode));
     return this;
   }
   /** Evaluation mode (dropout off). */
@@ -242,15 +244,15 @@ export abstract class Module {
     return this.train(false);
   }
   get training(): boolean {
-    return nnBinding.nnIsTraining(this._m);
+    return nnBinding.nnIsTraining(this._handle);
   }
   /** Clears the gradients of every parameter. */
   zeroGrad(): void {
-    nnBinding.nnZeroGrad(this._m);
+    nnBinding.nnZeroGrad(this._handle);
   }
   /** Whether a job is using the module (or one of its children) now. */
   get busy(): boolean {
-    return nnBinding.nnBusy(this._m);
+    return nnBinding.nnBusy(this._handle);
   }
 
   /**
@@ -348,9 +350,11 @@ export abstract class Module {
   }
 
   toString(): string {
-    return `${this.type}(${JSON.stringify(this.config)})`;
+    return this.disposed ? `${this.constructor.name}(disposed)` : `${this.type}(${JSON.stringify(this.config)})`;
   }
 }
+
+notOptionClasses.push(Module);
 
 /**
  * A module trained on tensor datasets: row i of `inputs` goes with row i of `targets`. The layers
@@ -384,7 +388,7 @@ export abstract class SupervisedModule extends Module {
       const onProgress = o.onProgress === undefined ? undefined : checkFunction<(p: TrainProgress) => void>(op, 'option onProgress', o.onProgress);
       const signal = checkSignal(o.signal, op);
       const optimizer = o.optimizer === undefined ? new AdamW(this, { lr: 1e-3 }) : checkOptimizer(o.optimizer, op);
-      if (o.schedule !== undefined) optimizer.schedule = o.schedule as Schedule;
+      if (o.schedule !== undefined) nnBinding.optimSetSchedule(optimizer._o, checkSchedule(o.schedule, op));
       const tensors: [string, NativeTensor][] = [['inputs', data.inputs._h], ['targets', data.targets._h]];
       if (val) tensors.push(['valInputs', val.inputs._h], ['valTargets', val.targets._h]);
       return trainResult(await taskValue(op, signal, () =>

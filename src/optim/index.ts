@@ -1,10 +1,12 @@
 // Optimizers, learning-rate schedules and gradient clipping over native parameters
 // (cpp/optim). The update rules follow PyTorch 1.13 operation for operation.
 import {
-  checkArray, checkEnum, checkFunction, checkInt, checkNumber, checkObject, checkOptions, optBool, optInt, optNumber, typeName, type Options,
+  checkArray, checkFunction, checkInt, checkNumber, checkOptions, optBool, optNumber, typeName, type Options,
 } from '../args';
-import { Tensor, handle } from '../tensor';
+import { Tensor, handle, liveTensor } from '../tensor';
+import { QkvError } from '../errors';
 import { nnBinding, type NativeOptimizer, type NativeSchedule } from '../nn/native-nn';
+import { checkSchedule, makeSchedule } from './schedules';
 
 // ---- schedules -------------------------------------------------------------------------------------
 
@@ -26,29 +28,6 @@ export interface WarmupOptions {
   minLr?: number;
 }
 
-const KINDS: readonly NativeSchedule['kind'][] = ['constant', 'warmupCosine', 'warmupLinear'];
-const STEPS = { min: 0, max: Number.MAX_SAFE_INTEGER };
-
-function makeSchedule(kind: NativeSchedule['kind'], options: unknown, op: string): Schedule {
-  const o = kind === 'constant' ? checkOptions(op, options) : checkObject(op, 'options', options, '{ totalSteps, warmupSteps?, minLr? }');
-  const fields: NativeSchedule = {
-    kind,
-    warmupSteps: optInt(op, o, 'warmupSteps', STEPS) ?? 0,
-    // Required by the decaying schedules; a constant one has no end.
-    totalSteps: kind === 'constant' ? optInt(op, o, 'totalSteps', STEPS) ?? 0 : checkInt(op, 'option totalSteps', o.totalSteps, STEPS),
-    minLr: optNumber(op, o, 'minLr', { min: 0 }) ?? 0,
-  };
-  if (kind !== 'constant' && fields.totalSteps < fields.warmupSteps)
-    throw new RangeError(`${op}: totalSteps (${fields.totalSteps}) must be >= warmupSteps (${fields.warmupSteps})`);
-  const s: Schedule = {
-    ...fields,
-    lrAt(step: number, baseLr: number): number {
-      return nnBinding.scheduleLr(fields, checkNumber('lrAt', 'baseLr', baseLr), checkInt('lrAt', 'step', step, STEPS));
-    },
-  };
-  return Object.freeze(s);
-}
-
 /** Learning-rate schedules for {@link Optimizer} options and `fit({ schedule })`. */
 export const schedule = {
   /** The base rate at every step. */
@@ -65,19 +44,19 @@ export const schedule = {
   },
 };
 
-/** A schedule's fields, checked as schedule.* checks them, in a fresh object for the native side. */
-function checkSchedule(s: unknown, op: string): NativeSchedule {
-  const o = checkObject(op, 'schedule', s, 'a schedule from qkv.optim.schedule');
-  const { kind, warmupSteps, totalSteps, minLr } = makeSchedule(checkEnum(op, 'schedule.kind', o.kind, KINDS), o, op);
-  return { kind, warmupSteps, totalSteps, minLr };
-}
-
 // ---- parameters ------------------------------------------------------------------------------------
 
 /** What an optimizer can be built over: a module (its parameters that require gradients), `namedParameters()`, or plain tensors. */
 export type ParamSource = Tensor[] | [string, Tensor][] | { namedParameters(): [string, Tensor][] };
 
+/** QkvError ERR_DISPOSED naming the call for a disposed module (not the module's own "Linear: ..."). */
+function checkLiveSource(source: unknown, op: string): void {
+  if (typeof source === 'object' && source !== null && '_m' in source && (source as { disposed?: unknown }).disposed === true)
+    throw new QkvError(`${op}: params is a disposed module`, 'ERR_DISPOSED');
+}
+
 function namedParams(source: ParamSource, op: string): [string, Tensor][] {
+  checkLiveSource(source, op);
   // From a module: its trainable parameters (a frozen one, requiresGrad = false, is left out).
   const named = source && typeof (source as { namedParameters?: unknown }).namedParameters === 'function'
     ? (source as { namedParameters(): unknown }).namedParameters() : null;
@@ -94,15 +73,16 @@ function namedParams(source: ParamSource, op: string): [string, Tensor][] {
 export type DecayFilter = (name: string, param: Tensor) => boolean;
 
 /** Matrices decay; vectors (biases, norm weights) and scalars do not. */
-export const decayMatricesOnly: DecayFilter = (_name, p) => p.ndim >= 2;
+export const decayMatricesOnly: DecayFilter = (_name, p) => liveTensor(p, 'decayMatricesOnly', 'param').ndim >= 2;
 
 /**
  * The default of AdamW: over a module, what its layers declare (weight matrices decay; biases,
  * norms and lookup tables such as embeddings and positional tables do not); over plain tensors,
  * {@link decayMatricesOnly}.
  */
-function declaredDecay(source: ParamSource): DecayFilter {
+function declaredDecay(source: ParamSource, op: string): DecayFilter {
   if (typeof source !== 'object' || source === null) return decayMatricesOnly;
+  checkLiveSource(source, op);
   const m = (source as { _m?: unknown })._m;
   if (m === undefined || m === null) return decayMatricesOnly;
   const declared = nnBinding.nnParameterDecay(m as Parameters<typeof nnBinding.nnParameterDecay>[0]);
@@ -258,7 +238,7 @@ export class Adam extends Optimizer {
  */
 export class AdamW extends Optimizer {
   constructor(params: ParamSource, options: AdamOptions = {}) {
-    super('AdamW', params, options, declaredDecay(params));
+    super('AdamW', params, options, declaredDecay(params, 'optim.AdamW'));
   }
 }
 
@@ -280,10 +260,4 @@ export function clipGradNorm(params: ParamSource, maxNorm: number): number {
 /** The global L2 norm of the gradients of `params` (missing gradients count as zero). */
 export function gradNorm(params: ParamSource): number {
   return nnBinding.gradNorm(gradTensors(params, 'gradNorm'));
-}
-
-/** @internal Throws unless `o` is an Optimizer. */
-export function checkOptimizer(o: unknown, op: string): Optimizer {
-  if (!(o instanceof Optimizer)) throw new TypeError(`${op}: optimizer must be a qkv.optim optimizer, got ${typeName(o)}`);
-  return o;
 }

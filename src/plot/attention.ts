@@ -2,7 +2,7 @@
 // bar. Self-contained SVG 1.1 (no scripts, no external fonts), so any browser or converter shows it.
 import { checkArray, checkNumber, checkOptions, checkPath, checkString, optBool, optEnum, optNumber, optString, typeName, type Options } from '../args';
 import { ioBinding } from '../io/native-io';
-import { Tensor } from '../tensor';
+import { Tensor, liveTensor, tensorData } from '../tensor';
 
 export interface AttentionPlotOptions {
   /** Row labels (the queries: output tokens for cross-attention). */
@@ -57,9 +57,9 @@ const textWidth = (s: string, px = 11) => Array.from(s).length * px * 0.62;
 
 function matrix(weights: unknown, op: string): number[][] {
   if (weights instanceof Tensor) {
-    const shape = weights.shape;
-    if (shape.length !== 2) throw new RangeError(`${op}: a weights tensor must be 2-D [rows, cols], got [${shape.join(', ')}]`);
-    const v = weights.toTypedArray();
+    const shape = liveTensor(weights, op, 'weights').shape;
+    if (shape.length !== 2 || shape[0] === 0 || shape[1] === 0) throw new RangeError(`${op}: a weights tensor must be 2-D [rows, cols] and not empty, got [${shape.join(', ')}]`);
+    const v = tensorData(weights, op, 'weights');
     return Array.from({ length: shape[0] }, (_, r) => Array.from(v.subarray(r * shape[1], (r + 1) * shape[1])));
   }
   const rows = checkArray(op, 'weights', weights, (r, name) => {

@@ -6,6 +6,7 @@ import { checkBool, checkInt, checkObject, checkOptions, optBool, optEnum, optIn
 import { Tensor, handle } from '../tensor';
 import { DROPOUT, FLOAT_DTYPES, NativeModuleBase, layerConfig, lengthsArg, type LayerConfig, type FloatDType } from './base';
 import { tb } from './native';
+import { named } from '../errors';
 
 export interface MultiHeadAttentionOptions {
   /** Query and output width D. */
@@ -100,7 +101,8 @@ export class TransformerEncoderLayer extends NativeModuleBase {
   forwardWithWeights(x: Tensor, options: { keyLengths?: readonly number[] | Int32Array } = {}, needWeights = true): { output: Tensor; weights?: Tensor } {
     const op = 'TransformerEncoderLayer.forward';
     const keyLengths = lengthsArg(checkOptions(op, options).keyLengths, op, 'option keyLengths');
-    const r = tb.tfEncoderLayer(this._handle, handle(x, op, 'input'), keyLengths, checkBool(op, 'needWeights', needWeights));
+    const h = handle(x, op, 'input'), weights = checkBool(op, 'needWeights', needWeights);
+    const r = named(op, () => tb.tfEncoderLayer(this._handle, h, keyLengths, weights));
     return { output: new Tensor(r.out), weights: r.weights ? new Tensor(r.weights) : undefined };
   }
 }
@@ -122,7 +124,8 @@ export class TransformerDecoderLayer extends NativeModuleBase {
     { output: Tensor; crossWeights?: Tensor; selfWeights?: Tensor } {
     const op = 'TransformerDecoderLayer.forward';
     const memoryLengths = lengthsArg(checkOptions(op, options).memoryLengths, op, 'option memoryLengths');
-    const r = tb.tfDecoderLayer(this._handle, handle(x, op, 'input'), handle(memory, op, 'memory'), memoryLengths, checkBool(op, 'needWeights', needWeights));
+    const h = handle(x, op, 'input'), m = handle(memory, op, 'memory'), weights = checkBool(op, 'needWeights', needWeights);
+    const r = named(op, () => tb.tfDecoderLayer(this._handle, h, m, memoryLengths, weights));
     return {
       output: new Tensor(r.out),
       crossWeights: r.crossWeights ? new Tensor(r.crossWeights) : undefined,
@@ -155,6 +158,8 @@ export class PositionalEncoding extends NativeModuleBase {
 
   /** x + the encodings of positions offset … offset + T − 1. */
   override forward(x: Tensor, offset = 0): Tensor {
-    return new Tensor(tb.tfPositional(this._handle, handle(x, 'PositionalEncoding.forward', 'input'), checkInt('PositionalEncoding.forward', 'offset', offset)));
+    const op = 'PositionalEncoding.forward';
+    const h = handle(x, op, 'input'), at = checkInt(op, 'offset', offset);
+    return new Tensor(named(op, () => tb.tfPositional(this._handle, h, at)));
   }
 }

@@ -1,6 +1,6 @@
 // Training input: a text file path (read natively, by byte ranges, on the training threads), or
 // sentences from JavaScript streamed to the native job in batches of text with backpressure.
-import { typeName } from '../args';
+import { checkNotDetached, typeName } from '../args';
 import type { NativeFeedJob } from './native';
 
 /**
@@ -40,6 +40,7 @@ export function checkInput(input: unknown, op: string): AnyIterable | null {
     return null;
   }
   if (input !== null && typeof input === 'object') {
+    checkNotDetached(op, 'input', input);
     const o = input as Record<symbol, unknown>;
     const sync = typeof o[Symbol.iterator] === 'function';
     const async = typeof o[Symbol.asyncIterator] === 'function';

@@ -3,7 +3,7 @@
 // SIMD pass over the vocabulary, on the thread pool when it is large).
 import { CallQueue, abortError } from '../jobs';
 import {
-  checkArray, checkNumber, checkObject, checkOptions as checkOptionsObject, checkPath as checkFilePath, checkString, optBool, optEnum, optFunction, optInt,
+  checkArray, checkNotDetached, checkNumber, checkObject, checkOptions as checkOptionsObject, checkPath as checkFilePath, checkString, optBool, optEnum, optFunction, optInt,
   optNumber, optSeed, typeName, type Options,
 } from '../args';
 import { QkvError } from '../errors';
@@ -218,6 +218,9 @@ async function runTraining(
   if (signal?.aborted) throw abortError(op);
   const progress = onProgress ? (p: Record<string, number>) => onProgress(p as unknown as Word2VecProgress) : undefined;
   const job = B.w2vTrain(model, iterable ? { feed: true } : { path: input as string }, native, progress);
+  // Handled from the start: an abort rejects it while the feed is still running, long before the
+  // awaits below reach it, and that must not count as an unhandled rejection.
+  job.promise.catch(() => undefined);
   const onAbort = (): void => job.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -402,6 +405,7 @@ export class Word2Vec {
     const op = 'Word2Vec.mostSimilar';
     const { topN, restrict } = this.#queryOptions(options, op);
     const h = this.#handle(op);
+    checkNotDetached(op, 'query', query);
     if (query instanceof Float32Array) return B.w2vMostSimilarVector(h, query, topN, restrict);
     const { pos, neg } = this.#query(query, op);
     return B.w2vMostSimilar(h, pos, neg, topN, restrict, false);
@@ -417,6 +421,7 @@ export class Word2Vec {
     try {
       const { topN, restrict } = this.#queryOptions(options, op);
       this.#handle(op);
+      checkNotDetached(op, 'query', query);
       if (query instanceof Float32Array) {
         const v = Float32Array.from(query);
         return this.#enqueue(() => B.w2vMostSimilarVector(this.#handle(op), v, topN, restrict, true));

@@ -16,19 +16,19 @@ const REUSE = 20;
 const BUSY_MS = 300;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-// stdout is a non-blocking pipe: a full one answers EAGAIN, so wait a moment and write the rest.
-const pause = new Int32Array(new SharedArrayBuffer(4));
-const say = (line: string) => {
-  let buf = Buffer.from(line);
-  while (buf.length > 0) {
+// Synchronous, so that a line is out before a crash; stdout is a non-blocking pipe, which answers
+// EAGAIN while the parent has not read it yet: write the rest until it is all out.
+function say(line: string): void {
+  const bytes = Buffer.from(line);
+  for (let off = 0; off < bytes.length;) {
     try {
-      buf = buf.subarray(fs.writeSync(1, buf));
+      off += fs.writeSync(1, bytes, off);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-      Atomics.wait(pause, 0, 0, 2);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }
   }
-};
+}
 
 function isPlain(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
@@ -94,6 +94,9 @@ async function main() {
   // charges it to the call that was running.
   process.on('unhandledRejection', (e) => say(`U ${JSON.stringify(String((e as Error)?.message ?? e).slice(0, 300))}\n`));
   const c = await makeCtx(qkv);
+  // Hostile strings are also relative paths ('hostile' saved to, say): they land in the sweep's
+  // temporary folder, not in the checkout.
+  process.chdir(c.dir);
   if (mode === 'plan') {
     fs.writeFileSync(file, JSON.stringify(await makePlan(c)));
     process.exit(0);

@@ -63,9 +63,9 @@ export function exportsOf(root: object): [string, unknown][] {
 }
 
 // TypeScript's `private` and `protected` are gone at run time: the members so declared anywhere
-// in the sources are not API, and are not swept.
-// in the sources are not API, and are not swept; nor are the constructors of abstract classes and
-// private or protected constructors.
+// in the sources are not API, and are not swept; nor are members documented `@internal` (left out
+// of the published declarations), the constructors of abstract classes and private or protected
+// constructors.
 function sources(dir = path.join(__dirname, '../../src')): string[] {
   return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = path.join(dir, e.name);
@@ -77,6 +77,7 @@ function nonPublic(): { members: Set<string>; constructors: Set<string> } {
   const members = new Set<string>(), constructors = new Set<string>();
   for (const text of sources()) {
     for (const m of text.matchAll(/\b(?:private|protected)\s+(?:static\s+|readonly\s+|async\s+|override\s+|[gs]et\s+)*([A-Za-z_$][\w$]*)/g)) members.add(m[1]);
+    for (const m of text.matchAll(/\/\*\*\s*@internal\b(?:(?!\*\/)[^])*\*\/\s*(?:static\s+|readonly\s+|async\s+|override\s+|[gs]et\s+)*([A-Za-z_$][\w$]*)\s*[(<:=;!?]/g)) members.add(m[1]);
     // Each class's text runs to the next class.
     for (const m of text.matchAll(/\b(abstract\s+)?class\s+([A-Za-z_$][\w$]*)([\s\S]*?)(?=\b(?:abstract\s+)?class\s|$)/g))
       if (m[1] || /\b(?:private|protected)\s+constructor\b/.test(m[3])) constructors.add(m[2]);

@@ -45,13 +45,20 @@ const childScript = path.join(__dirname, 'child.ts');
 const root = path.join(__dirname, '../..');
 
 // A child under a data limit (ulimit -d: written memory, not V8's address-space reservations), one
-// kernel thread, with gc exposed.
+// kernel thread, with gc exposed. Under AddressSanitizer (scripts/sanitize.sh preloads libasan)
+// the data limit would refuse ASan its shadow memory: ASan's own per-allocation limit stands in
+// (an allocation above it fails as malloc does, and the core reports it).
+const underAsan = /libasan/.test(process.env.LD_PRELOAD ?? '');
+
 function spawnChild(mode: 'plan' | 'run', file: string, memoryBytes: number, stdio: 'pipe' | 'inherit') {
-  const limit = `ulimit -d ${Math.floor(memoryBytes / 1024)}`;
+  const limit = underAsan ? 'true' : `ulimit -d ${Math.floor(memoryBytes / 1024)}`;
+  const asan = underAsan
+    ? { ASAN_OPTIONS: [process.env.ASAN_OPTIONS, `max_allocation_size_mb=${Math.floor(memoryBytes / 2 ** 20)}`, 'allocator_may_return_null=1'].filter(Boolean).join(':') }
+    : {};
   return spawn('bash', ['-c', `${limit} && exec "$0" --expose-gc --import tsx "$1" "$2" "$3"`, process.execPath, childScript, mode, file], {
     cwd: root,
     stdio: ['ignore', stdio, stdio],
-    env: { ...process.env, QKV_THREADS: '1', NODE_OPTIONS: '' },
+    env: { ...process.env, ...asan, QKV_THREADS: '1', NODE_OPTIONS: '' },
   });
 }
 
@@ -148,9 +155,14 @@ export async function runCases(o: RunOptions, cases: Case[]): Promise<Result[]> 
         const rest = batch.slice(at + 1);
         if (rest.length) queue.unshift(rest);
       } else if (died(r)) {
-        // Died between calls (at exit, in a finalizer): charged to the batch's last call.
-        const last = batch[batch.length - 1];
-        results.set(last.n, { n: last.n, outcome: 'crash', why: `after the batch: ${how(r)}` });
+        // Died between calls (at exit, in a finalizer, a callback): charged to the last call that
+        // answered; the calls after it go on in a new child.
+        const rest = batch.filter((c) => !results.has(c.n));
+        const at = rest.length ? batch.indexOf(rest[0]) : batch.length;
+        const last = batch[Math.max(at - 1, 0)];
+        results.set(last.n, { n: last.n, outcome: 'crash', why: `${at === batch.length ? 'after the batch' : 'after the call'}: ${how(r)}` });
+        const again = rest.filter((c) => c !== last);
+        if (again.length) queue.unshift(again);
       } else {
         // A hang or slow call ended the batch early: the rest goes on in a new child.
         const rest = batch.filter((c) => !results.has(c.n));
