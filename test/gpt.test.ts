@@ -232,6 +232,7 @@ describe('GPT: training details', () => {
     await expect(gpt.fit([[1, 2, 9999]])).rejects.toThrow(RangeError);
     await expect(gpt.generate('x', { maxNewTokens: 0 })).rejects.toThrow(RangeError);
     await expect(gpt.generate('x', { topP: 2 })).rejects.toThrow(RangeError);
+    await expect(gpt.generate('x', { repetitionPenalty: 1e308 })).rejects.toThrow(RangeError);
     expect(() => gpt.logits([[1, 2, 3, 4, 5, 6, 7, 8, 9]])).toThrow(RangeError);
     await gpt.dispose();
   });

@@ -257,7 +257,8 @@ void check_generate_options(const GenerateOptions& o, int64_t limit) {
   if (!(o.temperature >= 0) || !std::isfinite(o.temperature)) throw_range(op + ": temperature must be a finite number >= 0");
   if (o.top_k < 0) throw_range(op + ": topK must be >= 0");
   if (!(o.top_p > 0 && o.top_p <= 1)) throw_range(op + ": topP must be in (0, 1]");
-  if (!(o.repetition_penalty > 0) || !std::isfinite(o.repetition_penalty)) throw_range(op + ": repetitionPenalty must be a positive number");
+  // Past 1e4 (or below 1e-4) a penalised logit can overflow to infinity and the scores stop being numbers.
+  if (!(o.repetition_penalty >= 1e-4 && o.repetition_penalty <= 1e4)) throw_range(op + ": repetitionPenalty must be in [1e-4, 1e4]");
 }
 
 std::vector<std::vector<Hypothesis>> generate(StepModel& model, const std::vector<std::vector<int32_t>>& contexts,

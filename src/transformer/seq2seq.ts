@@ -434,7 +434,7 @@ export class Seq2Seq extends TrainableModule {
       temperature: temperature ?? 1,
       topK: topK ?? 0,
       topP: topP ?? 1,
-      repetitionPenalty: optNumber(op, o, 'repetitionPenalty', { min: 0, above: true }) ?? 1,
+      repetitionPenalty: optNumber(op, o, 'repetitionPenalty', { min: 1e-4, max: 1e4 }) ?? 1,
       stopTokens: this.stopIds(o.stopTokens, op),
       seed: optSeed(op, o) ?? 0,
     };
