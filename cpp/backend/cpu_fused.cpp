@@ -4,6 +4,7 @@
 // with int32 targets [N]. Reference: naive float64 loops in test/ops.test.ts.
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "backend/backend.h"
 #include "core/error.h"
@@ -156,18 +157,18 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& targets_in, int64_t 
   dispatch_float(x.dtype(), [&](auto z) {
     using T = decltype(z);
     const T* px = x.template data<T>();
+    const auto& k = cpu::kernels_of<T>();
     std::vector<double> row_loss(N, 0.0);
     parallel_for(0, N, std::max<int64_t>(1, 4096 / std::max<int64_t>(C, 1)), [&](int64_t lo, int64_t hi) {
+      std::vector<T> scratch(static_cast<size_t>(C));  // the SIMD exp writes its terms here
       for (int64_t i = lo; i < hi; ++i) {
         if (pt[i] == ignore_index) continue;
         const T* r = px + i * C;
-        double mx = -INFINITY, s = 0, all = 0;
-        for (int64_t j = 0; j < C; ++j) mx = std::max(mx, static_cast<double>(r[j]));
-        for (int64_t j = 0; j < C; ++j) {
-          s += std::exp(r[j] - mx);
-          all += r[j];
-        }
-        double lse = mx + std::log(s);
+        const T mx = k.row_max(C, r);
+        const double lse = static_cast<double>(mx) + std::log(static_cast<double>(k.exp_shift_sum(C, r, mx, scratch.data())));
+        double all = 0;
+        if (smoothing > 0)
+          for (int64_t j = 0; j < C; ++j) all += r[j];
         row_loss[i] = (1 - smoothing) * (lse - r[pt[i]]) + smoothing * (lse - all / C);
       }
     });

@@ -86,7 +86,7 @@ void host_free(void* p) {
     return;
   }
   const size_t n = it->second;
-  if (n > kMaxCachedBytes / 4) {  // a block this large would crowd out the rest
+  if (n > kMaxCachedBytes / 2) {  // a block this large would crowd out the rest
     c.sizes.erase(it);
     std::free(p);
     return;
