@@ -151,7 +151,8 @@ class RowText {
   push(id: number, last: boolean): string {
     if (this.stopped) return '';
     if (!last) this.ids.push(id);
-    const piece = last ? this.decoder.flush() : this.decoder.push(id);
+    // Rows of the token table past the tokenizer's ids (a vocabulary padded for speed) have no text.
+    const piece = last ? this.decoder.flush() : id < this.decoder.tokenizer.size ? this.decoder.push(id) : '';
     const before = this.text.length;
     this.text += piece;
     // A stop string may straddle pieces: search the text from just before the new piece.
@@ -380,9 +381,9 @@ export class GPT extends TrainableModule {
     const out = list.map((p, i): Generation => {
       const h = result?.value[i][0];
       const row = rows[i];
-      if (row.stopped || !h) return { prompt: typeof p === 'string' ? p : this.tokenizer.decode(p), text: row.text, ids: row.ids, stopReason: 'stop', logProb: NaN };
+      if (row.stopped || !h) return { prompt: typeof p === 'string' ? p : this.text(p), text: row.text, ids: row.ids, stopReason: 'stop', logProb: NaN };
       const reason = !h.finished ? 'length' : h.stopToken === this.eosId ? 'eos' : 'stopToken';
-      return { prompt: typeof p === 'string' ? p : this.tokenizer.decode(p), text: this.tokenizer.decode(h.ids), ids: Array.from(h.ids), stopReason: reason, logProb: h.logProb };
+      return { prompt: typeof p === 'string' ? p : this.text(p), text: this.text(h.ids), ids: Array.from(h.ids), stopReason: reason, logProb: h.logProb };
     });
     return single ? out[0] : out;
   }
@@ -417,7 +418,12 @@ export class GPT extends TrainableModule {
       const r = await runJob(op, undefined, () => startTask(m, 'attention', { tensors: sequenceTensors('inputs', padBatch([ids], op)) }));
       return new Tensor(r.tensors.get('attention')!);
     });
-    return { weights, tokens: ids.map((id) => this.tokenizer.decode([id], { skipSpecial: false })) };
+    return { weights, tokens: ids.map((id) => (id < this.tokenizer.size ? this.tokenizer.decode([id], { skipSpecial: false }) : '')) };
+  }
+
+  /** The text of ids, without those past the tokenizer's (rows of a padded token table). */
+  private text(ids: ArrayLike<number>): string {
+    return this.tokenizer.decode(Array.from(ids).filter((id) => id < this.tokenizer.size));
   }
 
   private isStop(token: number, native: { stopTokens: number[]; stopAtEos: boolean }): boolean {
