@@ -353,6 +353,7 @@ if (childMode) {
 } else {
   main().catch((e) => {
     console.error(e);
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     process.exit(1);
   });
 }
