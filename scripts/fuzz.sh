@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${1:-60}"
-parsers=(safetensors json word2vec checkpoint)
+parsers=(safetensors json word2vec checkpoint bpe)
 
 if ! command -v clang++ >/dev/null 2>&1; then
   echo "fuzz: installing clang"

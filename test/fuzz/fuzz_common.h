@@ -30,7 +30,7 @@ void expect_clean(F&& fn) {
 
 // The loaders read paths: the input goes to a file of this process's own, rewritten each run.
 inline std::string input_file(const uint8_t* data, size_t size, const char* suffix) {
-  static const std::string path = std::string("/tmp/qkv-fuzz-") + std::to_string(::getpid()) + suffix;
+  const std::string path = std::string("/tmp/qkv-fuzz-") + std::to_string(::getpid()) + suffix;  // one file per suffix
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();
   if (size && std::fwrite(data, 1, size, f) != size) std::abort();
