@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as qkv from '../src/index';
+import { FIXTURES, SPAM_SPLIT, SPAM_VOCAB } from '../scripts/pretrain-fixtures';
 import { bagOfWordsAccuracy, spamSplit } from './helpers/spam';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'qkv-gpt-finetune-'));
@@ -75,24 +76,27 @@ describe('qkv.data reasoning generators', () => {
   });
 });
 
-// SpamAssassin, 150 spam + 150 ham (half hard ham) labelled, 200 + 200 held out, the other mails (cut to 48 words) unlabelled for pretraining. Measured on 2 cores within the CI budget
-// (seeds 1-3): the bag-of-words regression 0.865-0.89, the GPT fine-tuned from scratch 0.855-0.89,
-// the LM-pretrained GPT below both (0.70-0.765): 300 pretraining steps (LM loss 5.1) sharpen the
-// attention towards the last tokens, and the extract state then summarises less of the mail than
-// the near-uniform attention of a fresh model. The test holds the bounds, not an ordering.
+// SpamAssassin, 150 spam + 150 ham (half hard ham) labelled, 200 + 200 held out. The pretrained
+// GPT is test/fixtures/gpt-spam.safetensors: a language model of the other mails (cut to 48
+// words, no test mail among them), pretrained offline by scripts/pretrain-fixtures.ts. Here it is
+// fine-tuned, and the same architecture from scratch on the same labels and budget (4 epochs,
+// lr 1e-3, lmWeight 0.5). Held-out accuracy over fine-tuning seeds 1-5 (the scratch init seeded
+// alike): pretrained 0.887-0.902 (mean 0.893), scratch 0.810-0.868 (mean 0.840), bag of words
+// 0.855 (deterministic). Pretrained beat scratch by 0.019 or more at every seed; shorter cuts did
+// worse (24 words: 0.871 vs 0.816), lmWeight 0 the same (0.885).
 describe('GPTClassifier: SpamAssassin classification against baselines', () => {
-  const split = spamSplit({ seed: 1, perClass: 150, testPerClass: 200, maxWords: 48 });
-  const vocab = qkv.WordVocab.build(split.unlabelled, { maxSize: 2000 });
+  const split = spamSplit(SPAM_SPLIT);
   const acc: Record<string, number> = {};
+  let vocabTokens: string[] = [];
 
   beforeAll(async () => {
     acc.bow = bagOfWordsAccuracy(split.train, split.test, { l2: 1e-2, steps: 300, lr: 1 });
-    const make = () => new qkv.GPT({ tokenizer: vocab, layers: 2, heads: 4, dim: 64, maxLength: 52, dropout: 0.1, seed: 1 });
-    const pretrained = make();
-    const lm = await pretrained.fit(split.unlabelled, { maxSteps: 300, batchSize: 16, lr: 3e-3, warmupSteps: 20, context: 52, seed: 1 });
-    acc.lmFirst = lm.history[0].loss;
-    acc.lmLast = lm.history[lm.history.length - 1].loss;
-    for (const [name, gpt] of [['pretrained', pretrained], ['scratch', make()]] as const) {
+    const pretrained = await qkv.GPT.load(path.join(FIXTURES, 'gpt-spam.safetensors'));
+    vocabTokens = (pretrained.tokenizer as qkv.WordVocab).tokens.slice();
+    const c = pretrained.config;
+    const scratch = new qkv.GPT({ tokenizer: pretrained.tokenizer, layers: Number(c.layers), heads: Number(c.heads), dim: Number(c.dim),
+      maxLength: Number(c.maxLength), dropout: 0.1, seed: 1 });
+    for (const [name, gpt] of [['pretrained', pretrained], ['scratch', scratch]] as const) {
       const clf = await qkv.GPTClassifier.fromGPT(gpt, { format: 'classification', numLabels: 2, seed: 1 });
       await clf.fit(split.train, { epochs: 4, lr: 1e-3, batchSize: 16, lmWeight: 0.5, warmupSteps: 5, seed: 1 });
       acc[name] = (await clf.evaluate(split.test)).accuracy!;
@@ -101,18 +105,20 @@ describe('GPTClassifier: SpamAssassin classification against baselines', () => {
     }
   }, 120_000);
 
-  it('the split holds hard ham on both sides and no test mail in the pretraining text', () => {
+  it('the split holds hard ham on both sides; the fixture\'s words are those of the unlabelled mails', () => {
     expect(split.train).toHaveLength(300);
     expect(split.test.filter((m) => m.group === 'hard-ham-1')).toHaveLength(100);
     const unlabelled = new Set(split.unlabelled);
     expect(split.test.some((m) => unlabelled.has(m.text))).toBe(false);
+    expect(vocabTokens).toEqual(qkv.WordVocab.build(split.unlabelled, { maxSize: SPAM_VOCAB }).tokens);
   });
 
-  it('bag of words, the GPT from scratch and the pretrained GPT learn the held-out mails', () => {
-    expect(acc.lmLast).toBeLessThan(acc.lmFirst - 2);
-    expect(acc.bow).toBeGreaterThan(0.82);
-    expect(acc.scratch).toBeGreaterThan(0.7);
-    expect(acc.pretrained).toBeGreaterThan(0.68);
+  it('the pretrained GPT beats the same GPT from scratch and bag of words on the held-out mails', () => {
+    expect(acc.bow).toBeCloseTo(0.855, 3);
+    expect(acc.scratch).toBeGreaterThan(0.76);
+    expect(acc.pretrained).toBeGreaterThan(0.87);
+    expect(acc.pretrained).toBeGreaterThan(acc.scratch);
+    expect(acc.pretrained).toBeGreaterThan(acc.bow + 0.01);
   });
 });
 
