@@ -122,6 +122,48 @@ describe('GPTClassifier: SpamAssassin classification against baselines', () => {
   });
 });
 
+// test/fixtures/gpt-reasoning.safetensors, pretrained offline by scripts/pretrain-fixtures.ts on
+// comparisonText in the training templates only, has learned what the reasoning formats need: it
+// completes "x is older than y. so y is younger than" with x, where the same GPT untrained (or
+// pretrained for 3000 steps instead of 8000) names y or anyone. Fine-tuning it on entailment,
+// similarity or story endings within this file's budget does not yet transfer that: measured with
+// 600 examples, 6 epochs, lr 1e-3 (also 3e-4, 10 epochs), held-out accuracy stays near chance
+// for it and for the GPT from scratch alike (entailment 0.34 of 3 labels, similarity 0.52, story
+// endings 0.46-0.53, seed 1). In the pretraining phrasing ("x. $ so y.") the pretrained GPT is a
+// little ahead at seeds 1-3 (similarity 0.537-0.557 vs 0.447-0.510, entailment 0.367-0.377 vs
+// 0.323-0.360), within twice the standard error of 300 test examples: this file asserts the
+// pretrained capability and no fine-tuning bound for those formats.
+describe('the pretrained reasoning GPT (fixture)', () => {
+  it('was pretrained on the training templates only, and names the right person', async () => {
+    const gpt = await qkv.GPT.load(path.join(FIXTURES, 'gpt-reasoning.safetensors'));
+    const words = (gpt.tokenizer as qkv.WordVocab).tokens;
+    try {
+      expect(words).toContain('younger');
+      for (const w of ['compared', 'with', 'young', 'short', 'poor']) expect(words).not.toContain(w);
+      const facts = qkv.data.entailmentPairs(90, { seed: 99, templates: ['more'] }).filter((e) => e.label === 0);
+      const probes = facts.map((e) => {
+        const [x, , more, , y] = e.premise.split(' ');
+        const rel = qkv.data.COMPARISON_RELATIONS.find((r) => r.more === more)!;
+        return { prompt: `${e.premise}. so ${y} is ${rel.less} than`, x };
+      });
+      const named = async (model: qkv.GPT) => {
+        const out = await model.generate(probes.map((p) => p.prompt), { maxNewTokens: 1 });
+        return out.filter((g, i) => g.text.trim() === probes[i].x).length / probes.length;
+      };
+      expect(await named(gpt)).toBeGreaterThan(0.9);
+      const c = gpt.config;
+      const fresh = new qkv.GPT({ tokenizer: gpt.tokenizer, layers: Number(c.layers), heads: Number(c.heads), dim: Number(c.dim), maxLength: Number(c.maxLength), seed: 1 });
+      try {
+        expect(await named(fresh)).toBeLessThan(0.3);
+      } finally {
+        await fresh.dispose();
+      }
+    } finally {
+      await gpt.dispose();
+    }
+  });
+});
+
 describe('GPTClassifier: save/load, argument errors, fromGPT', () => {
   const text = qkv.data.comparisonText(400, { seed: 7 });
   const vocab = qkv.WordVocab.build(text);
