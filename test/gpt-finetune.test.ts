@@ -125,14 +125,13 @@ describe('GPTClassifier: SpamAssassin classification against baselines', () => {
 // test/fixtures/gpt-reasoning.safetensors, pretrained offline by scripts/pretrain-fixtures.ts on
 // comparisonText in the training templates only, has learned what the reasoning formats need: it
 // completes "x is older than y. so y is younger than" with x, where the same GPT untrained (or
-// pretrained for 3000 steps instead of 8000) names y or anyone. Fine-tuning it on entailment,
-// similarity or story endings within this file's budget does not yet transfer that: measured with
-// 600 examples, 6 epochs, lr 1e-3 (also 3e-4, 10 epochs), held-out accuracy stays near chance
-// for it and for the GPT from scratch alike (entailment 0.34 of 3 labels, similarity 0.52, story
-// endings 0.46-0.53, seed 1). In the pretraining phrasing ("x. $ so y.") the pretrained GPT is a
-// little ahead at seeds 1-3 (similarity 0.537-0.557 vs 0.447-0.510, entailment 0.367-0.377 vs
-// 0.323-0.360), within twice the standard error of 300 test examples: this file asserts the
-// pretrained capability and no fine-tuning bound for those formats.
+// pretrained for 3000 steps instead of 8000) names y or anyone. Fine-tuning passes a little of
+// that on. Entailment in the pretraining phrasing ("x. $ so y.", 600 examples, 10 epochs, lr 3e-3,
+// lmWeight 1), held-out accuracy on 900 pairs, seeds 1-5: pretrained 0.371-0.420 (mean 0.393),
+// scratch 0.302-0.347 (mean 0.326), chance 0.333; pretrained ahead by 0.024 or more at every seed.
+// Similarity (same settings) is not asserted: pretrained 0.496-0.563 (mean 0.534), scratch
+// 0.500-0.512; story endings stayed at chance for both (0.46-0.54). Without the pretraining
+// phrasing (plain "x $ y") entailment was at chance for both, and so were 6 epochs at lr 1e-3.
 describe('the pretrained reasoning GPT (fixture)', () => {
   it('was pretrained on the training templates only, and names the right person', async () => {
     const gpt = await qkv.GPT.load(path.join(FIXTURES, 'gpt-reasoning.safetensors'));
@@ -161,6 +160,33 @@ describe('the pretrained reasoning GPT (fixture)', () => {
     } finally {
       await gpt.dispose();
     }
+  });
+});
+
+describe('GPTClassifier: entailment, the pretrained reasoning GPT against the same GPT from scratch', () => {
+  // The pretraining text's phrasing: a sentence, then the other one after a connective.
+  const phrase = (es: qkv.data.EntailmentExample[]) => es.map((e) => ({ premise: `${e.premise}.`, hypothesis: `so ${e.hypothesis}.`, label: e.label }));
+  const train = phrase(qkv.data.entailmentPairs(600, { seed: 101, templates: TRAIN_TEMPLATES }));
+  const test = phrase(qkv.data.entailmentPairs(900, { seed: 201, templates: TRAIN_TEMPLATES }));
+  const acc: Record<string, number> = {};
+
+  beforeAll(async () => {
+    const pretrained = await qkv.GPT.load(path.join(FIXTURES, 'gpt-reasoning.safetensors'));
+    const c = pretrained.config;
+    const scratch = new qkv.GPT({ tokenizer: pretrained.tokenizer, layers: Number(c.layers), heads: Number(c.heads), dim: Number(c.dim),
+      maxLength: Number(c.maxLength), dropout: 0.1, seed: 1 });
+    for (const [name, gpt] of [['pretrained', pretrained], ['scratch', scratch]] as const) {
+      const clf = await qkv.GPTClassifier.fromGPT(gpt, { format: 'entailment', seed: 1 });
+      await clf.fit(train, { epochs: 10, lr: 3e-3, batchSize: 16, lmWeight: 1, warmupSteps: 5, seed: 1 });
+      acc[name] = (await clf.evaluate(test)).accuracy!;
+      await clf.dispose();
+      await gpt.dispose();
+    }
+  }, 120_000);
+
+  it('the pretrained GPT is above chance and ahead of the GPT from scratch', () => {
+    expect(acc.pretrained).toBeGreaterThan(0.355);
+    expect(acc.pretrained).toBeGreaterThan(acc.scratch + 0.01);
   });
 });
 
