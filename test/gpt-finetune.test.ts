@@ -1,8 +1,9 @@
-// GPTClassifier: GPT-1's fine-tuning formats measured against baselines. SpamAssassin
-// classification (hard ham included) and seeded reasoning tasks (entailment, similarity, multiple
-// choice over comparisons, templates held out for testing), each with the same architecture
-// trained from scratch on the same labels; then a save → load round trip, the argument errors and
-// fromGPT leaving its source as it was.
+// GPTClassifier: GPT-1's fine-tuning formats measured against baselines. Two small GPTs pretrained
+// offline (scripts/pretrain-fixtures.ts, test/fixtures/gpt-*.safetensors) are fine-tuned here and
+// compared with the same architecture trained from scratch on the same labels and budget:
+// SpamAssassin classification (hard ham included; also against bag of words) and entailment over
+// the seeded comparison generators; then the generators' labels, a save → load round trip, the
+// argument errors and fromGPT leaving its source as it was.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
