@@ -1,26 +1,14 @@
 // The GPT part of `npm start`: a small decoder-only transformer pretrained on Shakespeare (bundled in
 // data/) by causal language modelling in well under a minute, a sample streamed from a prompt, the loss
-// curve drawn, and the same pretrained model fine-tuned GPT-1 style on a multiple-choice task
-// (which ending follows from an ordering) with a handful of labels.
+// curve drawn, and a GPT pretrained on unlabelled mails fine-tuned GPT-1 style into a spam filter
+// with 300 labels.
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as qkv from '../src/index';
-
-const NAMES = ['ann', 'bob', 'cid', 'dee', 'eve', 'fay', 'gus', 'hal'];
-
-/** "x is older than y." and what follows from it, from a seeded generator. */
-function orderings(n: number, seed: number) {
-  let s = seed;
-  const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
-  const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)];
-  return Array.from({ length: n }, () => {
-    const a = pick(NAMES), b = pick(NAMES.filter((x) => x !== a));
-    const right = `${b} is younger than ${a}.`, wrong = `${a} is younger than ${b}.`;
-    const label = rnd() < 0.5 ? 0 : 1;
-    return { context: `${a} is older than ${b}.`, choices: label === 0 ? [right, wrong] : [wrong, right], label };
-  });
-}
+// The mail preparation and the bag-of-words baseline the fine-tuning test uses too.
+import { bagOfWordsAccuracy, spamSplit } from '../test/helpers/spam';
+import { SPAM_SPLIT } from '../scripts/pretrain-fixtures';
 
 export async function gptDemo(options: { outDir?: string; steps?: number } = {}): Promise<void> {
   const text = readFileSync(path.join(__dirname, '..', 'data', 'tinyshakespeare.txt'), 'utf8');
@@ -49,17 +37,16 @@ export async function gptDemo(options: { outDir?: string; steps?: number } = {})
   qkv.plot.lossCurve(result.history, { path: file, title: 'GPT on Shakespeare: loss per step' });
   console.log(`  loss curve: ${file}`);
 
-  // GPT-1 fine-tuning: the same kind of model, pretrained on unlabelled statements, then a head on <e>.
-  const statements = orderings(4000, 3).flatMap((e) => [`${e.context} so ${e.choices[e.label]}`]);
-  const words = qkv.CharVocab.build(statements);
-  const lm = new qkv.GPT({ tokenizer: words, layers: 2, heads: 4, dim: 64, maxLength: 48, dropout: 0, seed: 2 });
-  await lm.fit(statements, { maxSteps: 300, batchSize: 32, lr: 3e-3 });
-  const clf = await qkv.GPTClassifier.fromGPT(lm, { format: 'multipleChoice' });
-  const train = orderings(300, 5), test = orderings(300, 7);
-  await clf.fit(train, { epochs: 8, lr: 1e-3, batchSize: 16 });
-  const acc = (await clf.evaluate(test)).accuracy!;
-  const [p] = await clf.predict([test[0]]);
-  console.log(`\nGPT-1 fine-tuning (multiple choice: which ending follows?), ${train.length} labelled examples: held-out accuracy ${(100 * acc).toFixed(1)}%`);
-  console.log(`  "${test[0].context}" → "${test[0].choices[p.label]}" (p = ${p.probabilities[p.label].toFixed(2)})`);
+  // GPT-1 fine-tuning: a GPT pretrained (by scripts/pretrain-fixtures.ts) on unlabelled SpamAssassin
+  // mails, a head on <e>, 300 labelled mails; against bag-of-words logistic regression on the same labels.
+  const split = spamSplit(SPAM_SPLIT);
+  const lm = await qkv.GPT.load(path.join(__dirname, '..', 'test', 'fixtures', 'gpt-spam.safetensors'));
+  const clf = await qkv.GPTClassifier.fromGPT(lm, { format: 'classification', numLabels: 2, seed: 1 });
+  await clf.fit(split.train, { epochs: 4, lr: 1e-3, batchSize: 16, lmWeight: 0.5, warmupSteps: 5, seed: 1 });
+  const acc = (await clf.evaluate(split.test)).accuracy!;
+  const bow = bagOfWordsAccuracy(split.train, split.test, { l2: 1e-2, steps: 300, lr: 1 });
+  console.log(`\nGPT-1 fine-tuning on SpamAssassin (${split.train.length} labelled mails, hard ham included): held-out accuracy ${(100 * acc).toFixed(1)}%, bag-of-words logistic regression ${(100 * bow).toFixed(1)}%`);
+  const [p] = await clf.predict([split.test[0]]);
+  console.log(`  "${split.test[0].text.slice(0, 70)}…" → ${p.label ? 'spam' : 'ham'} (p = ${p.probabilities[p.label].toFixed(2)}; it is ${split.test[0].label ? 'spam' : 'ham'})`);
   await Promise.all([gpt.dispose(), lm.dispose(), clf.dispose()]);
 }
