@@ -97,21 +97,7 @@ class LanguageModelObjective : public train::Objective {
 
 }  // namespace
 
-std::shared_ptr<optim::Optimizer> make_gpt_optimizer(nn::Module& model) {
-  std::vector<Tensor> params;
-  for (const auto& p : model.named_parameters()) params.push_back(p.second);
-  optim::AdamOptions ao;
-  ao.lr = 6e-4;
-  ao.beta1 = 0.9;
-  ao.beta2 = 0.95;
-  ao.eps = 1e-8;
-  ao.weight_decay = 0.1;
-  auto opt = optim::make_adamw(params, ao, model.parameter_decay());
-  optim::Schedule s;
-  s.kind = optim::ScheduleKind::WarmupCosine;
-  opt->set_schedule(s);
-  return opt;
-}
+std::shared_ptr<optim::Optimizer> make_gpt_optimizer(nn::Module& model) { return fresh_adamw(model, 6e-4, 0.95, 1e-8, 0.1); }
 
 Result fit_gpt(GPT& model, const std::vector<int32_t>& tokens, const std::vector<int32_t>* val, const GPTTrainOptions& o,
                optim::Optimizer& optimizer, const ProgressFn& on_progress, const AbortFn& aborted) {

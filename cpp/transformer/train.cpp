@@ -137,22 +137,23 @@ Batch gather(const Sequences& s, const HostIds& all, const std::vector<int64_t>&
   return b;
 }
 
-std::shared_ptr<optim::Optimizer> make_train_optimizer(nn::Module& model) {
-  const nn::NamedTensors named = model.named_parameters();
+std::shared_ptr<optim::Optimizer> fresh_adamw(nn::Module& model, double lr, double beta2, double eps, double weight_decay) {
   std::vector<Tensor> params;
-  for (const auto& p : named) params.push_back(p.second);
+  for (const auto& p : model.named_parameters()) params.push_back(p.second);
   optim::AdamOptions ao;
-  ao.lr = 1e-3;
+  ao.lr = lr;
   ao.beta1 = 0.9;
-  ao.beta2 = 0.98;
-  ao.eps = 1e-9;
-  ao.weight_decay = 0.01;
+  ao.beta2 = beta2;
+  ao.eps = eps;
+  ao.weight_decay = weight_decay;
   auto opt = optim::make_adamw(params, ao, model.parameter_decay());
   optim::Schedule s;
   s.kind = optim::ScheduleKind::WarmupCosine;
   opt->set_schedule(s);
   return opt;
 }
+
+std::shared_ptr<optim::Optimizer> make_train_optimizer(nn::Module& model) { return fresh_adamw(model, 1e-3, 0.98, 1e-9, 0.01); }
 
 void check_sequences(const Sequences& s, const char* op, const char* what) {
   if (!s.ids.defined() || s.ids.dtype() != DType::I32 || s.ids.dim() != 2)

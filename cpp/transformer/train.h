@@ -85,6 +85,9 @@ Tensor encode_sentences(BertEncoder& model, const Sequences& data, Pooling pooli
 Tensor classify_sentences(BertEncoder& model, const Sequences& data, int64_t batch_size, const AbortFn& aborted = {});
 
 // ---- what the models' adapters share ---------------------------------------------------------------
+// A fresh AdamW (beta1 0.9) over the model's parameters, weight decay where each module declares it,
+// warm-up then cosine: what a fit starts when it continues no optimizer.
+std::shared_ptr<optim::Optimizer> fresh_adamw(nn::Module& model, double lr, double beta2, double eps, double weight_decay);
 // Checks the optimizer, plans the run, sets its schedule and runs it on the engine.
 Result train_on_engine(nn::Module& model, optim::Optimizer& optimizer, const train::BatchSource& data, train::Objective& objective,
                        const train::LoopOptions& loop, const train::HyperOptions& hyper, const char* op, const ProgressFn& on_progress,
