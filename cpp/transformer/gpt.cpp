@@ -112,13 +112,13 @@ Tensor GPT::hidden(const Tensor& ids, const std::vector<int32_t>& starts, std::v
 
 Tensor GPT::logits(const Tensor& h) { return lm_head ? lm_head->forward(h) : tokens_->logits(h, Tensor()); }
 
-Tensor GPT::lm_loss(const Tensor& ids, int64_t ignore) {
+Tensor GPT::lm_loss(const Tensor& ids) {
   const int64_t B = ids.size(0), T = ids.size(1);
   if (T < 2) throw_range("GPT: language modelling needs sequences of at least 2 tokens");
   const Tensor in = ids.slice(1, 0, T - 1).contiguous(), target = ids.slice(1, 1, T).contiguous();
   Tensor lg = logits(hidden(in));
   const int64_t M = B * (T - 1);
-  return ag::cross_entropy(ag::reshape(lg, {M, o_.vocab_size}), target.reshape({M}), ignore, 0);
+  return ag::cross_entropy(ag::reshape(lg, {M, o_.vocab_size}), target.reshape({M}), kIgnoreIndex, 0);
 }
 
 Tensor GPT::lm_loss(const Tensor& h, const Tensor& ids, const std::vector<int32_t>& lengths) {

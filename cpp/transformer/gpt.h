@@ -51,8 +51,8 @@ class GPT : public nn::Module {
                 std::vector<Tensor>* weights = nullptr);
   // h [..., D] -> next-token logits [..., V].
   Tensor logits(const Tensor& h);
-  // Mean next-token cross-entropy of ids [B, T] (right-padded; targets ids[:, 1:], `ignore` ignored).
-  Tensor lm_loss(const Tensor& ids, int64_t ignore);
+  // Mean next-token cross-entropy of full rows of ids [B, T] (packed windows: targets ids[:, 1:], none ignored).
+  Tensor lm_loss(const Tensor& ids);
   // Mean next-token cross-entropy given the hidden states h [B, T, D] of ids [B, T] whose rows hold
   // lengths[b] real tokens (right padding ignored). Computing h once serves both fine-tuning losses.
   Tensor lm_loss(const Tensor& h, const Tensor& ids, const std::vector<int32_t>& lengths);

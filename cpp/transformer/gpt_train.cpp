@@ -16,7 +16,8 @@ using nn::ModeGuard;
 using train::BatchLoss;
 using train::Rows;
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+// Labels are checked to be in range, so the cross-entropy of the heads ignores none.
+constexpr int64_t kNoIgnore = -100;
 
 void check_options(const GPTTrainOptions& o, const char* op) {
   if (o.batch_size < 1) throw_range(std::string(op) + ": batchSize must be a positive integer");
@@ -81,7 +82,7 @@ class LanguageModelObjective : public train::Objective {
                          const GPTTrainOptions& o, const AbortFn& aborted)
       : model_(model), tokens_(tokens), val_(val), T_(context), o_(o), aborted_(aborted) {}
   BatchLoss loss(const Rows& rows, int64_t) override {
-    return {model_.lm_loss(windows(tokens_, rows, T_ + 1), -1), static_cast<int64_t>(rows.size()) * T_};
+    return {model_.lm_loss(windows(tokens_, rows, T_ + 1)), static_cast<int64_t>(rows.size()) * T_};
   }
   bool has_validation() const override { return val_ != nullptr; }
   EvalResult validate() override { return evaluate_gpt(model_, *val_, T_, std::max<int64_t>(o_.batch_size, 16), o_.val_batches, aborted_); }
@@ -138,17 +139,17 @@ EvalResult evaluate_gpt(GPT& model, const std::vector<int32_t>& tokens, int64_t 
       const int64_t last = part.back();
       part.pop_back();
       const Tensor w = windows(tokens, {last}, T + 1);
-      loss_sum += model.lm_loss(w, -1).item() * static_cast<double>(w.size(1) - 1);
+      loss_sum += model.lm_loss(w).item() * static_cast<double>(w.size(1) - 1);
       count += w.size(1) - 1;
     }
     const Tensor w = windows(tokens, part, T + 1);
     const int64_t n = w.size(0) * (w.size(1) - 1);
-    loss_sum += model.lm_loss(w, -1).item() * static_cast<double>(n);
+    loss_sum += model.lm_loss(w).item() * static_cast<double>(n);
     count += n;
   }
   EvalResult r;
   r.count = count;
-  r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
+  r.loss = count ? loss_sum / static_cast<double>(count) : train::kNoValue;
   return r;
 }
 
@@ -222,7 +223,7 @@ class ClassifierObjective : public train::Objective {
       : model_(model), d_(d), host_(d.inputs.ids), val_(val), o_(o), aborted_(aborted) {}
   BatchLoss loss(const Rows& rows, int64_t) override {
     HeadOutput h = run_head(model_, d_, host_, rows, o_.lm_weight > 0);
-    Tensor loss = ag::cross_entropy(h.logits, labels_of(d_, rows), -100, 0);
+    Tensor loss = ag::cross_entropy(h.logits, labels_of(d_, rows), kNoIgnore, 0);
     if (h.lm_loss.defined()) loss = ag::add(loss, ag::scale(h.lm_loss, o_.lm_weight));
     int64_t tokens = 0;
     for (int64_t r : group_rows(d_, rows)) tokens += d_.inputs.lengths[r];
@@ -276,13 +277,13 @@ EvalResult evaluate_gpt_classifier(GPT& model, const FormattedExamples& d, int64
   int64_t count = 0;
   for_each_head_batch(model, d, batch_size, op, aborted, [&](const Rows& idx, const Tensor& logits) {
     const Tensor y = labels_of(d, idx);
-    loss_sum += ops::cross_entropy(logits, y, -100, 0).item() * static_cast<double>(idx.size());
-    train::count_correct(logits, y, -100, correct, count);
+    loss_sum += ops::cross_entropy(logits, y, kNoIgnore, 0).item() * static_cast<double>(idx.size());
+    train::count_correct(logits, y, kNoIgnore, correct, count);
   });
   EvalResult r;
   r.count = count;
-  r.loss = count ? loss_sum / static_cast<double>(count) : kNaN;
-  r.accuracy = count ? correct / static_cast<double>(count) : kNaN;
+  r.loss = count ? loss_sum / static_cast<double>(count) : train::kNoValue;
+  r.accuracy = count ? correct / static_cast<double>(count) : train::kNoValue;
   return r;
 }
 
