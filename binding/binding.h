@@ -33,6 +33,32 @@ Napi::Value get(const Napi::Object& o, const std::string& key);
 Napi::Value get(const Napi::Object& o, uint32_t index);
 // Throws QkvError ERR_BUSY: `name` of `op` is a tensor that a running job is using.
 [[noreturn]] void throw_busy_tensor(const std::string& op, const std::string& name);
+// While JavaScript cannot run (a worker being terminated) creating a value fails, and
+// node-addon-api hands back an empty one: a null pointer behind its Data(), operator[] or Unwrap().
+// Every value whose memory the binding writes is checked here first: PendingException then, so
+// nothing is written (and nobody is left to see the result).
+template <class V>
+V created(V v) {
+  if (v.IsEmpty()) throw PendingException{};
+  return v;
+}
+// A Promise and its resolver. node-addon-api's Promise::Deferred leaves its handles uninitialised
+// when the promise cannot be made (JavaScript cannot run: a worker being terminated), and handing
+// such a handle to JavaScript crashed the process; this one throws PendingException instead.
+class Deferred {
+ public:
+  explicit Deferred(Napi::Env env);
+  Napi::Promise Promise() const { return Napi::Promise(env_, promise_); }
+  Napi::Env Env() const { return Napi::Env(env_); }
+  // At most one of the two, once (a failure means JavaScript cannot run: nobody is waiting).
+  void Resolve(napi_value v) const { napi_resolve_deferred(env_, deferred_, v); }
+  void Reject(napi_value v) const { napi_reject_deferred(env_, deferred_, v); }
+
+ private:
+  napi_env env_;
+  napi_deferred deferred_ = nullptr;
+  napi_value promise_ = nullptr;
+};
 // The first byte of a typed array's view, for ArrayBuffer and SharedArrayBuffer backings alike.
 const void* typed_array_data(Napi::Env env, const Napi::TypedArray& ta);
 #define QKV_GUARD(info, ...) return ::qkv::binding::guarded((info).Env(), [&]() -> Napi::Value __VA_ARGS__)

@@ -43,13 +43,13 @@ BpeBox& unwrap_box(const Napi::CallbackInfo& info, const char* op) {
 ModelPtr unwrap(const Napi::CallbackInfo& info, const char* op) { return unwrap_box(info, op).model; }
 
 Napi::Int32Array int32_array(Napi::Env env, const std::vector<int32_t>& v) {
-  auto a = Napi::Int32Array::New(env, v.size());
+  auto a = created(Napi::Int32Array::New(env, v.size()));
   if (!v.empty()) std::memcpy(a.Data(), v.data(), v.size() * sizeof(int32_t));
   return a;
 }
 
 Napi::Uint8Array uint8_array(Napi::Env env, const std::string& s) {
-  auto a = Napi::Uint8Array::New(env, s.size());
+  auto a = created(Napi::Uint8Array::New(env, s.size()));
   if (!s.empty()) std::memcpy(a.Data(), s.data(), s.size());
   return a;
 }
@@ -213,8 +213,8 @@ Napi::Value encode_batch(const Napi::CallbackInfo& info) {
                                   [rows](Napi::Env env) -> Napi::Value {
                                     size_t total = 0;
                                     for (const auto& r : *rows) total += r.size();
-                                    auto ids = Napi::Int32Array::New(env, total);
-                                    auto offsets = Napi::Int32Array::New(env, rows->size() + 1);
+                                    auto ids = created(Napi::Int32Array::New(env, total));
+                                    auto offsets = created(Napi::Int32Array::New(env, rows->size() + 1));
                                     size_t at = 0;
                                     for (size_t k = 0; k < rows->size(); ++k) {
                                       offsets[k] = static_cast<int32_t>(at);

@@ -5,6 +5,10 @@
 
 namespace qkv::binding {
 
+Deferred::Deferred(Napi::Env env) : env_(env) {
+  if (napi_create_promise(env_, &deferred_, &promise_) != napi_ok || promise_ == nullptr) throw PendingException{};
+}
+
 InstanceData& instance(Napi::Env env) { return *env.GetInstanceData<InstanceData>(); }
 
 Napi::Error make_error(Napi::Env env, ErrorKind kind, const std::string& message) {
@@ -205,7 +209,7 @@ class JobWorker : public Napi::AsyncWorker {
 
  private:
   AsyncJob job_;
-  Napi::Promise::Deferred deferred_;
+  Deferred deferred_;
   bool failed_ = false;
   ErrorKind kind_ = ErrorKind::Internal;
   std::string message_;

@@ -70,7 +70,7 @@ Napi::Value cuda_add_f32(const Napi::CallbackInfo& info) {
                   std::to_string(b.ElementLength()));
     }
     const size_t n = a.ElementLength();
-    Napi::TypedArrayOf<float> out = Napi::TypedArrayOf<float>::New(info.Env(), n);
+    Napi::TypedArrayOf<float> out = created(Napi::TypedArrayOf<float>::New(info.Env(), n));
     cuda::add_f32(a.Data(), b.Data(), out.Data(), n, device);  // CudaError: QkvError ERR_CUDA
     return out;
   });

@@ -170,7 +170,7 @@ Napi::Value tf_generate_bigram(const Napi::CallbackInfo& info) {
       }
       out.Set(i, hyps);
     }
-    Napi::Int32Array s = Napi::Int32Array::New(env, streamed.size());
+    Napi::Int32Array s = created(Napi::Int32Array::New(env, streamed.size()));
     if (!streamed.empty()) std::memcpy(s.Data(), streamed.data(), streamed.size() * sizeof(int32_t));
     Napi::Object r = Napi::Object::New(env);
     r.Set("results", out);

@@ -24,7 +24,7 @@ struct JobState {
   bool released = false;
 
   // main thread only
-  std::optional<Napi::Promise::Deferred> deferred;
+  std::optional<Deferred> deferred;
   Napi::FunctionReference on_progress, on_item;
   Napi::ObjectReference callback_error;
   std::vector<std::function<void()>> abort_hooks, settle_hooks, wake_hooks;
@@ -147,7 +147,7 @@ void settle(const std::shared_ptr<JobState>& st, Napi::Env env) {
   st->abort_hooks.clear();
   st->settle_hooks.clear();
   st->wake_hooks.clear();
-  Napi::Promise::Deferred d = *st->deferred;
+  Deferred d = *st->deferred;
   st->deferred.reset();
   if (!st->callback_error.IsEmpty()) {
     Napi::Value e = st->callback_error.Value();  // the thrown Error object
@@ -174,7 +174,7 @@ Napi::Object start_progress_job(Napi::Env env, ProgressJobSpec spec,
   auto st = std::make_shared<JobState>();
   st->name = spec.name;
   st->done = std::move(spec.done);
-  st->deferred.emplace(Napi::Promise::Deferred::New(env));
+  st->deferred.emplace(env);
   if (!spec.on_progress.IsUndefined() && !spec.on_progress.IsNull()) {
     if (!spec.on_progress.IsFunction()) throw_type(spec.name + ": onProgress must be a function");
     st->on_progress = Napi::Persistent(spec.on_progress.As<Napi::Function>());

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "binding.h"
 #include "core/error.h"
 
 namespace qkv::binding {
@@ -123,7 +124,7 @@ class FeedQueue : public std::enable_shared_from_this<FeedQueue<T>> {
 
   // Main-thread side: Promise<boolean>. One push at a time: await each before the next.
   Napi::Value push(Napi::Env env, T item) {
-    auto deferred = Napi::Promise::Deferred::New(env);
+    Deferred deferred(env);
     std::unique_lock<std::mutex> lock(mu_);
     if (waiting_) throw Error(ErrorKind::Internal, ctl_->name() + ": push() called before the previous push settled");
     if (closed_ || stopped_) {
@@ -155,7 +156,7 @@ class FeedQueue : public std::enable_shared_from_this<FeedQueue<T>> {
 
  private:
   void admit(Napi::Env env) {
-    std::optional<Napi::Promise::Deferred> d;
+    std::optional<Deferred> d;
     bool accepted = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -183,7 +184,7 @@ class FeedQueue : public std::enable_shared_from_this<FeedQueue<T>> {
   }
 
   void stop() {  // main thread: also settles a waiting push
-    std::optional<Napi::Promise::Deferred> d;
+    std::optional<Deferred> d;
     {
       std::lock_guard<std::mutex> lock(mu_);
       stopped_ = true;
@@ -206,7 +207,7 @@ class FeedQueue : public std::enable_shared_from_this<FeedQueue<T>> {
   bool closed_ = false, stopped_ = false;
   bool waiting_ = false, admit_posted_ = false;
   std::optional<T> pending_;
-  std::optional<Napi::Promise::Deferred> pending_deferred_;  // main thread only
+  std::optional<Deferred> pending_deferred_;  // main thread only
 };
 
 }  // namespace qkv::binding

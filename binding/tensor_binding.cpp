@@ -37,10 +37,11 @@ void TensorHandle::release(Napi::Env env) {
 }
 
 Napi::Object TensorHandle::wrap(Napi::Env env, Tensor t) {
-  Napi::Object obj = instance(env).tensor_ctor.New({});
-  // Empty when JavaScript cannot run (a worker being terminated) or the constructor threw.
-  if (obj.IsEmpty()) throw PendingException{};
+  // Empty when JavaScript cannot run (a worker being terminated) or the constructor threw; the
+  // constructor may also not have run then, leaving nothing to unwrap.
+  Napi::Object obj = created(instance(env).tensor_ctor.New({}));
   TensorHandle* h = Unwrap(obj);
+  if (!h) throw PendingException{};
   h->tensor_ = std::move(t);
   h->alive_ = true;
   const std::shared_ptr<Storage>& s = h->tensor_.storage();
@@ -60,6 +61,7 @@ Tensor& TensorHandle::unwrap(const Napi::CallbackInfo& info, size_t i, const cha
 Tensor& TensorHandle::unwrap_value(Napi::Env env, const Napi::Value& v, const char* op, const char* name) {
   if (!is_handle(env, v)) throw_type(std::string(op) + ": " + name + " must be a Tensor");
   TensorHandle* h = Unwrap(v.As<Napi::Object>());
+  if (!h) throw PendingException{};  // JavaScript cannot run (see wrap)
   if (!h->alive_) throw Error(ErrorKind::Disposed, std::string(op) + ": " + name + " is a disposed Tensor");
   if (h->tensor_.busy()) throw_busy_tensor(op, name);
   return h->tensor_;
@@ -118,7 +120,7 @@ Napi::Value TensorHandle::to_typed_array(const Napi::CallbackInfo& info) {
     if (tensor_.busy()) throw_busy_tensor("toArray", "the Tensor");
     Napi::Env env = info.Env();
     const size_t n = static_cast<size_t>(tensor_.numel());
-    Napi::ArrayBuffer buf = Napi::ArrayBuffer::New(env, tensor_.nbytes());
+    Napi::ArrayBuffer buf = created(Napi::ArrayBuffer::New(env, tensor_.nbytes()));
     tensor_.to_host(buf.Data());
     switch (tensor_.dtype()) {
       case DType::F64: return Napi::Float64Array::New(env, n, buf, 0);

@@ -435,7 +435,7 @@ Napi::Value w2v_words(const Napi::CallbackInfo& info) {
 Napi::Value w2v_counts(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     auto m = unwrap(info, 0, "Word2Vec.vocab", true);
-    auto a = Napi::Float64Array::New(info.Env(), static_cast<size_t>(m->vocab.size()));
+    auto a = created(Napi::Float64Array::New(info.Env(), static_cast<size_t>(m->vocab.size())));
     for (int32_t i = 0; i < m->vocab.size(); ++i) a[i] = static_cast<double>(m->vocab.count(i));
     return a;
   });
@@ -474,7 +474,7 @@ Napi::Value w2v_vector(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     auto m = unwrap(info, 0, "Word2Vec.vector");
     int32_t i = arg_index(info, 1, *m, "Word2Vec.vector");
-    auto a = Napi::Float32Array::New(info.Env(), static_cast<size_t>(m->cfg.dim));
+    auto a = created(Napi::Float32Array::New(info.Env(), static_cast<size_t>(m->cfg.dim)));
     std::memcpy(a.Data(), m->wv.row(i), sizeof(float) * m->cfg.dim);
     return a;
   });

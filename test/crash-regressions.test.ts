@@ -133,9 +133,40 @@ describe('worker threads', () => {
       return { terminated, sum };
     `, 120_000);
     expect(r.stderr).not.toContain('FATAL');
-    expect(r.signal, `the child's stderr: ${r.stderr.slice(-4000)}`).toBeNull();  // a rare SIGSEGV is still being hunted
+    expect(r.signal, `the child's stderr: ${r.stderr.slice(-4000)}`).toBeNull();
     expect(r.status).toBe(0);
     expect(r.result).toEqual({ terminated: 9, sum: 27 });
+  });
+
+  // Terminating a worker while a qkv call is making its result once dereferenced a null handle
+  // (a tensor wrapped while JavaScript could no longer run) or handed an uninitialised promise back
+  // to JavaScript (a job started then). Tight loops land the termination inside those calls: the
+  // old binding crashed in most runs of this test.
+  it('terminating workers inside tight loops of tensor creation and job starts leaves the process running', () => {
+    const r = runChild(`
+      const { Worker } = require('node:worker_threads');
+      const loops = {
+        create: 'for (;;) { const t = qkv.randn([4]); t.toTypedArray(); qkv.zeros([2]); t.dispose(); }',
+        jobs: 'const a = qkv.ones([4, 4]); const m = new qkv.nn.MLP(4, [4], 2); const x = qkv.randn([8, 4]); const y = qkv.Tensor.from(new Int32Array(8).map((_, i) => i % 2), [8]);' +
+          '(async () => { for (;;) { const ps = []; for (let i = 0; i < 20; i++) ps.push(m.fit({ inputs: x, targets: y }, { epochs: 1, batchSize: 8 }), qkv.matmulAsync(a, a)); await Promise.all(ps); } })();',
+      };
+      let terminated = 0;
+      for (let round = 0; round < 12; round++) {
+        for (const loop of Object.values(loops)) {
+          const code = 'require("tsx/cjs"); const qkv = require(' + JSON.stringify(${entry}) + ');' +
+            'require("node:worker_threads").parentPort.postMessage("started"); ' + loop;
+          const w = new Worker(code, { eval: true });
+          await new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+          await new Promise((resolve) => setTimeout(resolve, 5 + ((round * 7) % 20)));
+          await w.terminate();
+          terminated++;
+        }
+      }
+      return { terminated };
+    `, 120_000);
+    expect(r.signal, `the child's stderr: ${r.stderr.slice(-4000)}`).toBeNull();
+    expect(r.status).toBe(0);
+    expect(r.result).toEqual({ terminated: 24 });
   });
 });
 
