@@ -8,6 +8,7 @@
 // direct loops of cpu/conv_reference.cpp and float64 references in test/conv.test.ts, and by
 // finite differences in test/autograd.test.ts.
 #include <algorithm>
+#include <functional>
 #include <vector>
 
 #include "backend/backend.h"
@@ -98,8 +99,9 @@ void conv2d_backward(const Tensor& x_in, const Tensor& w_in, const Tensor& g_in,
       });
     }
     if (dw) {
-      // Each chunk of samples sums into its own copy of dW; the copies are added in chunk order.
-      const int64_t chunks = std::min<int64_t>(s.N, ThreadPool::global().threads());
+      // Threaded over the samples, each thread's chunk of them sums into its own copy of dW (the
+      // copies are added in chunk order); else one chunk, its GEMMs threaded inside.
+      const int64_t threads = ThreadPool::global().threads(), chunks = s.N >= threads ? threads : 1;
       const int64_t wsize = s.O * s.K;
       std::vector<T> partial(static_cast<size_t>((chunks - 1) * wsize));
       T* pdw = dw->template data<T>();
