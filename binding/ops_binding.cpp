@@ -209,6 +209,68 @@ static Napi::Value index_select(const Napi::CallbackInfo& info) {
   });
 }
 
+// ---- images: each [h, w] pair arrives as a 2-element array, checked by src/ops.ts
+
+static std::array<int64_t, 2> pair_arg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
+  const Shape v = arg_shape(info, i, op, name);
+  if (v.size() != 2) throw_range(std::string(op) + ": " + name + " must be [h, w]");
+  return {v[0], v[1]};
+}
+
+// kernel, stride, padding (and dilation) from arguments i, i + 1, ...
+static ops::Window2d window_arg(const Napi::CallbackInfo& info, size_t i, const char* op, bool dilated) {
+  ops::Window2d w;
+  w.kernel = pair_arg(info, i, op, "kernel");
+  w.stride = pair_arg(info, i + 1, op, "stride");
+  w.padding = pair_arg(info, i + 2, op, "padding");
+  if (dilated) w.dilation = pair_arg(info, i + 3, op, "dilation");
+  return w;
+}
+
+// conv2d(x, weight, bias | null, stride, padding, dilation, groups); conv2dReference: the same
+static Napi::Value conv2d_call(const Napi::CallbackInfo& info, bool reference) {
+  const char* op = reference ? "conv2dReference" : "conv2d";
+  const Tensor& x = TensorHandle::unwrap(info, 0, op, "input");
+  const Tensor& w = TensorHandle::unwrap(info, 1, op, "weight");
+  const Tensor b = optional_tensor(info, 2, op, "bias");
+  ops::Conv2dOptions o;
+  o.stride = pair_arg(info, 3, op, "stride");
+  o.padding = pair_arg(info, 4, op, "padding");
+  o.dilation = pair_arg(info, 5, op, "dilation");
+  o.groups = arg_int(info, 6, op, "groups");
+  return wrap(info, reference ? ops::conv2d_reference(x, w, b, o) : ag::conv2d(x, w, b, o));
+}
+static Napi::Value conv2d(const Napi::CallbackInfo& info) { QKV_GUARD(info, { return conv2d_call(info, false); }); }
+static Napi::Value conv2d_reference(const Napi::CallbackInfo& info) { QKV_GUARD(info, { return conv2d_call(info, true); }); }
+
+// maxPool2d(x, kernel, stride, padding, dilation)
+static Napi::Value max_pool2d(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "maxPool2d";
+    const Tensor& x = TensorHandle::unwrap(info, 0, op, "input");
+    return wrap(info, ag::max_pool2d(x, window_arg(info, 1, op, true)));
+  });
+}
+
+// avgPool2d(x, kernel, stride, padding, countIncludePad)
+static Napi::Value avg_pool2d(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "avgPool2d";
+    const Tensor& x = TensorHandle::unwrap(info, 0, op, "input");
+    const ops::Window2d w = window_arg(info, 1, op, false);
+    return wrap(info, ag::avg_pool2d(x, w, arg_bool(info, 4, op, "countIncludePad")));
+  });
+}
+
+// adaptiveAvgPool2d(x, [outH, outW])
+static Napi::Value adaptive_avg_pool2d(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    const char* op = "adaptiveAvgPool2d";
+    const Tensor& x = TensorHandle::unwrap(info, 0, op, "input");
+    return wrap(info, ag::adaptive_avg_pool2d(x, pair_arg(info, 1, op, "outputSize")));
+  });
+}
+
 void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("linear", Napi::Function::New(env, linear, "linear"));
   exports.Set("dropout", Napi::Function::New(env, dropout, "dropout"));
@@ -226,6 +288,12 @@ void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("embedding", Napi::Function::New(env, embedding, "embedding"));
   exports.Set("crossEntropy", Napi::Function::New(env, cross_entropy, "crossEntropy"));
   exports.Set("concat", Napi::Function::New(env, concat, "concat"));
+  // ---- images
+  exports.Set("conv2d", Napi::Function::New(env, conv2d, "conv2d"));
+  exports.Set("conv2dReference", Napi::Function::New(env, conv2d_reference, "conv2dReference"));
+  exports.Set("maxPool2d", Napi::Function::New(env, max_pool2d, "maxPool2d"));
+  exports.Set("avgPool2d", Napi::Function::New(env, avg_pool2d, "avgPool2d"));
+  exports.Set("adaptiveAvgPool2d", Napi::Function::New(env, adaptive_avg_pool2d, "adaptiveAvgPool2d"));
 }
 
 }  // namespace qkv::binding

@@ -57,6 +57,14 @@ export interface CoreBinding {
     dropout: number, seed: number, scale: number): NativeTensor;
   attentionReference(q: NativeTensor, k: NativeTensor, v: NativeTensor, causal: boolean, keyLengths: NativeTensor | null,
     dropout: number, seed: number, scale: number): NativeTensor;
+  // images: each pair is [h, w]
+  conv2d(x: NativeTensor, weight: NativeTensor, bias: NativeTensor | null, stride: readonly number[], padding: readonly number[],
+    dilation: readonly number[], groups: number): NativeTensor;
+  conv2dReference(x: NativeTensor, weight: NativeTensor, bias: NativeTensor | null, stride: readonly number[], padding: readonly number[],
+    dilation: readonly number[], groups: number): NativeTensor;
+  maxPool2d(x: NativeTensor, kernel: readonly number[], stride: readonly number[], padding: readonly number[], dilation: readonly number[]): NativeTensor;
+  avgPool2d(x: NativeTensor, kernel: readonly number[], stride: readonly number[], padding: readonly number[], countIncludePad: boolean): NativeTensor;
+  adaptiveAvgPool2d(x: NativeTensor, outputSize: readonly number[]): NativeTensor;
   // autograd
   requiresGrad(t: NativeTensor): boolean;
   setRequiresGrad(t: NativeTensor, value: boolean): void;

@@ -292,3 +292,73 @@ export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
 export function permute(x: Tensor, dims: readonly number[]): Tensor {
   return tensorArg(x, 'permute').permute(dims);
 }
+
+// ---- images ----------------------------------------------------------------------------------------
+
+/** A size per image axis: one number for both, or `[h, w]`. */
+export type Size2 = number | readonly [number, number];
+
+function size2(op: string, name: string, v: unknown, min: number): [number, number] {
+  if (typeof v === 'number') {
+    const n = checkInt(op, name, v, { min });
+    return [n, n];
+  }
+  const list = checkArray(op, name, v, (x, n) => checkInt(op, n, x, { min }), { what: 'an integer or an array [h, w]' });
+  if (list.length !== 2) throw new RangeError(`${op}: ${name} must be an integer or [h, w], got an array of ${list.length}`);
+  return [list[0], list[1]];
+}
+
+export interface Conv2dOptions {
+  stride?: Size2;   // 1
+  padding?: Size2;  // 0 (zeros on every side)
+  dilation?: Size2; // 1
+  groups?: number;  // 1: input and output channels split into `groups` independent convolutions
+}
+
+function conv2dArgs(op: string, x: Tensor, weight: Tensor, bias: Tensor | null | undefined, options: Conv2dOptions) {
+  const o = checkOptions(op, options);
+  return [
+    handle(x, op, 'input'), handle(weight, op, 'weight'), bias === null || bias === undefined ? null : handle(bias, op, 'bias'),
+    size2(op, 'option stride', o.stride ?? 1, 1), size2(op, 'option padding', o.padding ?? 0, 0),
+    size2(op, 'option dilation', o.dilation ?? 1, 1), optInt(op, o, 'groups', { min: 1 }) ?? 1,
+  ] as const;
+}
+
+/**
+ * 2-D convolution (PyTorch's cross-correlation) of x [N, C, H, W] with weight [O, C / groups, kH, kW]
+ * and bias [O] (or null) → [N, O, OH, OW], OH = ⌊(H + 2·padding − dilation·(kH − 1) − 1) / stride⌋ + 1.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  return wrap(binding.conv2d(...conv2dArgs('conv2d', x, weight, bias, options)));
+}
+
+/** @internal The readable direct-loop kernel that conv2d is tested against. */
+export function conv2dReference(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const args = conv2dArgs('conv2dReference', x, weight, bias, options);
+  return wrap(named('conv2dReference', () => binding.conv2dReference(...args)));
+}
+
+/** The max of each `kernel` window of x [N, C, H, W] (stride = kernel by default; padding at most half the kernel). */
+export function maxPool2d(x: Tensor, kernel: Size2, options: { stride?: Size2; padding?: Size2; dilation?: Size2 } = {}): Tensor {
+  const op = 'maxPool2d', o = checkOptions(op, options);
+  const k = size2(op, 'kernel', kernel, 1);
+  const stride = o.stride === undefined ? k : size2(op, 'option stride', o.stride, 1);
+  return wrap(binding.maxPool2d(handle(x, op, 'input'), k, stride, size2(op, 'option padding', o.padding ?? 0, 0), size2(op, 'option dilation', o.dilation ?? 1, 1)));
+}
+
+/**
+ * The mean of each `kernel` window of x [N, C, H, W] (stride = kernel by default). The padding counts
+ * as zeros in the divisor unless `countIncludePad` is false (PyTorch's default: true).
+ */
+export function avgPool2d(x: Tensor, kernel: Size2, options: { stride?: Size2; padding?: Size2; countIncludePad?: boolean } = {}): Tensor {
+  const op = 'avgPool2d', o = checkOptions(op, options);
+  const k = size2(op, 'kernel', kernel, 1);
+  const stride = o.stride === undefined ? k : size2(op, 'option stride', o.stride, 1);
+  return wrap(binding.avgPool2d(handle(x, op, 'input'), k, stride, size2(op, 'option padding', o.padding ?? 0, 0), optBool(op, o, 'countIncludePad') ?? true));
+}
+
+/** Means of x [N, C, H, W] over an `outputSize` grid of bins (PyTorch's ⌊i·H/OH⌋ to ⌈(i+1)·H/OH⌉) → [N, C, OH, OW]. */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Size2): Tensor {
+  const op = 'adaptiveAvgPool2d';
+  return wrap(binding.adaptiveAvgPool2d(handle(x, op, 'input'), size2(op, 'outputSize', outputSize, 1)));
+}

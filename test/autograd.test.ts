@@ -109,6 +109,31 @@ const cases: Record<string, () => void> = {
     gradcheck([inp([4, 5], 50)], (x) => qkv.crossEntropy(x, int32(t)), 'crossEntropy');
     gradcheck([inp([4, 5], 51)], (x) => qkv.crossEntropy(x, int32(t), { labelSmoothing: 0.2 }), 'crossEntropy smoothed');
   },
+  // ---- images: stride 2, padding, dilation 2, groups 2, odd sizes
+  conv2d: () => {
+    gradcheck([inp([2, 4, 7, 5], 70), inp([6, 2, 3, 3], 71), inp([6], 72)],
+      (x, w, b) => qkv.conv2d(x, w, b, { stride: 2, padding: [1, 2], dilation: [2, 1], groups: 2 }), 'conv2d stride/padding/dilation/groups');
+    gradcheck([inp([1, 3, 6, 5], 73), inp([2, 3, 2, 3], 74)], (x, w) => qkv.conv2d(x, w, null, { dilation: 2, padding: 1 }), 'conv2d dilation 2 without bias');
+    gradcheck([inp([2, 3, 3, 4], 75), inp([5, 3, 1, 1], 76), inp([5], 77)], (x, w, b) => qkv.conv2d(x, w, b), 'conv2d 1x1');
+  },
+  maxPool2d: () => {
+    // distinct values at least 1e-3 apart, so that h never moves a maximum
+    const distinct = (shape: number[], seed: number): Input => {
+      const r = rng(seed), n = shape.reduce((a, b) => a * b, 1), perm = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) { const j = r.int(i + 1); [perm[i], perm[j]] = [perm[j], perm[i]]; }
+      return { data: Float64Array.from(perm, (v) => v * 1e-2 - 1), shape };
+    };
+    gradcheck([distinct([2, 3, 7, 5], 78)], (x) => qkv.maxPool2d(x, 3, { stride: 2, padding: 1 }), 'maxPool2d stride 2 padding 1');
+    gradcheck([distinct([1, 2, 9, 8], 79)], (x) => qkv.maxPool2d(x, [2, 3], { stride: [1, 2], padding: 1, dilation: [2, 1] }), 'maxPool2d overlapping dilated');
+  },
+  avgPool2d: () => {
+    gradcheck([inp([2, 3, 7, 5], 80)], (x) => qkv.avgPool2d(x, 3, { stride: 2, padding: 1 }), 'avgPool2d count padding');
+    gradcheck([inp([2, 3, 7, 5], 81)], (x) => qkv.avgPool2d(x, [3, 2], { stride: [2, 1], padding: 1, countIncludePad: false }), 'avgPool2d without padding');
+  },
+  adaptiveAvgPool2d: () => {
+    gradcheck([inp([2, 3, 7, 5], 82)], (x) => qkv.adaptiveAvgPool2d(x, [3, 2]), 'adaptiveAvgPool2d shrink');
+    gradcheck([inp([1, 2, 5, 6], 83)], (x) => qkv.adaptiveAvgPool2d(x, [7, 4]), 'adaptiveAvgPool2d overlapping bins');
+  },
 };
 
 describe('gradient checks against finite differences (float64)', () => {

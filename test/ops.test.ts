@@ -7,6 +7,7 @@ import {
   type Ref, binaryRef, erf, expectClose, mapRef, matmulRef, numel, permuteRef, randomRef, reduceRef, rng, rowsRef, softmaxRow, logSoftmaxRow,
 } from './helpers/reference';
 import { attentionRef } from './helpers/attention-reference';
+import { adaptiveAvgPool2dRef, avgPool2dRef, conv2dRef, maxPool2dRef } from './helpers/image-reference';
 
 type FloatDType = 'float32' | 'float64';
 const toTensor = (r: Ref, dtype: FloatDType) =>
@@ -298,6 +299,48 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
       check(got, { data: Float64Array.of(total / count), shape: [] }, dtype, 1e-5, 1e-6, `crossEntropy smoothing ${smoothing}`);
     }
     expect(() => qkv.crossEntropy(toTensor(logits, dtype), qkv.Tensor.from(Int32Array.from(targets.map(() => 23))))).toThrow(RangeError);
+  },
+  // ---- images
+  conv2d(dtype) {
+    const configs: [number[], number[], boolean, qkv.Conv2dOptions][] = [
+      [[2, 4, 7, 5], [6, 2, 3, 3], true, { stride: [2, 1], padding: [1, 2], dilation: [2, 1], groups: 2 }],
+      [[1, 3, 9, 8], [5, 3, 2, 3], false, {}],
+      [[3, 6, 6, 7], [6, 1, 3, 3], true, { stride: 2, padding: 1, groups: 6 }],  // depthwise
+      [[2, 5, 4, 3], [7, 5, 1, 1], true, {}],  // 1x1: the input is its own column matrix
+      [[5, 3, 13, 11], [4, 3, 5, 3], true, { stride: [3, 2], padding: [2, 0], dilation: [1, 3] }],
+    ];
+    let seed = 300;
+    for (const [xs, ws, withBias, o] of configs) {
+      const x = randomRef(xs, seed++), w = randomRef(ws, seed++), b = withBias ? randomRef([ws[0]], seed++) : null;
+      const pair = (v: number | readonly number[] | undefined, d: number) => (v === undefined ? [d, d] : typeof v === 'number' ? [v, v] : [...v]) as [number, number];
+      const ref = conv2dRef(x, w, b, { stride: pair(o.stride, 1), padding: pair(o.padding, 0), dilation: pair(o.dilation, 1), groups: o.groups });
+      const got = qkv.conv2d(toTensor(x, dtype), toTensor(w, dtype), b && toTensor(b, dtype), o);
+      check(got, ref, dtype, 1e-5, 1e-5, `conv2d ${xs} * ${ws} ${JSON.stringify(o)}`);
+    }
+    // a strided (transposed) view as the input
+    const x = randomRef([2, 3, 5, 6], 320), w = randomRef([4, 3, 3, 3], 321);
+    const xt = toTensor(x, dtype).transpose(2, 3);
+    check(qkv.conv2d(xt, toTensor(w, dtype), null, { padding: 1 }), conv2dRef(permuteRef(x, [0, 1, 3, 2]), w, null, { padding: [1, 1] }), dtype, 1e-5, 1e-5, 'conv2d strided input');
+  },
+  maxPool2d(dtype) {
+    const x = randomRef([2, 3, 7, 5], 330);
+    check(qkv.maxPool2d(toTensor(x, dtype), 3, { stride: 2, padding: 1 }), maxPool2dRef(x, [3, 3], [2, 2], [1, 1]), dtype, 0, 0, 'maxPool2d 3/2/1');
+    check(qkv.maxPool2d(toTensor(x, dtype), 2), maxPool2dRef(x, [2, 2], [2, 2]), dtype, 0, 0, 'maxPool2d 2 (stride = kernel)');
+    check(qkv.maxPool2d(toTensor(x, dtype), [2, 3], { stride: [1, 2], padding: [1, 1], dilation: [2, 1] }), maxPool2dRef(x, [2, 3], [1, 2], [1, 1], [2, 1]), dtype, 0, 0, 'maxPool2d dilated');
+  },
+  avgPool2d(dtype) {
+    const x = randomRef([2, 3, 7, 5], 331);
+    for (const countIncludePad of [true, false]) {
+      check(qkv.avgPool2d(toTensor(x, dtype), 3, { stride: 2, padding: 1, countIncludePad }), avgPool2dRef(x, [3, 3], [2, 2], [1, 1], countIncludePad), dtype, 1e-6, 1e-7, `avgPool2d 3/2/1 ${countIncludePad}`);
+      check(qkv.avgPool2d(toTensor(x, dtype), [3, 2], { stride: [2, 1], padding: [1, 1], countIncludePad }), avgPool2dRef(x, [3, 2], [2, 1], [1, 1], countIncludePad), dtype, 1e-6, 1e-7, `avgPool2d 3x2 ${countIncludePad}`);
+    }
+    check(qkv.avgPool2d(toTensor(x, dtype), 2), avgPool2dRef(x, [2, 2], [2, 2]), dtype, 1e-6, 1e-7, 'avgPool2d 2 (stride = kernel)');
+  },
+  adaptiveAvgPool2d(dtype) {
+    const x = randomRef([2, 3, 7, 5], 332);
+    for (const size of [[3, 2], [1, 1], [7, 5], [9, 4]] as [number, number][])
+      check(qkv.adaptiveAvgPool2d(toTensor(x, dtype), size), adaptiveAvgPool2dRef(x, size), dtype, 1e-6, 1e-7, `adaptiveAvgPool2d ${size}`);
+    check(qkv.adaptiveAvgPool2d(toTensor(x, dtype), 2), adaptiveAvgPool2dRef(x, [2, 2]), dtype, 1e-6, 1e-7, 'adaptiveAvgPool2d 2');
   },
 };
 

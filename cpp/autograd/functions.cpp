@@ -395,4 +395,52 @@ Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx) {
   return out;
 }
 
+// ---- images -------------------------------------------------------------------------------------
+
+// Shapes: x [N, C, H, W], weight [O, C / groups, kH, kW], bias [O] -> [N, O, OH, OW].
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ops::Conv2dOptions& options) {
+  Tensor out = ops::conv2d(x, weight, bias, options);
+  if (needs_grad({&x, &weight, &bias})) {
+    const bool gx = x.requires_grad(), gw = weight.requires_grad(), gb = bias.defined() && bias.requires_grad();
+    const Tensor xd = x.detach(), wd = weight.detach();
+    record(out, OpKind::Conv2d, {x, weight, bias}, [=](const Tensor& g) {
+      Grads gs(3);
+      ops::conv2d_backward(xd, wd, g, options, gx ? &gs[0] : nullptr, gw ? &gs[1] : nullptr, gb ? &gs[2] : nullptr);
+      return gs;
+    });
+  }
+  return out;
+}
+
+// The gradient goes to the saved position of each window's maximum.
+Tensor max_pool2d(const Tensor& x, const ops::Window2d& window) {
+  const bool track = needs_grad({&x});
+  Tensor arg;
+  Tensor out = ops::max_pool2d(x, window, track ? &arg : nullptr);
+  if (track) {
+    const Shape shape = x.shape();
+    record(out, OpKind::MaxPool2d, {x}, [arg, shape](const Tensor& g) { return Grads{ops::max_pool2d_backward(g, arg, shape)}; });
+  }
+  return out;
+}
+
+Tensor avg_pool2d(const Tensor& x, const ops::Window2d& window, bool count_include_pad) {
+  Tensor out = ops::avg_pool2d(x, window, count_include_pad);
+  if (needs_grad({&x})) {
+    const Shape shape = x.shape();
+    record(out, OpKind::AvgPool2d, {x},
+           [=](const Tensor& g) { return Grads{ops::avg_pool2d_backward(g, shape, window, count_include_pad)}; });
+  }
+  return out;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out_size) {
+  Tensor out = ops::adaptive_avg_pool2d(x, out_size);
+  if (needs_grad({&x})) {
+    const Shape shape = x.shape();
+    record(out, OpKind::AdaptiveAvgPool2d, {x}, [shape](const Tensor& g) { return Grads{ops::adaptive_avg_pool2d_backward(g, shape)}; });
+  }
+  return out;
+}
+
 }  // namespace qkv::ag

@@ -36,6 +36,12 @@ Tensor add_dropout(const Tensor& x, const Tensor& y, double p, uint64_t seed);
 // Rows idx of x along axis 0 (any index may repeat; its gradient adds up).
 Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx);
 
+// ---- images (NCHW; ops/ops.h has the shapes)
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const ops::Conv2dOptions& options);
+Tensor max_pool2d(const Tensor& x, const ops::Window2d& window);
+Tensor avg_pool2d(const Tensor& x, const ops::Window2d& window, bool count_include_pad);
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out_size);
+
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }
 inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Sub, a, b); }

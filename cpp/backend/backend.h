@@ -24,12 +24,14 @@ namespace qkv::backend {
 using ops::AdamStep;
 using ops::AttentionOptions;
 using ops::AttentionResult;
+using ops::AvgBins;
 using ops::BinaryOp;
 using ops::DropoutLaw;
 using ops::RandomKind;
 using ops::ReduceKind;
 using ops::SgdStep;
 using ops::UnaryOp;
+using ops::Window2d;
 
 #define QKV_BACKEND_OPS(X)                                                                                          \
   /* ---- memory ----------------------------------------------------------------------------------------- */     \
@@ -96,6 +98,21 @@ using ops::UnaryOp;
   X(sequence_mask, Tensor,                                                                                          \
     (int64_t L, const std::vector<int32_t>& starts, const std::vector<int32_t>& ends, const std::vector<double>& value, \
      DType dtype))                                                                                                  \
+  /* ---- images (NCHW) ----------------------------------------------------------------------------------- */     \
+  /* x [N, C, H, W], weight [O, C / groups, kH, kW] (win.kernel), bias [O] or undefined -> [N, O, OH, OW] */      \
+  X(conv2d, Tensor, (const Tensor& x, const Tensor& w, const Tensor& b, const Window2d& win, int64_t groups))      \
+  X(conv2d_reference, Tensor, (const Tensor& x, const Tensor& w, const Tensor& b, const Window2d& win, int64_t groups)) \
+  /* the gradients of conv2d for g [N, O, OH, OW]; a null output is not computed */                                \
+  X(conv2d_backward, void,                                                                                          \
+    (const Tensor& x, const Tensor& w, const Tensor& g, const Window2d& win, int64_t groups, Tensor* dx, Tensor* dw, \
+     Tensor* db))                                                                                                   \
+  /* max over windows -> [N, C, OH, OW] and the int32 flat index ih * W + iw of each maximum in *arg */           \
+  X(max_pool2d, Tensor, (const Tensor& x, const Window2d& win, Tensor* arg))                                        \
+  /* dx [x_shape] with g [N, C, OH, OW] added at the indices of arg */                                              \
+  X(max_pool2d_backward, Tensor, (const Tensor& g, const Tensor& arg, const Shape& x_shape))                       \
+  /* means over bins -> [N, C, bins.h0.size(), bins.w0.size()]; its gradient for g */                              \
+  X(avg_pool2d, Tensor, (const Tensor& x, const AvgBins& bins))                                                     \
+  X(avg_pool2d_backward, Tensor, (const Tensor& g, const AvgBins& bins, const Shape& x_shape))                     \
   /* ---- optimizers (in place, all of one shape, contiguous) --------------------------------------------- */     \
   X(adam_step, void, (Tensor & p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& a))                        \
   X(sgd_step, void, (Tensor & p, const Tensor& g, Tensor* momentum, const SgdStep& a))                              \

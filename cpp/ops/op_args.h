@@ -6,6 +6,7 @@
 
 #include "core/tensor.h"
 #include "cpu/dropout_kernels.h"
+#include "cpu/image_kernels.h"
 #include "cpu/kernels.h"
 #include "cpu/optim_kernels.h"
 
@@ -50,5 +51,10 @@ using AdamStep = cpu::optim::AdamArgs;
 //   SGD:   d = g + wd p;  with momentum b = first ? d : mu b + damp d;  d = nesterov ? d + mu b : b;
 //          p <- p - lr d
 using SgdStep = cpu::optim::SgdArgs;
+
+// ---- images
+// A sliding window (kernel, stride, padding, dilation, each [h, w]) and averaging bins (cpu/image_kernels.h).
+using Window2d = cpu::Window2d;
+using AvgBins = cpu::AvgBins;
 
 }  // namespace qkv::ops

@@ -3,6 +3,7 @@
 // qkv::Error naming the op and the shapes), then runs the implementation of its inputs' device
 // (backend/backend.h). Each returns a new tensor (or a view, for the layout ops). Inputs may be
 // strided views. These record nothing: the differentiable versions are in autograd/functions.h.
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -74,6 +75,33 @@ Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx);
 void write_slice(Tensor& dst, int64_t axis, int64_t start, const Tensor& src);
 // dst[idx[i]] += src[i] along axis 0 (dst contiguous; src [idx.size(), ...dst.shape[1:]]).
 void index_add(Tensor& dst, const std::vector<int64_t>& idx, const Tensor& src);
+
+// ---- images (NCHW) ----------------------------------------------------------------------------------
+struct Conv2dOptions {
+  std::array<int64_t, 2> stride{1, 1}, padding{0, 0}, dilation{1, 1};  // [h, w]
+  int64_t groups = 1;
+};
+// x [N, C, H, W], weight [O, C / groups, kH, kW], bias [O] or undefined -> [N, O, OH, OW], with
+// OH = floor((H + 2 padding - dilation (kH - 1) - 1) / stride) + 1 (likewise OW). The reference
+// is the direct loop of cpu/conv_reference.cpp, for tests.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o);
+Tensor conv2d_reference(const Tensor& x, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o);
+// Its gradients for g [N, O, OH, OW]: each output that is non-null is computed.
+void conv2d_backward(const Tensor& x, const Tensor& weight, const Tensor& g, const Conv2dOptions& o, Tensor* dx, Tensor* dweight,
+                     Tensor* dbias);
+// The max of each window (padding at most half the kernel, as in PyTorch) -> [N, C, OH, OW];
+// *arg receives the int32 index ih * W + iw of each maximum in its plane (the first of ties).
+// The backward adds g at those indices.
+Tensor max_pool2d(const Tensor& x, const Window2d& win, Tensor* arg = nullptr);
+Tensor max_pool2d_backward(const Tensor& g, const Tensor& arg, const Shape& x_shape);
+// The mean of each window (dilation 1): divided by the window's size counting the padding inside
+// it (count_include_pad, PyTorch's default) or by the input pixels it covers.
+Tensor avg_pool2d(const Tensor& x, const Window2d& win, bool count_include_pad);
+Tensor avg_pool2d_backward(const Tensor& g, const Shape& x_shape, const Window2d& win, bool count_include_pad);
+// Means over out_size [OH, OW] bins: output row i averages input rows [floor(i H / OH),
+// ceil((i + 1) H / OH)), likewise for columns (PyTorch's adaptive_avg_pool2d).
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out_size);
+Tensor adaptive_avg_pool2d_backward(const Tensor& g, const Shape& x_shape);
 
 // ---- creation ---------------------------------------------------------------------------------------
 Tensor randn(const Shape& shape, DType dtype, uint64_t seed, double mean, double std);

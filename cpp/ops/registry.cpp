@@ -44,6 +44,11 @@ constexpr OpInfo kOps[] = {
     {OpKind::Attention, "scaledDotProductAttention", 3, true},
     {OpKind::Dropout, "dropout", 2, true},
     {OpKind::IndexSelect, "indexSelect", 1, true},
+    // ---- images
+    {OpKind::Conv2d, "conv2d", 3, true},
+    {OpKind::MaxPool2d, "maxPool2d", 1, true},
+    {OpKind::AvgPool2d, "avgPool2d", 1, true},
+    {OpKind::AdaptiveAvgPool2d, "adaptiveAvgPool2d", 1, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");

@@ -20,6 +20,8 @@ enum class OpKind : uint16_t {
   Sum, Mean, Max, Argmax,
   // fused
   Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy, Attention, Dropout, IndexSelect,
+  // images (NCHW)
+  Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   Count
 };
 
