@@ -42,6 +42,19 @@ V created(V v) {
   if (v.IsEmpty()) throw PendingException{};
   return v;
 }
+// An External owning `box` (deleted by `finalize` once JavaScript drops it), tagged with `tag`.
+// While JavaScript cannot run no External can be made: the box is deleted and PendingException
+// thrown (the empty value node-addon-api returns then aborts the process on its first use).
+template <class T, class Finalize>
+Napi::External<T> tagged_external(Napi::Env env, T* box, Finalize finalize, const napi_type_tag* tag) {
+  auto ext = Napi::External<T>::New(env, box, std::move(finalize));
+  if (ext.IsEmpty()) {
+    delete box;
+    throw PendingException{};
+  }
+  ext.TypeTag(tag);
+  return ext;
+}
 // A Promise and its resolver. node-addon-api's Promise::Deferred leaves its handles uninitialised
 // when the promise cannot be made (JavaScript cannot run: a worker being terminated), and handing
 // such a handle to JavaScript crashed the process; this one throws PendingException instead.

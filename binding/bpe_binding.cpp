@@ -28,9 +28,7 @@ struct BpeBox {
 };
 
 Napi::Value wrap(Napi::Env env, ModelPtr m) {
-  auto ext = Napi::External<BpeBox>::New(env, new BpeBox{std::move(m)}, [](Napi::Env, BpeBox* b) { delete b; });
-  ext.TypeTag(&kBpeTag);
-  return ext;
+  return tagged_external(env, new BpeBox{std::move(m)}, [](Napi::Env, BpeBox* b) { delete b; }, &kBpeTag);
 }
 
 BpeBox& unwrap_box(const Napi::CallbackInfo& info, const char* op) {

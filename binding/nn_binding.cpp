@@ -362,12 +362,13 @@ Napi::Value wrap_module(Napi::Env env, nn::ModulePtr m, bool owner) {
     box->reported = param_bytes(*box->module);
     if (box->reported) Napi::MemoryManagement::AdjustExternalMemory(env, box->reported);
   }
-  auto ext = Napi::External<ModuleBox>::New(env, box, [](Napi::Env e, ModuleBox* b) {
-    if (b->reported) Napi::MemoryManagement::AdjustExternalMemory(e, -b->reported);
-    delete b;
-  });
-  ext.TypeTag(&kModuleTag);
-  return ext;
+  return tagged_external(
+      env, box,
+      [](Napi::Env e, ModuleBox* b) {
+        if (b->reported) Napi::MemoryManagement::AdjustExternalMemory(e, -b->reported);
+        delete b;
+      },
+      &kModuleTag);
 }
 
 Napi::Object metadata_object(Napi::Env env, const io::Metadata& meta) {

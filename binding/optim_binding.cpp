@@ -216,9 +216,7 @@ std::shared_ptr<optim::Optimizer> unwrap_optimizer(Napi::Env env, const Napi::Va
 }
 
 Napi::Value wrap_optimizer(Napi::Env env, std::shared_ptr<optim::Optimizer> opt) {
-  auto ext = Napi::External<OptimizerBox>::New(env, new OptimizerBox{std::move(opt)}, [](Napi::Env, OptimizerBox* b) { delete b; });
-  ext.TypeTag(&kOptimizerTag);
-  return ext;
+  return tagged_external(env, new OptimizerBox{std::move(opt)}, [](Napi::Env, OptimizerBox* b) { delete b; }, &kOptimizerTag);
 }
 
 void check_optimizer_not_busy(const optim::Optimizer& o, const char* op) {

@@ -46,11 +46,13 @@ void report_memory(Napi::Env env, ModelBox* box) {
 Napi::Value wrap_model(Napi::Env env, std::shared_ptr<Model> m) {
   auto* box = new ModelBox();
   box->model = std::move(m);
-  auto ext = Napi::External<ModelBox>::New(env, box, [](Napi::Env e, ModelBox* b) {
-    if (b->reported_bytes) Napi::MemoryManagement::AdjustExternalMemory(e, -b->reported_bytes);
-    delete b;
-  });
-  ext.TypeTag(&kModelTag);
+  auto ext = tagged_external(
+      env, box,
+      [](Napi::Env e, ModelBox* b) {
+        if (b->reported_bytes) Napi::MemoryManagement::AdjustExternalMemory(e, -b->reported_bytes);
+        delete b;
+      },
+      &kModelTag);
   report_memory(env, box);
   return ext;
 }
