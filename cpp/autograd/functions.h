@@ -5,6 +5,7 @@
 
 #include "autograd/autograd.h"
 #include "ops/attention.h"
+#include "ops/norm.h"
 #include "ops/ops.h"
 
 namespace qkv::ag {
@@ -35,6 +36,13 @@ Tensor dropout(const Tensor& y, double p, uint64_t seed);
 Tensor add_dropout(const Tensor& x, const Tensor& y, double p, uint64_t seed);
 // Rows idx of x along axis 0 (any index may repeat; its gradient adds up).
 Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx);
+
+// ---- normalisation (autograd/norm_functions.cpp)
+// ops::batch_norm, recorded for x, gamma, beta (the running statistics get no gradient); in
+// training mode the backward differentiates through the batch statistics.
+Tensor batch_norm(const Tensor& x, Tensor* running_mean, Tensor* running_var, const Tensor& gamma, const Tensor& beta,
+                  const ops::BatchNormOptions& options);
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, double eps);
 
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }

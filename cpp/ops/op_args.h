@@ -51,4 +51,9 @@ using AdamStep = cpu::optim::AdamArgs;
 //          p <- p - lr d
 using SgdStep = cpu::optim::SgdArgs;
 
+// ---- image preprocessing
+// Resampling filters of image resize (cpp/image/image.h), as torch.nn.functional.interpolate's
+// modes 'nearest', 'bilinear' and 'bicubic' with align_corners=False.
+enum class ResizeMode : uint8_t { Nearest, Bilinear, Bicubic };
+
 }  // namespace qkv::ops

@@ -44,6 +44,9 @@ constexpr OpInfo kOps[] = {
     {OpKind::Attention, "scaledDotProductAttention", 3, true},
     {OpKind::Dropout, "dropout", 2, true},
     {OpKind::IndexSelect, "indexSelect", 1, true},
+    // ---- normalisation
+    {OpKind::BatchNorm, "batchNorm", 3, true},
+    {OpKind::GroupNorm, "groupNorm", 3, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");
