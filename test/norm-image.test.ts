@@ -33,7 +33,7 @@ function near(got: qkv.Tensor | null, ref: string, dtype: FloatDType, what: stri
   const e = get(ref);
   expect(got!.shape, `${what} shape`).toEqual(e.shape);
   const data = e.toTypedArray();
-  const scale = data.reduce((m, v) => Math.max(m, Math.abs(v)), 1e-30);
+  const scale = Array.from(data).reduce((m, v) => Math.max(m, Math.abs(v)), 1e-30);
   const tol = dtype === 'float32' ? tol32 : 1e-9;
   expectClose(got!.toTypedArray(), data, tol, tol * scale, `${what} (${dtype})`);
 }
