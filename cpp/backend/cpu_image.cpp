@@ -115,6 +115,7 @@ Tensor image_resize(const Tensor& x_in, int64_t out_h, int64_t out_w, ResizeMode
     T* po = out.template data<T>();
     parallel_for(0, N * C, 1, [&](int64_t lo, int64_t hi) {
       std::vector<double> rows(static_cast<size_t>(H * out_w));  // the plane resampled along W
+      std::vector<double> acc(static_cast<size_t>(out_w));       // one output row
       for (int64_t p = lo; p < hi; ++p) {
         const T* src = px + p * H * W;
         for (int64_t y = 0; y < H; ++y)
@@ -123,13 +124,18 @@ Tensor image_resize(const Tensor& x_in, int64_t out_h, int64_t out_w, ResizeMode
             for (int64_t k = 0; k < tw.K; ++k) s += tw.weight[o * tw.K + k] * static_cast<double>(src[y * W + tw.index[o * tw.K + k]]);
             rows[y * out_w + o] = s;
           }
+        // Along H whole rows at a time: tap k of output row o adds weight x input row, a vector loop.
         T* dst = po + p * out_h * out_w;
-        for (int64_t o = 0; o < out_h; ++o)
-          for (int64_t xw = 0; xw < out_w; ++xw) {
-            double s = 0;
-            for (int64_t k = 0; k < th.K; ++k) s += th.weight[o * th.K + k] * rows[th.index[o * th.K + k] * out_w + xw];
-            dst[o * out_w + xw] = stored<T>(s);
+        for (int64_t o = 0; o < out_h; ++o) {
+          std::fill(acc.begin(), acc.end(), 0.0);
+          for (int64_t k = 0; k < th.K; ++k) {
+            const double w = th.weight[o * th.K + k];
+            if (w == 0) continue;
+            const double* row = rows.data() + th.index[o * th.K + k] * out_w;
+            for (int64_t xw = 0; xw < out_w; ++xw) acc[xw] += w * row[xw];
           }
+          for (int64_t xw = 0; xw < out_w; ++xw) dst[o * out_w + xw] = stored<T>(acc[xw]);
+        }
       }
     });
     return 0;

@@ -22,8 +22,38 @@ Dims dims_of(const Tensor& x) {
   return {N, C, N * C != 0 ? x.numel() / (N * C) : 0};
 }
 
-// A [C] tensor's element c, for the optional affine parameters (contiguous) and strided running stats.
+// An optional [C] parameter's element c.
 template <class T> T at_or(const T* p, int64_t c, T fallback) { return p ? p[c] : fallback; }
+
+// The sums of a contiguous run, in double. `omp simd` lets the compiler split each sum into vector
+// lanes (-fopenmp-simd; a plain loop is one serial chain of additions).
+template <class T> double sum_of(const T* p, int64_t n) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += p[i];
+  return s;
+}
+template <class T> double squares_about(const T* p, int64_t n, double m) {
+  double s = 0;
+#pragma omp simd reduction(+ : s)
+  for (int64_t i = 0; i < n; ++i) s += (p[i] - m) * (p[i] - m);
+  return s;
+}
+// sum g and sum g (x - m) over a run.
+template <class T> void grad_sums(const T* g, const T* x, int64_t n, double m, double* sg, double* sgx) {
+  double a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t i = 0; i < n; ++i) {
+    a += g[i];
+    b += g[i] * (x[i] - m);
+  }
+  *sg += a;
+  *sgx += b;
+}
+// out = x a + b over a run.
+template <class T> void affine(const T* x, int64_t n, double a, double b, T* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(x[i] * a + b);
+}
 
 }  // namespace
 
@@ -50,13 +80,10 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
         double m, var;
         if (training) {
           // Two passes: the mean, then the squared deviations (no cancellation for large means).
-          double s = 0;
-          for (int64_t n = 0; n < N; ++n)
-            for (const T* p = px + (n * C + c) * S; p < px + (n * C + c + 1) * S; ++p) s += *p;
+          double s = 0, ss = 0;
+          for (int64_t n = 0; n < N; ++n) s += sum_of(px + (n * C + c) * S, S);
           m = s / count;
-          double ss = 0;
-          for (int64_t n = 0; n < N; ++n)
-            for (const T* p = px + (n * C + c) * S; p < px + (n * C + c + 1) * S; ++p) ss += (*p - m) * (*p - m);
+          for (int64_t n = 0; n < N; ++n) ss += squares_about(px + (n * C + c) * S, S, m);
           var = ss / count;
           if (update) {
             // PyTorch's rule: the running variance takes the unbiased batch variance.
@@ -69,10 +96,7 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
         }
         const double r = 1 / std::sqrt(var + eps);
         const double a = r * at_or(pg, c, T(1)), b = at_or(pb, c, T(0)) - m * a;
-        for (int64_t n = 0; n < N; ++n) {
-          const int64_t base = (n * C + c) * S;
-          for (int64_t i = 0; i < S; ++i) po[base + i] = static_cast<T>(px[base + i] * a + b);
-        }
+        for (int64_t n = 0; n < N; ++n) affine(px + (n * C + c) * S, S, a, b, po + (n * C + c) * S);
         pm[c] = static_cast<T>(m);
         pr[c] = static_cast<T>(r);
       }
@@ -106,20 +130,17 @@ void batch_norm_backward(const Tensor& x_in, const Tensor& g_in, const Tensor& g
       for (int64_t c = lo; c < hi; ++c) {
         const double m = pm[c], r = pr[c];
         double sg = 0, sgx = 0;
-        for (int64_t n = 0; n < N; ++n) {
-          const int64_t base = (n * C + c) * S;
-          for (int64_t i = 0; i < S; ++i) {
-            sg += pg[base + i];
-            sgx += pg[base + i] * (px[base + i] - m) * r;
-          }
-        }
+        for (int64_t n = 0; n < N; ++n) grad_sums(pg + (n * C + c) * S, px + (n * C + c) * S, S, m, &sg, &sgx);
+        sgx *= r;
         if (pdg) pdg[c] = static_cast<T>(sgx);
         if (pdb) pdb[c] = static_cast<T>(sg);
         if (!pdx) continue;
+        // dx = k g - k mean(g) - k r mean(g xh) (x - m): one multiply-add per input once expanded.
         const double k = r * at_or(pgam, c, T(1)), mg = training ? sg / count : 0, mgx = training ? sgx / count : 0;
+        const double kx = -k * r * mgx, k0 = -k * mg - kx * m;
         for (int64_t n = 0; n < N; ++n) {
           const int64_t base = (n * C + c) * S;
-          for (int64_t i = 0; i < S; ++i) pdx[base + i] = static_cast<T>(k * (pg[base + i] - mg - (px[base + i] - m) * r * mgx));
+          for (int64_t i = 0; i < S; ++i) pdx[base + i] = static_cast<T>(k * pg[base + i] + kx * px[base + i] + k0);
         }
       }
     });
@@ -144,15 +165,12 @@ Tensor group_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
     parallel_for(0, N * groups, std::max<int64_t>(1, 8192 / std::max<int64_t>(block, 1)), [&](int64_t lo, int64_t hi) {
       for (int64_t ng = lo; ng < hi; ++ng) {
         const T* b = px + ng * block;
-        double s = 0, ss = 0;
-        for (int64_t i = 0; i < block; ++i) s += b[i];
-        const double m = s / static_cast<double>(block);
-        for (int64_t i = 0; i < block; ++i) ss += (b[i] - m) * (b[i] - m);
-        const double r = 1 / std::sqrt(ss / static_cast<double>(block) + eps);
+        const double m = sum_of(b, block) / static_cast<double>(block);
+        const double r = 1 / std::sqrt(squares_about(b, block, m) / static_cast<double>(block) + eps);
         const int64_t c0 = (ng % groups) * Cg;
         for (int64_t c = 0; c < Cg; ++c) {
-          const double a = r * at_or(pg, c0 + c, T(1)), sh = at_or(pb, c0 + c, T(0)) - m * a;
-          for (int64_t i = c * S; i < (c + 1) * S; ++i) po[ng * block + i] = static_cast<T>(b[i] * a + sh);
+          const double a = r * at_or(pg, c0 + c, T(1));
+          affine(b + c * S, S, a, at_or(pb, c0 + c, T(0)) - m * a, po + ng * block + c * S);
         }
         pm[ng] = static_cast<T>(m);
         pr[ng] = static_cast<T>(r);
@@ -185,17 +203,21 @@ void group_norm_backward(const Tensor& x_in, const Tensor& g_in, const Tensor& g
         for (int64_t ng = lo; ng < hi; ++ng) {
           const double m = pm[ng], r = pr[ng];
           const int64_t c0 = (ng % groups) * Cg, base = ng * block;
+          // h = g gamma[c] is constant per channel within the block.
           double sh = 0, shx = 0;
-          for (int64_t i = 0; i < block; ++i) {
-            const double h = pg[base + i] * at_or(pgam, c0 + i / S, T(1));
-            sh += h;
-            shx += h * (px[base + i] - m) * r;
+          for (int64_t c = 0; c < Cg; ++c) {
+            double sg = 0, sgx = 0;
+            grad_sums(pg + base + c * S, px + base + c * S, S, m, &sg, &sgx);
+            const double gam = at_or(pgam, c0 + c, T(1));
+            sh += gam * sg;
+            shx += gam * sgx * r;
           }
           sh /= static_cast<double>(block);
           shx /= static_cast<double>(block);
-          for (int64_t i = 0; i < block; ++i) {
-            const double h = pg[base + i] * at_or(pgam, c0 + i / S, T(1));
-            pdx[base + i] = static_cast<T>(r * (h - sh - (px[base + i] - m) * r * shx));
+          const double kx = -r * r * shx, k0 = -r * sh - kx * m;
+          for (int64_t c = 0; c < Cg; ++c) {
+            const double kg = r * at_or(pgam, c0 + c, T(1));
+            for (int64_t i = base + c * S; i < base + (c + 1) * S; ++i) pdx[i] = static_cast<T>(kg * pg[i] + kx * px[i] + k0);
           }
         }
       });
@@ -208,11 +230,10 @@ void group_norm_backward(const Tensor& x_in, const Tensor& g_in, const Tensor& g
           double sg = 0, sgx = 0;
           for (int64_t n = 0; n < N; ++n) {
             const int64_t ng = n * groups + c / Cg, base = (n * C + c) * S;
-            const double m = pm[ng], r = pr[ng];
-            for (int64_t i = 0; i < S; ++i) {
-              sg += pg[base + i];
-              sgx += pg[base + i] * (px[base + i] - m) * r;
-            }
+            double g1 = 0, gx = 0;
+            grad_sums(pg + base, px + base, S, pm[ng], &g1, &gx);
+            sg += g1;
+            sgx += gx * pr[ng];
           }
           if (pdg) pdg[c] = static_cast<T>(sgx);
           if (pdb) pdb[c] = static_cast<T>(sg);
