@@ -3,6 +3,7 @@
 #include "image/image.h"
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "backend/backend.h"
@@ -41,7 +42,7 @@ Tensor resize(const Tensor& x, int64_t out_h, int64_t out_w, ResizeMode mode, bo
 }
 
 std::array<int64_t, 2> short_side_size(int64_t h, int64_t w, int64_t size) {
-  if (size < 1) throw_range("image.resize: the short side must be positive, got " + std::to_string(size));
+  if (size < 1 || size > INT32_MAX) throw_range("image.resize: the short side must be in [1, 2^31 - 1], got " + std::to_string(size));
   const int64_t shorter = std::min(h, w), longer = std::max(h, w);
   // Python's int(size * long / short): a true division, then truncation.
   const int64_t other = static_cast<int64_t>(static_cast<double>(size * longer) / static_cast<double>(shorter));
