@@ -19,6 +19,8 @@ static Napi::Object init(Napi::Env env, Napi::Object exports) {
   init_transformer(env, exports);
   init_transformer_parts(env, exports);
   init_bpe(env, exports);
+  init_norm(env, exports);
+  init_image(env, exports);
   return exports;
 }
 

@@ -149,5 +149,7 @@ void init_word2vec(Napi::Env env, Napi::Object exports);  // word2vec_binding.cp
 void init_transformer(Napi::Env env, Napi::Object exports);  // transformer_binding.cpp: attention, layers, models
 void init_transformer_parts(Napi::Env env, Napi::Object exports);
 void init_bpe(Napi::Env env, Napi::Object exports);  // bpe_binding.cpp: byte-level BPE tokenizers
+void init_norm(Napi::Env env, Napi::Object exports);   // norm_binding.cpp: batch norm, group norm
+void init_image(Napi::Env env, Napi::Object exports);  // image_binding.cpp: image preprocessing
 
 }  // namespace qkv::binding

@@ -4,6 +4,10 @@
  */
 export { Tensor, type DType, type Device, type NestedArray } from './tensor';
 export * from './ops';
+// ---- normalisation
+export * from './norm';
+// ---- image preprocessing
+export * as image from './image';
 export * from './io/safetensors';
 export { simd, threads, setThreads, opRegistry, type SimdLevel } from './runtime';
 export { QkvError, type QkvErrorCode } from './errors';

@@ -134,6 +134,24 @@ const cases: Record<string, () => void> = {
     gradcheck([inp([2, 3, 7, 5], 82)], (x) => qkv.adaptiveAvgPool2d(x, [3, 2]), 'adaptiveAvgPool2d shrink');
     gradcheck([inp([1, 2, 5, 6], 83)], (x) => qkv.adaptiveAvgPool2d(x, [7, 4]), 'adaptiveAvgPool2d overlapping bins');
   },
+  // ---- normalisation
+  batchNorm: () => {
+    const train = { training: true };
+    gradcheck([inp([2, 3, 3, 5], 66), inp([3], 67), inp([3], 68)], (x, g, b) => qkv.batchNorm(x, null, null, g, b, train), 'batchNorm training NCHW');
+    gradcheck([inp([1, 3, 5, 3], 69), inp([3], 70), inp([3], 71)], (x, g, b) => qkv.batchNorm(x, null, null, g, b, train), 'batchNorm training N = 1');
+    gradcheck([inp([5, 3], 72)], (x) => qkv.batchNorm(x, null, null, null, null, train), 'batchNorm training [N, C] without affine');
+    const stats = () => [qkv.Tensor.from([0.3, -0.2, 0.1], [3], { dtype: 'float64' }), qkv.Tensor.from([0.5, 1.5, 2], [3], { dtype: 'float64' })];
+    gradcheck([inp([2, 3, 3, 5], 73), inp([3], 74), inp([3], 75)], (x, g, b) => {
+      const [rm, rv] = stats();
+      return qkv.batchNorm(x, rm, rv, g, b);
+    }, 'batchNorm evaluation');
+  },
+  groupNorm: () => {
+    gradcheck([inp([2, 6, 3, 5], 76), inp([6], 77), inp([6], 78)], (x, g, b) => qkv.groupNorm(x, 3, g, b), 'groupNorm 3 groups of 2');
+    gradcheck([inp([1, 3, 5, 3], 79), inp([3], 80), inp([3], 81)], (x, g, b) => qkv.groupNorm(x, 1, g, b), 'groupNorm 1 group, N = 1');
+    gradcheck([inp([2, 3, 7], 82), inp([3], 83), inp([3], 84)], (x, g, b) => qkv.groupNorm(x, 3, g, b), 'groupNorm C groups');
+    gradcheck([inp([3, 4], 85)], (x) => qkv.groupNorm(x, 2), 'groupNorm [N, C] without affine');
+  },
 };
 
 describe('gradient checks against finite differences (float64)', () => {

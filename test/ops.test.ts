@@ -8,6 +8,7 @@ import {
 } from './helpers/reference';
 import { attentionRef } from './helpers/attention-reference';
 import { adaptiveAvgPool2dRef, avgPool2dRef, conv2dRef, maxPool2dRef } from './helpers/image-reference';
+import { batchNormRef, groupNormRef } from './helpers/norm-reference';
 
 type FloatDType = 'float32' | 'float64';
 const toTensor = (r: Ref, dtype: FloatDType) =>
@@ -341,6 +342,41 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
     for (const size of [[3, 2], [1, 1], [7, 5], [9, 4]] as [number, number][])
       check(qkv.adaptiveAvgPool2d(toTensor(x, dtype), size), adaptiveAvgPool2dRef(x, size), dtype, 1e-6, 1e-7, `adaptiveAvgPool2d ${size}`);
     check(qkv.adaptiveAvgPool2d(toTensor(x, dtype), 2), adaptiveAvgPool2dRef(x, [2, 2]), dtype, 1e-6, 1e-7, 'adaptiveAvgPool2d 2');
+  },
+  // ---- normalisation
+  batchNorm(dtype) {
+    // NCHW with odd H x W, N = 1 with positions, and [N, C]; a training step, then evaluation with
+    // the updated running statistics; a strided input.
+    for (const [shape, seed] of [[[2, 3, 5, 7], 110], [[1, 3, 3, 5], 111], [[9, 4], 112]] as [number[], number][]) {
+      const C = shape[1];
+      const x = randomRef(shape, seed, 2), gamma = Array.from(randomRef([C], seed + 1).data), beta = Array.from(randomRef([C], seed + 2).data);
+      const vec = (v: number[]) => toTensor({ data: Float64Array.from(v), shape: [C] }, dtype);
+      let stats = { runningMean: Array.from(randomRef([C], seed + 3).data), runningVar: Array.from(randomRef([C], seed + 4).data, (v) => Math.abs(v) + 0.5) };
+      const rm = vec(stats.runningMean), rv = vec(stats.runningVar);
+      for (const training of [true, false]) {
+        const what = `batchNorm ${shape} ${training ? 'training' : 'evaluation'}`;
+        const ref = batchNormRef(x, { gamma, beta, ...stats, training, momentum: 0.25, eps: 1e-5 });
+        check(qkv.batchNorm(toTensor(x, dtype), rm, rv, vec(gamma), vec(beta), { training, momentum: 0.25 }), ref.out, dtype, 1e-5, 1e-5, what);
+        check(rm, { data: Float64Array.from(ref.runningMean), shape: [C] }, dtype, 1e-6, 1e-6, `${what} running mean`);
+        check(rv, { data: Float64Array.from(ref.runningVar), shape: [C] }, dtype, 1e-6, 1e-6, `${what} running var`);
+        stats = { runningMean: ref.runningMean, runningVar: ref.runningVar };
+      }
+      const reversed = shape.map((_, i) => shape.length - 1 - i);
+      const view = toTensor(permuteRef(x, reversed), dtype).permute(reversed);  // x again, as a transposed view
+      const plain = batchNormRef(x, { ...stats, training: true, momentum: 0.1, eps: 1e-3 });
+      check(qkv.batchNorm(view, null, null, null, null, { training: true, eps: 1e-3 }), plain.out, dtype, 1e-5, 1e-5, `batchNorm ${shape} strided`);
+    }
+  },
+  groupNorm(dtype) {
+    for (const [shape, groups, seed] of [[[2, 6, 3, 5], 3, 120], [[1, 3, 5, 3], 1, 121], [[2, 3, 7], 3, 122], [[3, 4], 2, 123]] as [number[], number, number][]) {
+      const C = shape[1];
+      const x = randomRef(shape, seed, 3), gamma = Array.from(randomRef([C], seed + 1).data), beta = Array.from(randomRef([C], seed + 2).data);
+      const vec = (v: number[]) => toTensor({ data: Float64Array.from(v), shape: [C] }, dtype);
+      check(qkv.groupNorm(toTensor(x, dtype), groups, vec(gamma), vec(beta)), groupNormRef(x, groups, { gamma, beta, eps: 1e-5 }), dtype, 1e-5, 1e-5,
+        `groupNorm ${shape} / ${groups}`);
+      check(qkv.groupNorm(toTensor(x, dtype), groups, null, null, { eps: 0.1 }), groupNormRef(x, groups, { eps: 0.1 }), dtype, 1e-5, 1e-5,
+        `groupNorm ${shape} / ${groups} plain`);
+    }
   },
 };
 

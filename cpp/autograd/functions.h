@@ -5,6 +5,7 @@
 
 #include "autograd/autograd.h"
 #include "ops/attention.h"
+#include "ops/norm.h"
 #include "ops/ops.h"
 
 namespace qkv::ag {
@@ -41,6 +42,12 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const o
 Tensor max_pool2d(const Tensor& x, const ops::Window2d& window);
 Tensor avg_pool2d(const Tensor& x, const ops::Window2d& window, bool count_include_pad);
 Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out_size);
+// ---- normalisation (autograd/norm_functions.cpp)
+// ops::batch_norm, recorded for x, gamma, beta (the running statistics get no gradient); in
+// training mode the backward differentiates through the batch statistics.
+Tensor batch_norm(const Tensor& x, Tensor* running_mean, Tensor* running_var, const Tensor& gamma, const Tensor& beta,
+                  const ops::BatchNormOptions& options);
+Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, double eps);
 
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }

@@ -29,6 +29,7 @@ using ops::BinaryOp;
 using ops::DropoutLaw;
 using ops::RandomKind;
 using ops::ReduceKind;
+using ops::ResizeMode;
 using ops::SgdStep;
 using ops::UnaryOp;
 using ops::Window2d;
@@ -113,6 +114,26 @@ using ops::Window2d;
   /* means over bins -> [N, C, bins.h0.size(), bins.w0.size()]; its gradient for g */                              \
   X(avg_pool2d, Tensor, (const Tensor& x, const AvgBins& bins))                                                     \
   X(avg_pool2d_backward, Tensor, (const Tensor& g, const AvgBins& bins, const Shape& x_shape))                     \
+  /* ---- normalisation (backend/cpu_norm.cpp): x [N, C, ...]; mean, rstd receive what normalised ---------- */     \
+  /* batch norm per channel: batch statistics when training (biased variance; running_mean/var [C], when        \
+     given, updated in place with the unbiased one), else the running ones; mean, rstd [C] */                      \
+  X(batch_norm, Tensor,                                                                                             \
+    (const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor* running_mean, Tensor* running_var,          \
+     bool training, double momentum, double eps, Tensor* mean, Tensor* rstd))                                       \
+  X(batch_norm_backward, void,                                                                                      \
+    (const Tensor& x, const Tensor& g, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, bool training,  \
+     Tensor* dx, Tensor* dgamma, Tensor* dbeta))                                                                    \
+  /* group norm over each of `groups` channel groups of a sample; mean, rstd [N, groups] */                        \
+  X(group_norm, Tensor,                                                                                             \
+    (const Tensor& x, const Tensor& gamma, const Tensor& beta, int64_t groups, double eps, Tensor* mean, Tensor* rstd)) \
+  X(group_norm_backward, void,                                                                                      \
+    (const Tensor& x, const Tensor& g, const Tensor& gamma, const Tensor& mean, const Tensor& rstd, int64_t groups, \
+     Tensor* dx, Tensor* dgamma, Tensor* dbeta))                                                                    \
+  /* ---- image preprocessing (backend/cpu_image.cpp): x [N, C, H, W] -------------------------------------- */     \
+  /* resampled to [N, C, out_h, out_w]; int32 input holds 8-bit pixels: the result is rounded to 0..255 */         \
+  X(image_resize, Tensor, (const Tensor& x, int64_t out_h, int64_t out_w, ResizeMode mode, bool antialias))         \
+  /* (x * scale - mean[c]) / std[c], float32 for int32 input, else x's dtype */                                    \
+  X(image_normalize, Tensor, (const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std, double scale)) \
   /* ---- optimizers (in place, all of one shape, contiguous) --------------------------------------------- */     \
   X(adam_step, void, (Tensor & p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& a))                        \
   X(sgd_step, void, (Tensor & p, const Tensor& g, Tensor* momentum, const SgdStep& a))                              \

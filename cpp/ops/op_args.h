@@ -56,5 +56,9 @@ using SgdStep = cpu::optim::SgdArgs;
 // A sliding window (kernel, stride, padding, dilation, each [h, w]) and averaging bins (cpu/image_kernels.h).
 using Window2d = cpu::Window2d;
 using AvgBins = cpu::AvgBins;
+// ---- image preprocessing
+// Resampling filters of image resize (cpp/image/image.h), as torch.nn.functional.interpolate's
+// modes 'nearest', 'bilinear' and 'bicubic' with align_corners=False.
+enum class ResizeMode : uint8_t { Nearest, Bilinear, Bicubic };
 
 }  // namespace qkv::ops

@@ -49,6 +49,9 @@ constexpr OpInfo kOps[] = {
     {OpKind::MaxPool2d, "maxPool2d", 1, true},
     {OpKind::AvgPool2d, "avgPool2d", 1, true},
     {OpKind::AdaptiveAvgPool2d, "adaptiveAvgPool2d", 1, true},
+    // ---- normalisation
+    {OpKind::BatchNorm, "batchNorm", 3, true},
+    {OpKind::GroupNorm, "groupNorm", 3, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");

@@ -22,6 +22,8 @@ enum class OpKind : uint16_t {
   Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy, Attention, Dropout, IndexSelect,
   // images (NCHW)
   Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
+  // normalisation
+  BatchNorm, GroupNorm,
   Count
 };
 
