@@ -57,6 +57,10 @@ export interface CoreBinding {
     dropout: number, seed: number, scale: number): NativeTensor;
   attentionReference(q: NativeTensor, k: NativeTensor, v: NativeTensor, causal: boolean, keyLengths: NativeTensor | null,
     dropout: number, seed: number, scale: number): NativeTensor;
+  infoNCE(image: NativeTensor, text: NativeTensor, logScale: NativeTensor, bias: NativeTensor | null, loss: 'clip' | 'siglip'): NativeTensor;
+  infoNCEReference(image: NativeTensor, text: NativeTensor, logScale: NativeTensor, bias: NativeTensor | null, loss: 'clip' | 'siglip'): {
+    loss: NativeTensor; image: NativeTensor; text: NativeTensor; logScale: NativeTensor; bias: NativeTensor | null;
+  };
   // autograd
   requiresGrad(t: NativeTensor): boolean;
   setRequiresGrad(t: NativeTensor, value: boolean): void;

@@ -5,6 +5,7 @@
 
 #include "autograd/autograd.h"
 #include "ops/attention.h"
+#include "ops/contrastive.h"
 #include "ops/ops.h"
 
 namespace qkv::ag {
@@ -35,6 +36,11 @@ Tensor dropout(const Tensor& y, double p, uint64_t seed);
 Tensor add_dropout(const Tensor& x, const Tensor& y, double p, uint64_t seed);
 // Rows idx of x along axis 0 (any index may repeat; its gradient adds up).
 Tensor index_select(const Tensor& x, const std::vector<int64_t>& idx);
+
+// ---- contrastive
+// The fused CLIP / SigLIP loss of ops/contrastive.h (bias: SigLIP only, else undefined); gradients
+// for the embeddings, log_scale and bias.
+Tensor info_nce(const Tensor& image, const Tensor& text, const Tensor& log_scale, const Tensor& bias, ops::ContrastiveLoss loss);
 
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }

@@ -44,6 +44,8 @@ constexpr OpInfo kOps[] = {
     {OpKind::Attention, "scaledDotProductAttention", 3, true},
     {OpKind::Dropout, "dropout", 2, true},
     {OpKind::IndexSelect, "indexSelect", 1, true},
+    // image, text, logScale (+ bias for SigLIP)
+    {OpKind::InfoNCE, "infoNCE", -1, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");

@@ -20,6 +20,8 @@ enum class OpKind : uint16_t {
   Sum, Mean, Max, Argmax,
   // fused
   Softmax, LogSoftmax, LayerNorm, Embedding, CrossEntropy, Attention, Dropout, IndexSelect,
+  // contrastive
+  InfoNCE,
   Count
 };
 
