@@ -283,8 +283,8 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
   },
   infoNCE(dtype) {
     // Thorough checks live in test/infonce.test.ts; here: the tiled kernels on this SIMD level,
-    // 200 rows: two row blocks of 192.
-    const N = 200, D = 9;
+    // 600 rows: two blocks of 576 rows and of 576 columns.
+    const N = 600, D = 9;
     const img = randomRef([N, D], 104), txt = randomRef([N, D], 105);
     const t = Math.log(1 / 0.07);
     const clip = qkv.infoNCE(toTensor(img, dtype), toTensor(txt, dtype), qkv.Tensor.from([t], [], { dtype }));

@@ -9,7 +9,7 @@
 // Then dÂ = s G T̂, dT̂ = s Gᵀ Â, dt = Σ G∘(S - b) = Σ_i â_i·dÂ_i, db = Σ G, and the
 // normalisation's backward. Rows are split into `chunks` tasks of whole row blocks; each task owns
 // its rows and keeps its own column statistics (or partial dT̂), merged in chunk order afterwards,
-// so the scratch is O(chunks · N · D) with chunks <= threads.
+// so the scratch is O(chunks · N · D) with chunks <= 2 · threads.
 #include "backend/backend.h"
 
 #include <algorithm>
@@ -26,8 +26,8 @@ namespace qkv::backend::cpu_impl {
 
 namespace {
 
-constexpr int64_t kBr = 192;  // rows (images) per tile: 16 micro-tiles of 12 rows of the GEMM
-constexpr int64_t kBc = 384;  // columns (texts) per tile: 12 x 32 (logits) and 32 x 12 (dT̂)
+constexpr int64_t kBr = 576;  // rows (images) per tile: 48 micro-tiles of 12 rows of the GEMM
+constexpr int64_t kBc = 576;  // columns (texts) per tile: 18 x 32 (logits) and 48 x 12 (dT̂)
 constexpr double kNormEps = 1e-12;  // as torch.nn.functional.normalize: x / max(|x|, eps)
 
 // Rows of x [N, D] divided by their norms (clamped at kNormEps); the norms kept for the backward.
@@ -67,14 +67,17 @@ void normalise_backward(const Unit<T>& u, const T* dunit, int64_t N, int64_t D, 
   });
 }
 
-// How the rows are split among tasks: whole row blocks, at most one chunk per thread.
+// How the rows are split among tasks: whole row blocks, at most kChunksPerThread chunks per thread
+// (more than one, so that the pool can even out a core that is busy with something else).
+constexpr int64_t kChunksPerThread = 2;
+
 struct Split {
   int64_t chunks, rows_per_chunk;
 };
 
 Split split_rows(int64_t N) {
-  const int64_t blocks = (N + kBr - 1) / kBr;
-  const int64_t per = (blocks + ThreadPool::global().threads() - 1) / ThreadPool::global().threads();
+  const int64_t blocks = (N + kBr - 1) / kBr, most = kChunksPerThread * ThreadPool::global().threads();
+  const int64_t per = (blocks + most - 1) / most;
   return {(blocks + per - 1) / per, per * kBr};
 }
 
