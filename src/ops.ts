@@ -305,8 +305,9 @@ function infoNCEArgs(op: string, imageEmb: Tensor, textEmb: Tensor, logScale: Te
  * `-(1/N) Σ_ij log σ(z_ij · logit_ij)` (the sum over all N² pairs divided by N, as in the paper).
  *
  * `logScale` (and `bias`) are learnable scalar tensors of the embeddings' dtype. Initial values:
- * CLIP `logScale = ln(1 / 0.07)`; SigLIP `logScale = ln 10`, `bias = -10`. The caller clamps
- * `logScale` at `ln 100` after each optimizer step (CLIP's rule); no op here does it.
+ * CLIP `logScale = ln(1 / 0.07)`; SigLIP `logScale = ln 10`, `bias = -10`. The caller (a dual
+ * encoder's training step) clamps `logScale` at `ln 100` after each optimizer step, CLIP's rule; this
+ * op does not, and the optimizers have no in-place clamp of a parameter.
  *
  * Tiled: the N×N logits are never stored (memory grows linearly with N); the backward pass
  * recomputes them from the saved per-row and per-column log-sum-exps. Differentiable in all inputs.

@@ -148,6 +148,16 @@ describe('the tiled kernels against the reference kernel', () => {
         qkv.setThreads(initialThreads);
       });
 
+  it('reads strided views (a transposed [D, N] buffer) like their contiguous copies', () => {
+    const { image, text } = batch(45, 7, 400);
+    const t = scalar(CLIP_T, 'float32');
+    const viewOf = (x: Float64Array) => tensor(x, [45, 7], 'float32').transpose().contiguous().transpose();
+    const iv = viewOf(image), tv = viewOf(text);
+    expect(iv.isContiguous()).toBe(false);
+    const want = qkv.infoNCE(tensor(image, [45, 7], 'float32'), tensor(text, [45, 7], 'float32'), t).item();
+    expect(qkv.infoNCE(iv, tv, t).item()).toBe(want);
+  });
+
   it('is deterministic for a given thread count', () => {
     const { image, text } = batch(1200, 16, 300);
     const a = fast(image, text, 1200, 16, 'clip', CLIP_T, 0, 'float32'), b = fast(image, text, 1200, 16, 'clip', CLIP_T, 0, 'float32');
