@@ -4,6 +4,7 @@
 #include "binding.h"
 #include "autograd/functions.h"
 #include "ops/attention.h"
+#include "ops/contrastive.h"
 
 namespace qkv::binding {
 
@@ -271,10 +272,51 @@ static Napi::Value adaptive_avg_pool2d(const Napi::CallbackInfo& info) {
   });
 }
 
+// infoNCE(image, text, logScale, bias | null, loss: 'clip' | 'siglip') and its reference, which
+// returns { loss, image, text, logScale, bias } (the reference gradients; bias null for CLIP).
+struct InfoNCEArgs {
+  Tensor image, text, log_scale, bias;
+  ops::ContrastiveLoss loss;
+};
+
+static InfoNCEArgs info_nce_args(const Napi::CallbackInfo& info, const char* op) {
+  InfoNCEArgs a{TensorHandle::unwrap(info, 0, op, "imageEmb"), TensorHandle::unwrap(info, 1, op, "textEmb"),
+                TensorHandle::unwrap(info, 2, op, "logScale"), optional_tensor(info, 3, op, "bias"), ops::ContrastiveLoss::Clip};
+  const std::string loss = arg_string(info, 4, op, "loss");
+  if (loss == "siglip") a.loss = ops::ContrastiveLoss::Siglip;
+  else if (loss != "clip") throw_type(std::string(op) + ": loss must be 'clip' or 'siglip', got '" + loss + "'");
+  return a;
+}
+
+static Napi::Value info_nce(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    InfoNCEArgs a = info_nce_args(info, "infoNCE");
+    return wrap(info, ag::info_nce(a.image, a.text, a.log_scale, a.bias, a.loss));
+  });
+}
+
+static Napi::Value info_nce_reference(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    InfoNCEArgs a = info_nce_args(info, "infoNCEReference");
+    ops::InfoNCEGrads g;
+    Tensor loss = ops::info_nce_reference(a.image, a.text, a.log_scale, a.bias, a.loss, &g);
+    Napi::Env env = info.Env();
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("loss", TensorHandle::wrap(env, loss));
+    out.Set("image", TensorHandle::wrap(env, g.image));
+    out.Set("text", TensorHandle::wrap(env, g.text));
+    out.Set("logScale", TensorHandle::wrap(env, g.log_scale));
+    out.Set("bias", g.bias.defined() ? TensorHandle::wrap(env, g.bias) : env.Null());
+    return out;
+  });
+}
+
 void init_ops(Napi::Env env, Napi::Object exports) {
   exports.Set("linear", Napi::Function::New(env, linear, "linear"));
   exports.Set("dropout", Napi::Function::New(env, dropout, "dropout"));
   exports.Set("indexSelect", Napi::Function::New(env, index_select, "indexSelect"));
+  exports.Set("infoNCE", Napi::Function::New(env, info_nce, "infoNCE"));
+  exports.Set("infoNCEReference", Napi::Function::New(env, info_nce_reference, "infoNCEReference"));
   exports.Set("scaledDotProductAttention", Napi::Function::New(env, attention, "scaledDotProductAttention"));
   exports.Set("attentionReference", Napi::Function::New(env, attention_reference, "attentionReference"));
   exports.Set("matmul", Napi::Function::New(env, matmul, "matmul"));

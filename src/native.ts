@@ -65,6 +65,10 @@ export interface CoreBinding {
   maxPool2d(x: NativeTensor, kernel: readonly number[], stride: readonly number[], padding: readonly number[], dilation: readonly number[]): NativeTensor;
   avgPool2d(x: NativeTensor, kernel: readonly number[], stride: readonly number[], padding: readonly number[], countIncludePad: boolean): NativeTensor;
   adaptiveAvgPool2d(x: NativeTensor, outputSize: readonly number[]): NativeTensor;
+  infoNCE(image: NativeTensor, text: NativeTensor, logScale: NativeTensor, bias: NativeTensor | null, loss: 'clip' | 'siglip'): NativeTensor;
+  infoNCEReference(image: NativeTensor, text: NativeTensor, logScale: NativeTensor, bias: NativeTensor | null, loss: 'clip' | 'siglip'): {
+    loss: NativeTensor; image: NativeTensor; text: NativeTensor; logScale: NativeTensor; bias: NativeTensor | null;
+  };
   // autograd
   requiresGrad(t: NativeTensor): boolean;
   setRequiresGrad(t: NativeTensor, value: boolean): void;

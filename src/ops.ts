@@ -1,6 +1,6 @@
 // The ops of the registry as functions on `qkv`. Each checks its JavaScript arguments and calls the
 // core; shape, axis and index checks happen natively and throw RangeError naming the op and shapes.
-import { checkArray, checkFunction, checkInt, checkInt32List, checkNumber, checkOptions, checkSeed, checkShape, optBool, optInt, optNumber, type Options } from './args';
+import { checkArray, checkFunction, checkInt, checkInt32List, checkNumber, checkOptions, checkSeed, checkShape, optBool, optEnum, optInt, optNumber, type Options } from './args';
 import { named } from './errors';
 import { binding, type NativeTensor } from './native';
 import { Tensor, binaryOp as binary, checkDType, handle, reduceOp, unaryOp as unary, type DType } from './tensor';
@@ -274,6 +274,55 @@ export function scaledDotProductAttention(q: Tensor, k: Tensor, v: Tensor, optio
 export function attentionReference(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   const args = attentionArgs('attentionReference', q, k, v, options);
   return wrap(named('attentionReference', () => binding.attentionReference(...args)));
+}
+
+// ---- contrastive -----------------------------------------------------------------------------------
+
+export interface InfoNCEOptions {
+  /** 'clip' (the default): symmetric softmax cross-entropy; 'siglip': pairwise sigmoid loss (needs `bias`). */
+  loss?: 'clip' | 'siglip';
+  /** SigLIP's learnable scalar bias b of the logits (initialise it at -10). */
+  bias?: Tensor;
+}
+
+function infoNCEArgs(op: string, imageEmb: Tensor, textEmb: Tensor, logScale: Tensor, options: InfoNCEOptions) {
+  const o = checkOptions(op, options);
+  const loss = optEnum(op, o, 'loss', ['clip', 'siglip'] as const) ?? 'clip';
+  const bias = o.bias === undefined ? null : handle(o.bias, op, 'option bias');
+  if (loss === 'siglip' && bias === null) throw new RangeError(`${op}: the siglip loss needs option bias (a scalar tensor)`);
+  if (loss === 'clip' && bias !== null) throw new RangeError(`${op}: option bias is only for loss 'siglip'`);
+  return [handle(imageEmb, op, 'imageEmb'), handle(textEmb, op, 'textEmb'), handle(logScale, op, 'logScale'), bias, loss] as const;
+}
+
+/**
+ * The contrastive loss of a dual encoder (CLIP), fused: rows i of `imageEmb` and `textEmb` [N, D]
+ * are a matching pair. Both are L2-normalised inside the op (x / max(|x|, 1e-12)), the logits are
+ * `exp(logScale) · Î T̂ᵀ`, and the loss is the mean of the cross-entropy over rows (image → text,
+ * target i for row i) and over columns (text → image): `(L_i2t + L_t2i) / 2`.
+ *
+ * With `{ loss: 'siglip', bias }`: SigLIP's pairwise sigmoid loss over logits
+ * `exp(logScale) · Î T̂ᵀ + bias`, labels +1 on the diagonal and -1 elsewhere:
+ * `-(1/N) Σ_ij log σ(z_ij · logit_ij)` (the sum over all N² pairs divided by N, as in the paper).
+ *
+ * `logScale` (and `bias`) are learnable scalar tensors of the embeddings' dtype. Initial values:
+ * CLIP `logScale = ln(1 / 0.07)`; SigLIP `logScale = ln 10`, `bias = -10`. The caller (a dual
+ * encoder's training step) clamps `logScale` at `ln 100` after each optimizer step, CLIP's rule; this
+ * op does not, and the optimizers have no in-place clamp of a parameter.
+ *
+ * Tiled: the N×N logits are never stored (memory grows linearly with N); the backward pass
+ * recomputes them from the saved per-row and per-column log-sum-exps. Differentiable in all inputs.
+ * Returns a scalar.
+ */
+export function infoNCE(imageEmb: Tensor, textEmb: Tensor, logScale: Tensor, options: InfoNCEOptions = {}): Tensor {
+  return wrap(binding.infoNCE(...infoNCEArgs('infoNCE', imageEmb, textEmb, logScale, options)));
+}
+
+/** @internal The readable reference kernel (explicit N×N logits in double): the loss and its gradients, for tests. */
+export function infoNCEReference(imageEmb: Tensor, textEmb: Tensor, logScale: Tensor, options: InfoNCEOptions = {}):
+  { loss: Tensor; imageEmb: Tensor; textEmb: Tensor; logScale: Tensor; bias: Tensor | null } {
+  const args = infoNCEArgs('infoNCEReference', imageEmb, textEmb, logScale, options);
+  const r = named('infoNCEReference', () => binding.infoNCEReference(...args));
+  return { loss: wrap(r.loss), imageEmb: wrap(r.image), textEmb: wrap(r.text), logScale: wrap(r.logScale), bias: r.bias ? wrap(r.bias) : null };
 }
 
 // ---- layout ----------------------------------------------------------------------------------------

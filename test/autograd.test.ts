@@ -87,6 +87,11 @@ const cases: Record<string, () => void> = {
     gradcheck([inp([40], 63), inp([40], 64)], (x, r) => qkv.dropout(x, 0.4, { seed: 3, residual: r }), 'dropout residual');
   },
   indexSelect: () => gradcheck([inp([5, 3], 65)], (x) => qkv.indexSelect(x, [4, 0, 4, 1]), 'indexSelect'),
+  infoNCE: () => {
+    // Ragged N and D; logScale and bias are scalar inputs with gradients of their own.
+    gradcheck([inp([5, 3], 66), inp([5, 3], 67), inp([], 68)], (a, b, t) => qkv.infoNCE(a, b, t), 'infoNCE clip');
+    gradcheck([inp([4, 3], 69), inp([4, 3], 70), inp([], 71), inp([], 72)], (a, b, t, bias) => qkv.infoNCE(a, b, t, { loss: 'siglip', bias }), 'infoNCE siglip');
+  },
   sum: () => {
     gradcheck([inp([2, 3, 4], 38)], (x) => qkv.sum(x, [0, 2]), 'sum axes');
     gradcheck([inp([2, 3], 39)], (x) => qkv.sum(x, -1, { keepdims: true }), 'sum keepdims');

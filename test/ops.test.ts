@@ -9,6 +9,7 @@ import {
 import { attentionRef } from './helpers/attention-reference';
 import { adaptiveAvgPool2dRef, avgPool2dRef, conv2dRef, maxPool2dRef } from './helpers/image-reference';
 import { batchNormRef, groupNormRef } from './helpers/norm-reference';
+import { infoNCERef } from './helpers/contrastive-reference';
 
 type FloatDType = 'float32' | 'float64';
 const toTensor = (r: Ref, dtype: FloatDType) =>
@@ -281,6 +282,18 @@ const cases: Record<string, (dtype: FloatDType) => void> = {
     const got = qkv.scaledDotProductAttention(toTensor(q, dtype), toTensor(k, dtype), toTensor(v, dtype), { causal: true });
     const ref = attentionRef(q.data, k.data, v.data, [1, 2, 70, 140, 8, 5], { causal: true });
     check(got, { data: ref, shape: [1, 2, 70, 5] }, dtype, 2e-5, 2e-5, 'attention');
+  },
+  infoNCE(dtype) {
+    // Thorough checks live in test/infonce.test.ts; here: the tiled kernels on this SIMD level,
+    // 600 rows: two blocks of 576 rows and of 576 columns.
+    const N = 600, D = 9;
+    const img = randomRef([N, D], 104), txt = randomRef([N, D], 105);
+    const t = Math.log(1 / 0.07);
+    const clip = qkv.infoNCE(toTensor(img, dtype), toTensor(txt, dtype), qkv.Tensor.from([t], [], { dtype }));
+    check(clip, { data: Float64Array.of(infoNCERef(img.data, txt.data, N, D, t)), shape: [] }, dtype, 2e-5, 2e-6, 'infoNCE clip');
+    const sig = qkv.infoNCE(toTensor(img, dtype), toTensor(txt, dtype), qkv.Tensor.from([Math.log(10)], [], { dtype }),
+      { loss: 'siglip', bias: qkv.Tensor.from([-10], [], { dtype }) });
+    check(sig, { data: Float64Array.of(infoNCERef(img.data, txt.data, N, D, Math.log(10), { loss: 'siglip', bias: -10 })), shape: [] }, dtype, 2e-5, 2e-6, 'infoNCE siglip');
   },
   crossEntropy(dtype) {
     const N = 9, C = 23;

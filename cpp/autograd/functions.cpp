@@ -443,4 +443,27 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out_size) {
   return out;
 }
 
+// ---- contrastive ---------------------------------------------------------------------------------
+
+// Shapes: image, text [N, D], scalar log_scale (and bias) → scalar. The backward recomputes the
+// logits tile by tile from the saved per-row and per-column log-sum-exps (ops/contrastive.h).
+Tensor info_nce(const Tensor& image, const Tensor& text, const Tensor& log_scale, const Tensor& bias, ops::ContrastiveLoss loss) {
+  ops::InfoNCEResult r = ops::info_nce_forward(image, text, log_scale, bias, loss);
+  Tensor out = r.loss;
+  if (needs_grad({&image, &text, &log_scale, &bias})) {
+    Tensor a = image.contiguous().detach(), b = text.contiguous().detach(), t = log_scale.detach();
+    Tensor bs = bias.defined() ? bias.detach() : Tensor(), lse = r.lse;
+    std::vector<Tensor> inputs{image, text, log_scale};
+    if (bias.defined()) inputs.push_back(bias);
+    const Shape t_shape = log_scale.shape(), b_shape = bias.defined() ? bias.shape() : Shape{};
+    record(out, OpKind::InfoNCE, inputs, [=](const Tensor& g) {
+      ops::InfoNCEGrads d = ops::info_nce_backward(a, b, t, bs, loss, lse, g);
+      Grads grads{d.image, d.text, d.log_scale.reshape(t_shape, "backward")};
+      if (bs.defined()) grads.push_back(d.bias.reshape(b_shape, "backward"));
+      return grads;
+    });
+  }
+  return out;
+}
+
 }  // namespace qkv::ag

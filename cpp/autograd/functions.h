@@ -6,6 +6,7 @@
 #include "autograd/autograd.h"
 #include "ops/attention.h"
 #include "ops/norm.h"
+#include "ops/contrastive.h"
 #include "ops/ops.h"
 
 namespace qkv::ag {
@@ -48,6 +49,10 @@ Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> out_size);
 Tensor batch_norm(const Tensor& x, Tensor* running_mean, Tensor* running_var, const Tensor& gamma, const Tensor& beta,
                   const ops::BatchNormOptions& options);
 Tensor group_norm(const Tensor& x, int64_t groups, const Tensor& gamma, const Tensor& beta, double eps);
+// ---- contrastive
+// The fused CLIP / SigLIP loss of ops/contrastive.h (bias: SigLIP only, else undefined); gradients
+// for the embeddings, log_scale and bias.
+Tensor info_nce(const Tensor& image, const Tensor& text, const Tensor& log_scale, const Tensor& bias, ops::ContrastiveLoss loss);
 
 // Conveniences over the above.
 inline Tensor add(const Tensor& a, const Tensor& b) { return binary(cpu::BinaryOp::Add, a, b); }

@@ -26,7 +26,10 @@ using ops::AttentionOptions;
 using ops::AttentionResult;
 using ops::AvgBins;
 using ops::BinaryOp;
+using ops::ContrastiveLoss;
 using ops::DropoutLaw;
+using ops::InfoNCEGrads;
+using ops::InfoNCEResult;
 using ops::RandomKind;
 using ops::ReduceKind;
 using ops::ResizeMode;
@@ -134,6 +137,18 @@ using ops::Window2d;
   X(image_resize, Tensor, (const Tensor& x, int64_t out_h, int64_t out_w, ResizeMode mode, bool antialias))         \
   /* (x * scale - mean[c]) / std[c], float32 for int32 input, else x's dtype */                                    \
   X(image_normalize, Tensor, (const Tensor& x, const std::vector<double>& mean, const std::vector<double>& std, double scale)) \
+  /* ---- contrastive ----------------------------------------------------------------------------------- */     \
+  /* image, text [N, D] (contiguous), scalar log_scale, scalar bias (SigLIP; undefined for CLIP) */               \
+  X(info_nce_forward, InfoNCEResult,                                                                                \
+    (const Tensor& image, const Tensor& text, const Tensor& log_scale, const Tensor& bias, ContrastiveLoss loss))   \
+  /* the gradients for the scalar output gradient g, recomputing the logits from the saved lse */                  \
+  X(info_nce_backward, InfoNCEGrads,                                                                                \
+    (const Tensor& image, const Tensor& text, const Tensor& log_scale, const Tensor& bias, ContrastiveLoss loss,    \
+     const Tensor& lse, const Tensor& g))                                                                           \
+  /* the explicit N x N logits in double: the loss, and its gradients (for g = 1) into *grads */                    \
+  X(info_nce_reference, Tensor,                                                                                     \
+    (const Tensor& image, const Tensor& text, const Tensor& log_scale, const Tensor& bias, ContrastiveLoss loss,    \
+     InfoNCEGrads* grads))                                                                                          \
   /* ---- optimizers (in place, all of one shape, contiguous) --------------------------------------------- */     \
   X(adam_step, void, (Tensor & p, const Tensor& g, Tensor& m, Tensor& v, const AdamStep& a))                        \
   X(sgd_step, void, (Tensor & p, const Tensor& g, Tensor* momentum, const SgdStep& a))                              \

@@ -44,6 +44,16 @@ struct AttentionResult {
   Tensor out, lse;
 };
 
+// The fused contrastive loss of a dual encoder (ops/contrastive.h has the definitions).
+enum class ContrastiveLoss : uint8_t { Clip, Siglip };
+struct InfoNCEResult {
+  Tensor loss;  // scalar
+  Tensor lse;   // [2, N]: each row's, then each column's log-sum-exp of the logits (CLIP); undefined for SigLIP
+};
+struct InfoNCEGrads {
+  Tensor image, text, log_scale, bias;  // bias: SigLIP only
+};
+
 // One update of AdamW / Adam / SGD, elementwise over a parameter (optim/optimizer.h has the rules).
 //   Adam:  p <- p * decay;  g' = g + l2 p;  m <- b1 m + (1-b1) g';  v <- b2 v + (1-b2) g'^2;
 //          p <- p - step_size * m / (sqrt(v) / bc2_sqrt + eps)

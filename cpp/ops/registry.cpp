@@ -52,6 +52,8 @@ constexpr OpInfo kOps[] = {
     // ---- normalisation
     {OpKind::BatchNorm, "batchNorm", 3, true},
     {OpKind::GroupNorm, "groupNorm", 3, true},
+    // image, text, logScale (+ bias for SigLIP)
+    {OpKind::InfoNCE, "infoNCE", -1, true},
 };
 static_assert(sizeof(kOps) / sizeof(kOps[0]) == static_cast<size_t>(OpKind::Count),
               "every OpKind needs a row in the registry");

@@ -24,6 +24,8 @@ enum class OpKind : uint16_t {
   Conv2d, MaxPool2d, AvgPool2d, AdaptiveAvgPool2d,
   // normalisation
   BatchNorm, GroupNorm,
+  // contrastive
+  InfoNCE,
   Count
 };
 
