@@ -1,6 +1,6 @@
 /**
  * qkv: representation learning for Node.js on a native C++ core.
- * Tensors and ops, autograd and modules, word2vec, and transformers (encoders and encoder-decoders).
+ * Tensors and ops, autograd and modules, word2vec, transformers (encoders, encoder-decoders, GPT) and dual encoders (CLIP).
  */
 export { Tensor, type DType, type Device, type NestedArray } from './tensor';
 export * from './ops';
@@ -17,5 +17,9 @@ export * from './word2vec/index';
 export * as nn from './nn/index';
 export * as optim from './optim/index';
 export * from './transformer/index';
+export {
+  DualEncoder, DualEncoder as CLIP, type DualEncoderOptions, type DualEncoderFitOptions, type VisionTowerOptions, type TextTowerOptions,
+  type ImageTextPairs, type ZeroShotOptions, type ZeroShotResult, type RetrievalResult, type RetrievalDirection,
+} from './clip/dual-encoder';
 export type { TrainProgress, TrainResult, EvalResult, EpochStats, LossPoint } from './training';
 export * as plot from './plot/index';

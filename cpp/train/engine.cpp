@@ -140,6 +140,7 @@ Result run(nn::Module& model, optim::Optimizer& opt, const BatchSource& data, Ob
       const double norm = o.clip_norm > 0 ? optim::clip_grad_norm(params, o.clip_norm) : optim::grad_norm(params);
       if (!std::isfinite(norm)) throw Error(ErrorKind::NaN, std::string(op) + ": the gradient norm is " + num_str(norm) + " at " + step_str(step, epoch));
       const double lr = opt.step();
+      objective.after_step();
       model.zero_grad();
       ++result.steps;
       epoch_loss += step_loss * static_cast<double>(group);

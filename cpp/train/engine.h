@@ -98,6 +98,8 @@ class Objective {
   virtual BatchLoss loss(const Rows& rows, int64_t step) = 0;
   // What the batch's mean loss averages over (samples, or target tokens); weighs micro-batches.
   virtual int64_t weight(const Rows& rows) const { return static_cast<int64_t>(rows.size()); }
+  // After each optimizer step: constraints on the parameters (a dual encoder clamps its temperature).
+  virtual void after_step() {}
   virtual bool has_validation() const { return false; }
   virtual EvalResult validate() { return {}; }
 };

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "autograd/functions.h"
+#include "clip/dual_encoder.h"
 #include "core/error.h"
 #include "nn/factory.h"
 #include "transformer/gpt.h"
@@ -360,6 +361,7 @@ const std::vector<std::pair<std::string, nn::ModuleBuilder>>& builders() {
       {"TransformerEncoder", build_encoder},
       {"Seq2Seq", build_seq2seq},
       {"GPT", build_gpt},
+      {"DualEncoder", clip::build_dual_encoder},
   };
   return list;
 }

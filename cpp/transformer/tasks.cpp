@@ -6,8 +6,11 @@
 //                       attention (inputs), fitClassifier / evaluateClassifier (inputs, labels), predictClassifier (inputs)
 //   TransformerEncoder (BertEncoder)  fit (inputs [, labels, valInputs, valLabels]), evaluate (inputs [, labels]),
 //                       encode (inputs), classify (inputs)
+//   DualEncoder         fit (images, texts [, valImages, valTexts]), evaluate (images, texts), encodeImages (images),
+//                       encodeTexts (texts), evaluateRetrieval (images, texts)
 #include "transformer/tasks.h"
 
+#include "clip/dual_encoder_train.h"
 #include "core/error.h"
 #include "nn/task.h"
 #include "ops/ops.h"
@@ -316,6 +319,74 @@ nn::TaskOutput gpt_predict_classifier(nn::Module& m, const nn::TaskInput& in, nn
       predict_gpt_classifier(as<GPT>(m), examples_input(in, o, "", false, op), o.integer_at_least("batchSize", 32, 1), ctx.aborted));
 }
 
+// ---- DualEncoder ------------------------------------------------------------------------------------
+
+clip::ImageTextPairs pairs_input(const nn::TaskInput& in, const std::string& prefix, const char* op) {
+  const std::string images = prefix.empty() ? "images" : prefix + "Images", texts = prefix.empty() ? "texts" : prefix + "Texts";
+  return {in.tensor(images, op), sequences_input(in, texts, op)};
+}
+
+nn::TaskOutput dual_encoder_fit(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "DualEncoder.fit";
+  const nn::TaskOptions o(in.options, op);
+  clip::DualEncoderTrainOptions t;
+  t.loop = o.loop(t.loop);
+  t.hyper = o.hyper();
+  t.batch_size = o.integer_or("batchSize", t.batch_size);
+  t.shuffle = o.boolean_or("shuffle", true);
+  const clip::ImageTextPairs data = pairs_input(in, "", op);
+  std::optional<clip::ImageTextPairs> val;
+  if (in.find("valImages")) val = pairs_input(in, "val", op);
+  return value(nn::to_json(
+      clip::fit_dual_encoder(as<clip::DualEncoder>(m), data, val ? &*val : nullptr, t, *in.optimizer, ctx.progress, ctx.aborted)));
+}
+
+nn::TaskOutput dual_encoder_evaluate(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "DualEncoder.evaluate";
+  const nn::TaskOptions o(in.options, op);
+  return value(nn::to_json(clip::evaluate_dual_encoder(as<clip::DualEncoder>(m), pairs_input(in, "", op),
+                                                       o.integer_at_least("batchSize", 128, 2), ctx.aborted)));
+}
+
+nn::TaskOutput dual_encoder_encode_images(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "DualEncoder.encodeImages";
+  const nn::TaskOptions o(in.options, op);
+  return tensor_output(clip::encode_images(as<clip::DualEncoder>(m), in.tensor("images", op), o.integer_at_least("batchSize", 256, 1),
+                                           ctx.aborted));
+}
+
+nn::TaskOutput dual_encoder_encode_texts(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "DualEncoder.encodeTexts";
+  const nn::TaskOptions o(in.options, op);
+  return tensor_output(clip::encode_texts(as<clip::DualEncoder>(m), sequences_input(in, "texts", op),
+                                          o.integer_at_least("batchSize", 256, 1), ctx.aborted));
+}
+
+json::Value retrieval_json(const clip::RetrievalDirection& d) {
+  json::Value v = json::Value::object();
+  v.set("r1", json::Value::number(d.r1));
+  v.set("r5", json::Value::number(d.r5));
+  v.set("r10", json::Value::number(d.r10));
+  v.set("meanRank", json::Value::number(d.mean_rank));
+  v.set("medianRank", json::Value::number(d.median_rank));
+  return v;
+}
+
+nn::TaskOutput dual_encoder_retrieval(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
+  const char* op = "DualEncoder.evaluateRetrieval";
+  const nn::TaskOptions o(in.options, op);
+  auto& model = as<clip::DualEncoder>(m);
+  const int64_t bs = o.integer_at_least("batchSize", 256, 1);
+  const clip::ImageTextPairs p = pairs_input(in, "", op);
+  clip::check_pairs(p, op, "the pairs");
+  const clip::RetrievalMetrics r =
+      clip::retrieval_metrics(clip::encode_images(model, p.images, bs, ctx.aborted), clip::encode_texts(model, p.texts, bs, ctx.aborted));
+  json::Value v = json::Value::object();
+  v.set("imageToText", retrieval_json(r.image_to_text));
+  v.set("textToImage", retrieval_json(r.text_to_image));
+  return value(std::move(v));
+}
+
 }  // namespace
 
 void register_transformer_tasks() {
@@ -335,6 +406,11 @@ void register_transformer_tasks() {
   nn::register_task("GPT", "fitClassifier", {gpt_fit_classifier, make_gpt_optimizer});
   nn::register_task("GPT", "evaluateClassifier", {gpt_evaluate_classifier, nullptr});
   nn::register_task("GPT", "predictClassifier", {gpt_predict_classifier, nullptr});
+  nn::register_task("DualEncoder", "fit", {dual_encoder_fit, clip::make_dual_encoder_optimizer});
+  nn::register_task("DualEncoder", "evaluate", {dual_encoder_evaluate, nullptr});
+  nn::register_task("DualEncoder", "encodeImages", {dual_encoder_encode_images, nullptr});
+  nn::register_task("DualEncoder", "encodeTexts", {dual_encoder_encode_texts, nullptr});
+  nn::register_task("DualEncoder", "evaluateRetrieval", {dual_encoder_retrieval, nullptr});
 }
 
 }  // namespace qkv::transformer

@@ -399,19 +399,8 @@ namespace {
 template <class Fn>
 Tensor map_batches(BertEncoder& model, const Sequences& data, int64_t batch_size, const char* op, const AbortFn& aborted, Fn&& fn) {
   check_sequences(data, op, "inputs");
-  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
-  NoGradGuard no_grad;
-  ModeGuard mode(model, false);
   const HostIds X(data.ids);
-  const int64_t N = data.size();
-  std::vector<Tensor> parts;
-  for (int64_t a = 0; a < N; a += batch_size) {
-    train::check_abort(aborted, op);
-    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
-    std::iota(idx.begin(), idx.end(), a);
-    parts.push_back(fn(gather(data, X, idx)).contiguous());
-  }
-  return parts.size() == 1 ? parts[0] : ops::concat(parts, 0);
+  return map_row_batches(model, data.size(), batch_size, op, aborted, [&](const std::vector<int64_t>& idx) { return fn(gather(data, X, idx)); });
 }
 
 }  // namespace

@@ -14,6 +14,9 @@
 #include <memory>
 #include <vector>
 
+#include "autograd/autograd.h"
+#include "core/error.h"
+#include "ops/ops.h"
 #include "optim/optimizer.h"
 #include "train/engine.h"
 #include "transformer/models.h"
@@ -107,6 +110,23 @@ struct Batch {
   std::vector<int32_t> lengths;
 };
 Batch gather(const Sequences& s, const HostIds& all, const std::vector<int64_t>& idx);
+
+// fn(rows) for rows 0..N-1 in order, batch_size at a time, in eval mode without recording; the
+// results concatenated along axis 0 (RangeError naming op for a batch size below 1).
+template <class Fn>
+Tensor map_row_batches(nn::Module& model, int64_t N, int64_t batch_size, const char* op, const AbortFn& aborted, Fn&& fn) {
+  if (batch_size < 1) throw_range(std::string(op) + ": batchSize must be positive");
+  NoGradGuard no_grad;
+  nn::ModeGuard mode(model, false);
+  std::vector<Tensor> parts;
+  for (int64_t a = 0; a < N; a += batch_size) {
+    train::check_abort(aborted, op);
+    std::vector<int64_t> idx(static_cast<size_t>(std::min(N, a + batch_size) - a));
+    for (size_t i = 0; i < idx.size(); ++i) idx[i] = a + static_cast<int64_t>(i);
+    parts.push_back(fn(idx).contiguous());
+  }
+  return parts.size() == 1 ? parts[0] : ops::concat(parts, 0);
+}
 
 // Checks Sequences (int32 [N, L], N lengths in [1, L]) and that two sets have the same N.
 void check_sequences(const Sequences& s, const char* op, const char* what);
