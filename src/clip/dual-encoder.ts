@@ -259,13 +259,13 @@ export class DualEncoder extends TrainableModule {
   }
 
   /** Unit-length image embeddings [N, E] of images [N, C, H, W]. */
-  encodeImages(images: Tensor, options: BatchOptions = {}): Promise<Tensor> {
+  async encodeImages(images: Tensor, options: BatchOptions = {}): Promise<Tensor> {
     const op = 'DualEncoder.encodeImages';
     return this.encodeTask(op, 'encodeImages', [['images', handle(checkImages(images, op), op, 'images')]], options);
   }
 
   /** Unit-length text embeddings [N, E]. */
-  encodeTexts(texts: readonly string[], options: BatchOptions = {}): Promise<Tensor> {
+  async encodeTexts(texts: readonly string[], options: BatchOptions = {}): Promise<Tensor> {
     const op = 'DualEncoder.encodeTexts';
     return this.encodeTask(op, 'encodeTexts', sequenceTensors('texts', this.batch(texts, op)), options);
   }

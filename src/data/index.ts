@@ -25,3 +25,14 @@ export {
   type SimilarityExample,
   type StoryExample,
 } from './reasoning';
+export {
+  SCENE_COLOURS,
+  SCENE_SHAPES,
+  shapeScenes,
+  type Scene,
+  type SceneColour,
+  type SceneObject,
+  type SceneOptions,
+  type SceneShape,
+  type Scenes,
+} from './scenes';

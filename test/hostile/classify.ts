@@ -14,6 +14,9 @@ export interface Verdict {
 
 export const CODES = new Set(['ERR_DISPOSED', 'ERR_FORMAT', 'ERR_IO', 'ERR_ABORTED', 'ERR_NAN', 'ERR_BUSY', 'ERR_NO_STATE', 'ERR_UNSUPPORTED', 'ERR_CUDA', 'ERR_DEVICE']);
 
+// Exports that are other names of one class: their messages use the class's name.
+const ALIASES: Record<string, string> = { CLIP: 'DualEncoder' };
+
 /**
  * The names a message may use for a target: 'nn.Linear' → Linear; 'Tensor.from' → from;
  * 'Tensor#grad=' → grad; a method also by its receiver's class ('Seq2Seq: the model is disposed',
@@ -22,7 +25,8 @@ export const CODES = new Set(['ERR_DISPOSED', 'ERR_FORMAT', 'ERR_IO', 'ERR_ABORT
 export function callNames(id: string, receiver?: string): string[] {
   const last = id.split(/[.#]/).pop()!.replace(/=$/, '');
   const owner = id.includes('#') ? id.split('#')[0].split('.').pop()! : undefined;
-  return [last, ...(owner ? [owner] : []), ...(receiver ? [receiver] : [])];
+  const names = [last, ...(owner ? [owner] : []), ...(receiver ? [receiver] : [])];
+  return [...names, ...names.filter((n) => n in ALIASES).map((n) => ALIASES[n])];
 }
 
 function namesCall(message: string, id: string, receiver?: string): boolean {
