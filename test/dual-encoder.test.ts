@@ -202,7 +202,7 @@ describe('DualEncoder learns', () => {
     const scenes = idx.map((i) => te.scenes[i]);
     const ret = await m.evaluateRetrieval(images, scenes.map((s) => s.caption));
     const img = rows(await m.encodeImages(images));
-    const score = async (f: (s: qkv.Scene) => string) => rows(await m.encodeTexts(scenes.map(f))).map((t, i) => dot(img[i], t));
+    const score = async (f: (s: qkv.data.Scene) => string) => rows(await m.encodeTexts(scenes.map(f))).map((t, i) => dot(img[i], t));
     const [truth, colours, relation] = [await score((s) => s.caption), await score((s) => s.colourSwapped), await score((s) => s.relationSwapped)];
     const beats = (other: number[]) => truth.filter((v, i) => v > other[i]).length / truth.length;
     console.log(`scenes: text→image R@1 ${ret.textToImage.r1.toFixed(2)} R@5 ${ret.textToImage.r5.toFixed(2)} (chance 0.01); ` +
