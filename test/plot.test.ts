@@ -1,4 +1,4 @@
-// plot.attention: the SVG's structure and labels, and (where librsvg's rsvg-convert is installed)
+// plot.attention, plot.similarity and plot.confusion: the SVG's structure and labels, and (where librsvg's rsvg-convert is installed)
 // the rendered picture, decoded here and checked pixel by pixel at the cells.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -141,5 +141,39 @@ describe('plot.lossCurve', () => {
     expect(() => qkv.plot.lossCurve([])).toThrow(RangeError);
     expect(() => qkv.plot.lossCurve([{ step: 'a' } as never])).toThrow(TypeError);
     await m.dispose();
+  });
+});
+
+describe('plot.similarity and plot.confusion', () => {
+  it('similarity colours run from the smallest value to the largest, with captions and embedded thumbnails', () => {
+    const m = [[0.9, -0.2, 0.1], [0.0, 0.8, -0.4], [0.3, 0.2, 0.7]];
+    // Three 2x2 RGB thumbnails: image r is a solid colour (r/2, 1 - r/2, 0.25).
+    const px = new Float32Array(3 * 3 * 4);
+    for (let r = 0; r < 3; r++) for (let i = 0; i < 4; i++) [r / 2, 1 - r / 2, 0.25].forEach((v, c) => (px[(r * 3 + c) * 4 + i] = v));
+    const svg = qkv.plot.similarity(m, { rows: ['a', 'b', 'c'], cols: ['x', 'y', 'z'], thumbnails: qkv.Tensor.from(px, [3, 3, 2, 2]) });
+    const c = cells(svg);
+    expect(c.length).toBe(9);
+    expect(c[5].slice(4, 7).map(Number)).toEqual([68, 1, 84]);      // -0.4, the smallest: viridis' first colour
+    expect(c[0].slice(4, 7).map(Number)).toEqual([253, 231, 37]);   // 0.9, the largest: its last
+    const images = [...svg.matchAll(/href="data:image\/png;base64,([A-Za-z0-9+/=]+)"/g)].map((g) => decodePng(Buffer.from(g[1], 'base64')));
+    expect(images.length).toBe(3);
+    images.forEach((img, r) => {
+      expect([img.width, img.height]).toEqual([2, 2]);
+      expect(img.pixel(1, 1)).toEqual([Math.round(255 * r / 2), Math.round(255 * (1 - r / 2)), 64]);
+    });
+    expect(svg).toContain('>-0.40</text>');
+    expect(() => qkv.plot.similarity(m, { thumbnails: qkv.zeros([2, 3, 2, 2]) })).toThrow(/2 thumbnails for 3 rows/);
+    expect(() => qkv.plot.similarity(m, { vmin: 1, vmax: 0 })).toThrow(/vmax 0 must be above vmin 1/);
+  });
+
+  it('confusion counts (truth, prediction) pairs and prints them in the cells', () => {
+    const truth = [0, 0, 1, 2, 2, 2], predicted = [0, 1, 1, 2, 0, 2];
+    expect(qkv.plot.confusionMatrix(truth, predicted, 3)).toEqual([[1, 1, 0], [0, 1, 0], [1, 0, 2]]);
+    const svg = qkv.plot.confusion(truth, predicted, { classNames: ['cat', 'dog', 'eel'] });
+    expect(cells(svg).length).toBe(9);
+    expect(svg).toContain('eel → eel: 2.0000');
+    expect(svg).toContain('cat → dog: 1.0000');
+    expect(() => qkv.plot.confusion([0, 3], [0, 1], { classNames: ['a', 'b'] })).toThrow(RangeError);
+    expect(() => qkv.plot.confusion([0], [0, 1])).toThrow(/1 true labels and 2 predictions/);
   });
 });
