@@ -1,5 +1,6 @@
 // `npm start`: a tour of qkv on bundled data. Each model issue adds its part.
 import * as qkv from '../src/index';
+import { clipDemo } from './clip-demo';
 import { gptDemo } from './gpt-demo';
 import { seq2seqDemo } from './seq2seq-demo';
 import { trainingDemo } from './training-demo';
@@ -41,6 +42,8 @@ async function main(): Promise<void> {
   await seq2seqDemo();
   section('a GPT pretrained on Shakespeare, streaming a sample, then fine-tuned');
   await gptDemo();
+  section('a dual encoder (CLIP) on MNIST digits and captions: zero-shot and retrieval');
+  await clipDemo();
 }
 
 main().catch((err) => {

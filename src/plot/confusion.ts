@@ -26,5 +26,5 @@ export function confusion(truth: readonly number[], predicted: readonly number[]
   const m = confusionMatrix(truth, predicted, Number.isInteger(classes) ? classes : 1, op);
   const labels = names ?? m.map((_, i) => String(i));
   const { classNames: _, ...rest } = o;
-  return heatmap(m, { colormap: 'blues', showValues: true, cellSize: 28, ...rest, rows: labels, cols: labels, title: o.title ?? 'rows: truth, columns: prediction' }, op);
+  return heatmap(m, { colormap: 'blues', showValues: true, cellSize: 28, ...rest, rows: labels, cols: labels, title: o.title ?? 'rows: truth, columns: prediction' }, op, undefined, String);
 }

@@ -124,7 +124,8 @@ export interface Thumbnails {
 }
 
 /** The heat map of a matrix as SVG text (written to `path` when given, atomically). */
-export function heatmap(weights: Matrix, options: HeatmapOptions, op: string, thumbnails?: Thumbnails): string {
+export function heatmap(weights: Matrix, options: HeatmapOptions, op: string, thumbnails?: Thumbnails,
+  format: (v: number) => string = (v) => v.toFixed(2).replace(/^(-?)0\./, '$1.')): string {
   const o: Options = checkOptions(op, options);
   const w = matrix(weights, op);
   const R = w.length, C = w[0].length;
@@ -154,7 +155,7 @@ export function heatmap(weights: Matrix, options: HeatmapOptions, op: string, th
   const top = Math.ceil(titleH + colSpan * 0.75 + 14); // column labels at -45°
   const gridW = C * cell, gridH = R * cell;
   const barX = left + gridW + 16, barW = 12;
-  const width = Math.ceil(barX + barW + 44), height = Math.ceil(top + gridH + 12);
+  const width = Math.ceil(Math.max(barX + barW + 44, title ? left + textWidth(title, 13) + 12 : 0)), height = Math.ceil(top + gridH + 12);
 
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif" font-size="11">`);
@@ -168,7 +169,7 @@ export function heatmap(weights: Matrix, options: HeatmapOptions, op: string, th
       out.push(`<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${colour(t, map)}"><title>${esc(`${rowText[r]} → ${colText[c]}: ${w[r][c].toFixed(4)}`)}</title></rect>`);
       if (showValues) {
         const fg = luminance(t, map) > 0.5 ? 'black' : 'white';
-        out.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 3.5}" text-anchor="middle" font-size="9" fill="${fg}">${w[r][c].toFixed(2).replace(/^0/, '')}</text>`);
+        out.push(`<text x="${x + cell / 2}" y="${y + cell / 2 + 3.5}" text-anchor="middle" font-size="9" fill="${fg}">${format(w[r][c])}</text>`);
       }
     }
   out.push(`</g>`);
