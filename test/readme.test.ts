@@ -1,4 +1,4 @@
-// Every ```ts block of README.md, docs/training.md, docs/transformers.md and docs/gpt.md runs as written, as an
+// Every ```ts block of README.md, docs/training.md, docs/transformers.md, docs/gpt.md and docs/dual-encoders.md runs as written, as an
 // ES module importing 'qkv' the way a consumer does: from the compiled package (tsc output, like
 // dist/) of this checkout. (docs/word2vec.md's blocks name the user's own corpus files.)
 import { execFileSync } from 'node:child_process';
@@ -8,7 +8,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const root = path.join(__dirname, '..');
-const pages = ['README.md', 'docs/training.md', 'docs/transformers.md', 'docs/gpt.md'];
+const pages = ['README.md', 'docs/training.md', 'docs/transformers.md', 'docs/gpt.md', 'docs/dual-encoders.md'];
 const blocks = pages.flatMap((page) =>
   [...fs.readFileSync(path.join(root, page), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => ({ page, code: m[1] })),
 );
