@@ -37,14 +37,15 @@ DualEncoder::DualEncoder(const DualEncoderOptions& options) : Module("DualEncode
   const char* op = "DualEncoder";
   if (o_.embed_dim < 1) throw_range(std::string(op) + ": embedDim must be positive");
   if (!(o_.max_logit_scale > 0)) throw_range(std::string(op) + ": maxLogitScale must be positive");
-  o_.vision.output_dim = o_.text.output_dim = o_.embed_dim;
+  o_.vision.output_dim = o_.conv.output_dim = o_.text.output_dim = o_.embed_dim;
   if (o_.init_logit_scale < 0) o_.init_logit_scale = o_.loss == ContrastiveLoss::Siglip ? std::log(10.0) : std::log(1 / 0.07);
   if (o_.init_logit_scale > o_.max_logit_scale)
     throw_range(std::string(op) + ": initLogitScale " + std::to_string(o_.init_logit_scale) + " is above maxLogitScale " +
                 std::to_string(o_.max_logit_scale));
-  visual = register_module("visual", std::make_shared<VisionTransformer>(o_.vision));
+  if (o_.conv_vision) visual = register_module("visual", std::make_shared<ConvTower>(o_.conv));
+  else visual = register_module("visual", std::make_shared<VisionTransformer>(o_.vision));
   text = register_module("text", std::make_shared<TextTransformer>(o_.text));
-  const DType dt = o_.vision.layer.dtype;
+  const DType dt = o_.conv_vision ? o_.conv.dtype : o_.vision.layer.dtype;
   if (o_.text.layer.dtype != dt) throw_type(std::string(op) + ": the towers must have one dtype");
   logit_scale = register_parameter("logit_scale", scalar_parameter(o_.init_logit_scale, dt), Decay::No);
   if (o_.loss == ContrastiveLoss::Siglip) logit_bias = register_parameter("logit_bias", scalar_parameter(o_.init_logit_bias, dt), Decay::No);
@@ -78,6 +79,24 @@ json::Value DualEncoder::config() const {
 }
 
 namespace {
+
+ConvTowerOptions read_conv(const json::Value& c, const std::string& where) {
+  nn::ConfigReader r{c, where};
+  ConvTowerOptions o;
+  o.image_size = r.integer("imageSize");
+  o.channels = r.integer_or("channels", 3);
+  o.width = r.integer("width");
+  o.blocks.clear();
+  const json::Value* b = r.find("blocks");
+  if (!b || !b->is_array()) throw Error(ErrorKind::Format, where + ".blocks must be an array of integers");
+  for (const json::Value& n : b->items()) {
+    if (!n.is_int()) throw Error(ErrorKind::Format, where + ".blocks must be an array of integers");
+    o.blocks.push_back(n.as_int());
+  }
+  o.dtype = r.dtype_or("dtype", DType::F32);
+  o.seed = r.seed_or("seed", 0);
+  return o;
+}
 
 VisionTransformerOptions read_vision(const json::Value& c, const std::string& where) {
   nn::ConfigReader r{c, where};
@@ -116,7 +135,10 @@ nn::ModulePtr build_dual_encoder(const json::Value& c) {
   const json::Value* v = r.find("vision");
   const json::Value* t = r.find("text");
   if (!v || !v->is_object() || !t || !t->is_object()) throw Error(ErrorKind::Format, r.where + " needs 'vision' and 'text' objects");
-  o.vision = read_vision(*v, r.where + ".vision");
+  const json::Value* kind = v->find("type");
+  o.conv_vision = kind && kind->is_string() && kind->as_string() == "ConvTower";
+  if (o.conv_vision) o.conv = read_conv(*v, r.where + ".vision");
+  else o.vision = read_vision(*v, r.where + ".vision");
   o.text = read_text(*t, r.where + ".text");
   return std::make_shared<DualEncoder>(o);
 }

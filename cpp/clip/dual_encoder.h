@@ -9,7 +9,7 @@
 // ln(1/0.07) and clamped to [0, ln 100] after every optimizer step (open_clip). SigLIP's pairwise
 // sigmoid loss is the option (t = ln 10 and a learnable bias b = −10 at the start).
 //
-// Parameter names: `visual.*` (towers.h), `text.*`, `logit_scale` (a scalar) and, for SigLIP,
+// Parameter names: `visual.*` (towers.h: either image tower), `text.*`, `logit_scale` (a scalar) and, for SigLIP,
 // `logit_bias`.
 #include <cstdint>
 #include <memory>
@@ -24,7 +24,9 @@ using ops::ContrastiveLoss;
 
 struct DualEncoderOptions {
   int64_t embed_dim = 256;
+  bool conv_vision = false;         // the image tower: a ViT (`vision`) or a ConvTower (`conv`)
   VisionTransformerOptions vision;  // output_dim is set to embed_dim
+  ConvTowerOptions conv;            // output_dim is set to embed_dim
   TextTransformerOptions text;      // output_dim is set to embed_dim
   ContrastiveLoss loss = ContrastiveLoss::Clip;
   double init_logit_scale = -1;     // < 0: ln(1/0.07) for CLIP, ln 10 for SigLIP
@@ -46,7 +48,7 @@ class DualEncoder : public nn::Module {
   json::Value config() const override;
   const DualEncoderOptions& options() const { return o_; }
 
-  std::shared_ptr<VisionTransformer> visual;
+  std::shared_ptr<nn::Module> visual;  // a VisionTransformer or a ConvTower
   std::shared_ptr<TextTransformer> text;
   Tensor logit_scale, logit_bias;  // logit_bias: SigLIP only
 

@@ -141,6 +141,110 @@ json::Value VisionTransformer::config() const {
   return c;
 }
 
+// ---- ConvTower -----------------------------------------------------------------------------------
+
+namespace {
+
+std::shared_ptr<nn::Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride, DType dt, uint64_t seed) {
+  nn::Conv2dOptions o;
+  o.window.stride = {stride, stride};
+  o.window.padding = {k / 2, k / 2};
+  o.bias = false;
+  o.dtype = dt;
+  auto c = std::make_shared<nn::Conv2d>(in, out, std::array<int64_t, 2>{k, k}, o);
+  // He initialisation for ReLU networks, fan-out mode (torchvision's ResNet).
+  nn::fill_normal(c->weight, 0, std::sqrt(2.0 / static_cast<double>(out * k * k)), seed);
+  return c;
+}
+
+std::shared_ptr<nn::BatchNorm2d> batch_norm(int64_t c, DType dt) {
+  nn::BatchNormOptions o;
+  o.dtype = dt;
+  return std::make_shared<nn::BatchNorm2d>(c, o);
+}
+
+Tensor relu(const Tensor& x) { return ag::unary(cpu::UnaryOp::Relu, x); }
+
+}  // namespace
+
+BasicBlock::BasicBlock(int64_t in, int64_t out, int64_t stride, DType dt, uint64_t seed)
+    : Module("BasicBlock"), in_(in), out_(out), stride_(stride) {
+  conv1 = register_module("conv1", conv(in, out, 3, stride, dt, nn::derive_seed(seed, 1)));
+  bn1 = register_module("bn1", batch_norm(out, dt));
+  conv2 = register_module("conv2", conv(out, out, 3, 1, dt, nn::derive_seed(seed, 2)));
+  bn2 = register_module("bn2", batch_norm(out, dt));
+  nn::fill_constant(bn2->weight, 0);  // the block starts as the identity (Goyal et al. 2017)
+  if (stride != 1 || in != out) {
+    shortcut = register_module("shortcut", conv(in, out, 1, stride, dt, nn::derive_seed(seed, 3)));
+    shortcut_bn = register_module("shortcut_bn", batch_norm(out, dt));
+  }
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  Tensor y = bn2->forward(conv2->forward(relu(bn1->forward(conv1->forward(x)))));
+  return relu(ag::add(y, shortcut ? shortcut_bn->forward(shortcut->forward(x)) : x));
+}
+
+json::Value BasicBlock::config() const {
+  json::Value c = json::Value::object();
+  c.set("type", json::Value::string("BasicBlock"));
+  c.set("in", integer(in_));
+  c.set("out", integer(out_));
+  c.set("stride", integer(stride_));
+  return c;
+}
+
+ConvTower::ConvTower(const ConvTowerOptions& o) : Module("ConvTower"), o_(o) {
+  const char* op = "ConvTower";
+  if (o.channels < 1 || o.width < 1 || o.output_dim < 1 || o.image_size < 1 || o.blocks.empty())
+    throw_range(std::string(op) + ": channels, width, imageSize, the embedding width and the stages must be positive");
+  for (int64_t b : o.blocks)
+    if (b < 1) throw_range(std::string(op) + ": every stage needs at least one block");
+  stem = register_module("stem", conv(o.channels, o.width, 3, 1, o.dtype, nn::derive_seed(o.seed, 1)));
+  stem_bn = register_module("stem_bn", batch_norm(o.width, o.dtype));
+  auto stages = std::make_shared<nn::Sequential>();
+  int64_t in = o.width;
+  for (size_t s = 0; s < o.blocks.size(); ++s) {
+    const int64_t out = o.width << s;
+    for (int64_t b = 0; b < o.blocks[s]; ++b) {
+      const uint64_t seed = nn::derive_seed(nn::derive_seed(o.seed, 10 + s), static_cast<uint64_t>(b));
+      blocks_.push_back(std::make_shared<BasicBlock>(in, out, s > 0 && b == 0 ? 2 : 1, o.dtype, seed));
+      stages->append(blocks_.back());
+      in = out;
+    }
+  }
+  register_module("blocks", stages);
+  proj = register_module("proj", projection(in, o.output_dim, o.dtype, nn::derive_seed(o.seed, 2)));
+}
+
+Tensor ConvTower::forward(const Tensor& images) {
+  const char* op = "ConvTower";
+  const int64_t C = o_.channels, S = o_.image_size;
+  if (!images.defined() || images.dim() != 4 || images.size(1) != C || images.size(2) != S || images.size(3) != S)
+    throw_range(std::string(op) + ": images must be [N, " + std::to_string(C) + ", " + std::to_string(S) + ", " + std::to_string(S) +
+                "], got " + (images.defined() ? shape_str(images.shape()) : std::string("undefined")));
+  check_input_dtype(images, op);
+  Tensor x = relu(stem_bn->forward(stem->forward(images)));
+  for (const auto& b : blocks_) x = b->forward(x);
+  const int64_t N = x.size(0), Cl = x.size(1);
+  return proj->forward(ag::reshape(ag::adaptive_avg_pool2d(x, {1, 1}), {N, Cl}));
+}
+
+json::Value ConvTower::config() const {
+  json::Value c = json::Value::object();
+  c.set("type", json::Value::string("ConvTower"));
+  c.set("imageSize", integer(o_.image_size));
+  c.set("channels", integer(o_.channels));
+  c.set("width", integer(o_.width));
+  json::Value b = json::Value::array();
+  for (int64_t n : o_.blocks) b.push(integer(n));
+  c.set("blocks", std::move(b));
+  c.set("outputDim", integer(o_.output_dim));
+  c.set("dtype", json::Value::string(dtype_name(o_.dtype)));
+  c.set("seed", json::Value::string(std::to_string(o_.seed)));
+  return c;
+}
+
 // ---- TextTransformer -----------------------------------------------------------------------------
 
 TextTransformer::TextTransformer(const TextTransformerOptions& o) : Module("TextTransformer"), o_(o) {

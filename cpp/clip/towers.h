@@ -9,6 +9,12 @@
 // pre-LN TransformerBlocks, `ln_post` on the class token's state and `proj` Linear(W, E) without
 // bias.
 //
+// ConvTower (a small ResNet): a 3×3 stem convolution, stages of basic residual blocks (two 3×3
+// convolutions with batch norm; the first block of each later stage halves the resolution with
+// stride 2 and a 1×1 projection shortcut), global average pooling and `proj` Linear(C_last, E)
+// without bias. Convolutions have no bias (batch norm follows each); He (fan-out) initialisation,
+// and the last batch norm of each block starts at zero so that blocks start as identities.
+//
 // TextTransformer (CLIP's text tower): `token_embedding` plus learned `positional_embedding`,
 // causal pre-LN TransformerBlocks, `ln_final`, the state at the end-of-text token (its first
 // occurrence in the row; CLIP puts it last) and `text_projection` Linear(W, E) without bias.
@@ -20,6 +26,7 @@
 #include <memory>
 #include <vector>
 
+#include "nn/image_layers.h"
 #include "nn/layers.h"
 #include "transformer/layers.h"
 
@@ -48,6 +55,44 @@ class VisionTransformer : public nn::Module {
  private:
   std::vector<std::shared_ptr<TransformerBlock>> blocks_;
   VisionTransformerOptions o_;
+};
+
+struct ConvTowerOptions {
+  int64_t image_size = 32, channels = 3, width = 32, output_dim = 256;
+  std::vector<int64_t> blocks = {1, 1, 1};  // residual blocks per stage; stage s has width · 2^s channels
+  DType dtype = DType::F32;
+  uint64_t seed = 0;
+};
+
+// conv → bn → relu → conv → bn, plus the input (or its 1×1 projection), → relu.
+class BasicBlock : public nn::Module {
+ public:
+  BasicBlock(int64_t in, int64_t out, int64_t stride, DType dtype, uint64_t seed);
+  Tensor forward(const Tensor& x) override;
+  json::Value config() const override;
+
+  std::shared_ptr<nn::Conv2d> conv1, conv2, shortcut;  // shortcut: when the shape changes
+  std::shared_ptr<nn::BatchNorm2d> bn1, bn2, shortcut_bn;
+
+ private:
+  int64_t in_, out_, stride_;
+};
+
+class ConvTower : public nn::Module {
+ public:
+  explicit ConvTower(const ConvTowerOptions& options);
+  // images [N, C, H, W] (H = W = image_size) -> features [N, E] (not normalised).
+  Tensor forward(const Tensor& images) override;
+  json::Value config() const override;
+  const ConvTowerOptions& options() const { return o_; }
+
+  std::shared_ptr<nn::Conv2d> stem;
+  std::shared_ptr<nn::BatchNorm2d> stem_bn;
+  std::shared_ptr<nn::Linear> proj;
+
+ private:
+  std::vector<std::shared_ptr<BasicBlock>> blocks_;
+  ConvTowerOptions o_;
 };
 
 struct TextTransformerOptions {

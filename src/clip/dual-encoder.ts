@@ -2,7 +2,7 @@
 // contrastively on image–caption pairs (the fused symmetric InfoNCE, or SigLIP's sigmoid loss),
 // natively on a worker thread through the shared engine. Zero-shot classification, retrieval both
 // ways and similarity matrices build on encodeImages / encodeTexts.
-import { checkArray, checkObject, checkOptions, checkString, checkStringArray, optEnum, optInt, optNumber, optSeed, typeName } from '../args';
+import { checkArray, checkInt, checkObject, checkOptions, checkString, checkStringArray, optEnum, optInt, optNumber, optSeed, typeName } from '../args';
 import { QkvError } from '../errors';
 import { argmax, div, matmul, maximum, mean, mul, softmax, sqrt, sum } from '../ops';
 import { Tensor, handle } from '../tensor';
@@ -16,10 +16,17 @@ import { nativeTrainOptions, progressCallback, type TrainOptions } from '../tran
 import type { EvalResult, TrainResult } from '../training';
 import type { NativeTensor } from '../native';
 
-/** The image tower: a ViT over patches of patchSize × patchSize pixels. */
+/**
+ * The image tower: a ViT over patches of patchSize × patchSize pixels (kind 'vit', the default), or
+ * a small ResNet (kind 'cnn': a 3×3 stem, `blocks[s]` residual blocks at width · 2^s channels, each
+ * later stage at half the resolution, global average pooling).
+ */
 export interface VisionTowerOptions extends Omit<LayerConfig, 'dim' | 'dtype' | 'seed' | 'norm' | 'fused'> {
-  /** Width W of the tower (default 256); heads default to W / 64 (at least 1). */
+  kind?: 'vit' | 'cnn';
+  /** Width W of the tower (default 256 for a ViT, 32 channels for the CNN's first stage); a ViT's heads default to W / 64 (at least 1). */
   width?: number;
+  /** CNN: residual blocks per stage (default [1, 1, 1]). */
+  blocks?: readonly number[];
   /** Height and width of the (square) images (default 32). */
   imageSize?: number;
   /** Image channels (default 3). */
@@ -134,7 +141,8 @@ export function dualEncoderConfig(o: Record<string, unknown>, tokenizer: Tokeniz
       t,
     };
   };
-  const { t: v, ...vision } = tower('vision', 0);
+  const v0 = o.vision === undefined ? {} : checkObject(op, 'option vision', o.vision, '{ kind, width, layers, ... }');
+  const kind = optEnum(`${op} vision`, v0, 'kind', ['vit', 'cnn'] as const) ?? 'vit';
   const { t: tt, ...text } = tower('text', 1);
   const vocabSize = optInt(`${op} text`, tt, 'vocabSize', { min: 1 }) ?? tokenizer.size;
   if (vocabSize < tokenizer.size) throw new RangeError(`${op}: text.vocabSize ${vocabSize} is below the tokenizer's ${tokenizer.size} ids`);
@@ -145,12 +153,23 @@ export function dualEncoderConfig(o: Record<string, unknown>, tokenizer: Tokeniz
     loss,
     initLogitScale: optNumber(op, o, 'initLogitScale', { min: 0, max: Math.log(100) }) ?? -1,
     initLogitBias: optNumber(op, o, 'initLogitBias') ?? -10,
-    vision: {
-      ...vision,
-      imageSize: optInt(`${op} vision`, v, 'imageSize', { min: 1 }) ?? 32,
-      channels: optInt(`${op} vision`, v, 'channels', { min: 1 }) ?? 3,
-      patchSize: optInt(`${op} vision`, v, 'patchSize', { min: 1 }) ?? 4,
-    },
+    vision: kind === 'cnn' ? {
+      type: 'ConvTower',
+      imageSize: optInt(`${op} vision`, v0, 'imageSize', { min: 1 }) ?? 32,
+      channels: optInt(`${op} vision`, v0, 'channels', { min: 1 }) ?? 3,
+      width: optInt(`${op} vision`, v0, 'width', { min: 1 }) ?? 32,
+      blocks: v0.blocks === undefined ? [1, 1, 1]
+        : checkArray(`${op} vision`, 'option blocks', v0.blocks, (b, n) => checkInt(`${op} vision`, n, b, { min: 1, max: 64 }), { nonEmpty: true, what: 'an array of block counts' }),
+      dtype, seed: String(seed),
+    } : (() => {
+      const { t: v, ...vision } = tower('vision', 0);
+      return {
+        ...vision,
+        imageSize: optInt(`${op} vision`, v, 'imageSize', { min: 1 }) ?? 32,
+        channels: optInt(`${op} vision`, v, 'channels', { min: 1 }) ?? 3,
+        patchSize: optInt(`${op} vision`, v, 'patchSize', { min: 1 }) ?? 4,
+      };
+    })(),
     text: { ...text, vocabSize, context: optInt(`${op} text`, tt, 'context', { min: 2 }) ?? 32, eotId: tokenizer.eosId },
   };
 }
