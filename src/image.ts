@@ -87,3 +87,4 @@ export function clipPreprocess(x: Tensor, options: { size?: number; antialias?: 
   return new Tensor(native.clipPreprocess(handle(x, op, 'image'), size, antialias));
 }
 
+export { load, type LoadImagesOptions } from './image-files';

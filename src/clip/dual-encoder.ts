@@ -6,6 +6,8 @@ import { checkArray, checkInt, checkObject, checkOptions, checkString, checkStri
 import { QkvError } from '../errors';
 import { argmax, div, matmul, maximum, mean, mul, softmax, sqrt, sum } from '../ops';
 import { Tensor, handle } from '../tensor';
+import { clipPreprocess } from '../image';
+import { load as loadImages } from '../image-files';
 import { padBatch, type TokenBatch } from '../text/batch';
 import { tokenizerFromJSON, type Tokenizer } from '../text/tokenizer';
 import { layerConfig, type LayerConfig } from '../transformer/base';
@@ -69,7 +71,7 @@ export interface DualEncoderOptions {
 
 /** Images [N, C, H, W] and the N captions that go with them. */
 export interface ImageTextPairs {
-  images: Tensor;
+  images: Images;
   texts: readonly string[];
 }
 
@@ -174,6 +176,14 @@ export function dualEncoderConfig(o: Record<string, unknown>, tokenizer: Tokeniz
   };
 }
 
+/**
+ * Images as a tensor [N, C, H, W], or image files (paths or encoded Buffers, decoded by the optional
+ * peer dependency sharp): those are resized and center-cropped to the tower's size and, in RGB,
+ * normalised as CLIP does (clipPreprocess: [0, 1], then CLIP's mean and std); grey files are
+ * scaled to [0, 1].
+ */
+export type Images = Tensor | readonly (string | Buffer)[];
+
 function checkImages(images: unknown, op: string, name = 'images'): Tensor {
   if (!(images instanceof Tensor)) throw new TypeError(`${op}: ${name} must be a Tensor [N, C, H, W], got ${typeName(images)}`);
   if (images.shape.length !== 4) throw new RangeError(`${op}: ${name} must be [N, C, H, W], got [${images.shape.join(', ')}]`);
@@ -240,9 +250,19 @@ export class DualEncoder extends TrainableModule {
     return padBatch(texts.map((t) => this.tokenizer.encode(t, { bos, eos: true, maxLength: this.context })), op, this.tokenizer.padId ?? 0);
   }
 
-  private pairTensors(p: unknown, op: string, prefix: '' | 'val'): [string, NativeTensor][] {
+  /** Images as the tower's input tensor: a tensor as it is, files decoded and preprocessed (see {@link Images}). */
+  async imageTensor(images: Images, op = 'DualEncoder.imageTensor', name = 'images'): Promise<Tensor> {
+    if (images instanceof Tensor || !Array.isArray(images)) return checkImages(images, op, name);
+    if (this.channels !== 1 && this.channels !== 3) throw new RangeError(`${op}: image files give 1 or 3 channels, the model takes ${this.channels}`);
+    const pixels = await loadImages(images, { size: this.imageSize, channels: this.channels as 1 | 3 });
+    const out = this.channels === 3 ? clipPreprocess(pixels, { size: this.imageSize }) : div(pixels, 255);
+    pixels.dispose();
+    return out;
+  }
+
+  private async pairTensors(p: unknown, op: string, prefix: '' | 'val'): Promise<[string, NativeTensor][]> {
     const o = checkObject(op, prefix ? 'option validation' : 'pairs', p, '{ images, texts }');
-    const images = checkImages(o.images, op, prefix ? 'validation.images' : 'images');
+    const images = await this.imageTensor(o.images as Images, op, prefix ? 'validation.images' : 'images');
     const texts = checkStringArray(op, prefix ? 'validation.texts' : 'texts', o.texts, { nonEmpty: true });
     if (texts.length !== images.shape[0])
       throw new RangeError(`${op}: ${images.shape[0]} images and ${texts.length} texts: one caption per image is needed`);
@@ -259,8 +279,8 @@ export class DualEncoder extends TrainableModule {
   async fit(pairs: ImageTextPairs, options: DualEncoderFitOptions = {}): Promise<TrainResult> {
     const op = 'DualEncoder.fit';
     const { native, signal, onProgress, resume, options: o } = nativeTrainOptions(options, op, ['evalEvery']);
-    const tensors = this.pairTensors(pairs, op, '');
-    if (o.validation !== undefined) tensors.push(...this.pairTensors(o.validation, op, 'val'));
+    const tensors = await this.pairTensors(pairs, op, '');
+    if (o.validation !== undefined) tensors.push(...(await this.pairTensors(o.validation, op, 'val')));
     return this.fitJob(op, signal, resume, { options: native, tensors, onProgress: progressCallback(onProgress) });
   }
 
@@ -270,7 +290,7 @@ export class DualEncoder extends TrainableModule {
     const o = checkOptions(op, options);
     const call = { batchSize: optInt(op, o, 'batchSize', { min: 2 }) ?? 128 };
     const signal = checkSignal(o.signal, op);
-    const tensors = this.pairTensors(pairs, op, '');
+    const tensors = await this.pairTensors(pairs, op, '');
     return this.enqueue((m) => taskValue<EvalResult>(op, signal, () => startTask(m, 'evaluate', { options: call, tensors })));
   }
 
@@ -281,10 +301,10 @@ export class DualEncoder extends TrainableModule {
     return this.enqueue(async (m) => new Tensor((await runJob(op, signal, () => startTask(m, verb, { options: call, tensors }))).tensors.get('output')!));
   }
 
-  /** Unit-length image embeddings [N, E] of images [N, C, H, W]. */
-  async encodeImages(images: Tensor, options: BatchOptions = {}): Promise<Tensor> {
+  /** Unit-length image embeddings [N, E] of images [N, C, H, W] or image files. */
+  async encodeImages(images: Images, options: BatchOptions = {}): Promise<Tensor> {
     const op = 'DualEncoder.encodeImages';
-    return this.encodeTask(op, 'encodeImages', [['images', handle(checkImages(images, op), op, 'images')]], options);
+    return this.encodeTask(op, 'encodeImages', [['images', handle(await this.imageTensor(images, op), op, 'images')]], options);
   }
 
   /** Unit-length text embeddings [N, E]. */
@@ -294,7 +314,7 @@ export class DualEncoder extends TrainableModule {
   }
 
   /** The cosine similarities [N, M] of N images and M texts. */
-  async similarity(images: Tensor, texts: readonly string[], options: BatchOptions = {}): Promise<Tensor> {
+  async similarity(images: Images, texts: readonly string[], options: BatchOptions = {}): Promise<Tensor> {
     const [img, txt] = [await this.encodeImages(images, options), await this.encodeTexts(texts, options)];
     const s = matmul(img, txt.transpose());
     img.dispose();
@@ -306,7 +326,7 @@ export class DualEncoder extends TrainableModule {
    * Zero-shot classification (open_clip): each class name put into every template, the prompts'
    * embeddings averaged per class and renormalised; each image takes the class of highest cosine.
    */
-  async zeroShot(images: Tensor, classNames: readonly string[], options: ZeroShotOptions = {}): Promise<ZeroShotResult> {
+  async zeroShot(images: Images, classNames: readonly string[], options: ZeroShotOptions = {}): Promise<ZeroShotResult> {
     const op = 'DualEncoder.zeroShot';
     const names = checkStringArray(op, 'classNames', classNames, { nonEmpty: true });
     const o = checkOptions(op, options);
@@ -328,12 +348,12 @@ export class DualEncoder extends TrainableModule {
   }
 
   /** open_clip's retrieval metrics of paired images and captions (image i goes with texts[i]), both ways. */
-  async evaluateRetrieval(images: Tensor, texts: readonly string[], options: BatchOptions = {}): Promise<RetrievalResult> {
+  async evaluateRetrieval(images: Images, texts: readonly string[], options: BatchOptions = {}): Promise<RetrievalResult> {
     const op = 'DualEncoder.evaluateRetrieval';
     const o = checkOptions(op, options);
     const call = { batchSize: optInt(op, o, 'batchSize', { min: 1 }) ?? 256 };
     const signal = checkSignal(o.signal, op);
-    const tensors = this.pairTensors({ images, texts }, op, '');
+    const tensors = await this.pairTensors({ images, texts }, op, '');
     return this.enqueue((m) => taskValue<RetrievalResult>(op, signal, () => startTask(m, 'evaluateRetrieval', { options: call, tensors })));
   }
 }

@@ -8,11 +8,19 @@ export interface ConfusionPlotOptions extends Omit<HeatmapOptions, 'rows' | 'col
 }
 
 /** The counts [classes][classes] of (truth, prediction) pairs. */
-export function confusionMatrix(truth: readonly number[], predicted: readonly number[], classes: number, op = 'plot.confusion'): number[][] {
-  const t = checkArray(op, 'truth', truth, (v, n) => checkInt(op, n, v, { min: 0, max: classes - 1 }), { what: 'an array of labels' });
-  const p = checkArray(op, 'predicted', predicted, (v, n) => checkInt(op, n, v, { min: 0, max: classes - 1 }), { what: 'an array of labels' });
+export function confusionMatrix(truth: readonly number[], predicted: readonly number[], classes?: number): number[][] {
+  return counts(truth, predicted, classes, 'plot.confusionMatrix');
+}
+
+// The labels checked (integers in [0, classes), classes defaulting to the largest label + 1), counted.
+function counts(truth: unknown, predicted: unknown, classes: unknown, op: string): number[][] {
+  const labels = (v: unknown, name: string) => checkArray(op, name, v, (x, n) => checkInt(op, n, x, { min: 0, max: 1 << 20 }), { what: 'an array of labels' });
+  const t = labels(truth, 'truth'), p = labels(predicted, 'predicted');
   if (t.length !== p.length) throw new RangeError(`${op}: ${t.length} true labels and ${p.length} predictions`);
-  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  const seen = t.concat(p).reduce((m, x) => Math.max(m, x + 1), 1);
+  const k = classes === undefined ? seen : checkInt(op, 'classes', classes, { min: 1, max: 1 << 20 });
+  if (seen > k) throw new RangeError(`${op}: label ${seen - 1} is outside the ${k} classes`);
+  const m = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   t.forEach((c, i) => m[c][p[i]]++);
   return m;
 }
@@ -22,8 +30,7 @@ export function confusion(truth: readonly number[], predicted: readonly number[]
   const op = 'plot.confusion';
   const o = checkOptions(op, options) as ConfusionPlotOptions;
   const names = o.classNames === undefined ? undefined : checkArray(op, 'option classNames', o.classNames, (s, n) => checkString(op, n, s), { nonEmpty: true, what: 'an array of strings' });
-  const classes = names?.length ?? Math.max(1, ...Array.from(truth ?? []).map(Number), ...Array.from(predicted ?? []).map(Number)) + 1;
-  const m = confusionMatrix(truth, predicted, Number.isInteger(classes) ? classes : 1, op);
+  const m = counts(truth, predicted, names?.length, op);
   const labels = names ?? m.map((_, i) => String(i));
   const { classNames: _, ...rest } = o;
   return heatmap(m, { colormap: 'blues', showValues: true, cellSize: 28, ...rest, rows: labels, cols: labels, title: o.title ?? 'rows: truth, columns: prediction' }, op, undefined, String);

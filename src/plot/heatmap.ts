@@ -97,7 +97,8 @@ function pngOf(t: Thumbnails, i: number): Buffer {
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
 }
 
-function matrix(weights: unknown, op: string): number[][] {
+/** The rows of a 2-D Tensor or an array of rows of numbers, checked (errors naming op). */
+export function matrix(weights: unknown, op: string): number[][] {
   if (weights instanceof Tensor) {
     const shape = liveTensor(weights, op, 'weights').shape;
     if (shape.length !== 2 || shape[0] === 0 || shape[1] === 0) throw new RangeError(`${op}: a weights tensor must be 2-D [rows, cols] and not empty, got [${shape.join(', ')}]`);

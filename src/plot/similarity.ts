@@ -2,8 +2,8 @@
 // Rows may carry image thumbnails beside their labels; colours run from the smallest value to the
 // largest unless vmin / vmax are given.
 import { checkOptions } from '../args';
-import { Tensor, liveTensor, tensorData } from '../tensor';
-import { heatmap, type HeatmapOptions, type Matrix, type Thumbnails } from './heatmap';
+import { type Tensor, liveTensor, tensorData } from '../tensor';
+import { heatmap, matrix, type HeatmapOptions, type Matrix, type Thumbnails } from './heatmap';
 
 export interface SimilarityPlotOptions extends HeatmapOptions {
   /** Images [rows, C, H, W] (C = 1 or 3) drawn beside the row labels; values are clipped to [0, 1]. */
@@ -11,22 +11,19 @@ export interface SimilarityPlotOptions extends HeatmapOptions {
 }
 
 /** An SVG heat map of a similarity matrix (e.g. DualEncoder.similarity), with captions or thumbnails as labels. */
-export function similarity(matrix: Matrix, options: SimilarityPlotOptions = {}): string {
+export function similarity(values: Matrix, options: SimilarityPlotOptions = {}): string {
   const op = 'plot.similarity';
+  const w = matrix(values, op);
   const { thumbnails, ...rest } = checkOptions(op, options) as SimilarityPlotOptions;
   let thumbs: Thumbnails | undefined;
   if (thumbnails !== undefined) {
     const shape = liveTensor(thumbnails, op, 'option thumbnails').shape;
     if (shape.length !== 4 || (shape[1] !== 1 && shape[1] !== 3))
       throw new RangeError(`${op}: option thumbnails must be [rows, 1 or 3, H, W], got [${shape.join(', ')}]`);
-    const rows = matrix instanceof Tensor ? matrix.shape[0] : matrix.length;
-    if (shape[0] !== rows) throw new RangeError(`${op}: ${shape[0]} thumbnails for ${rows} rows`);
+    if (shape[0] !== w.length) throw new RangeError(`${op}: ${shape[0]} thumbnails for ${w.length} rows`);
     thumbs = { pixels: tensorData(thumbnails, op, 'option thumbnails') as Float32Array, channels: shape[1], height: shape[2], width: shape[3] };
   }
   let lo = Infinity;
-  if (rest.vmin === undefined) {
-    const values = matrix instanceof Tensor ? Array.from(tensorData(matrix, op, 'matrix')) : (matrix as readonly ArrayLike<number>[]).flatMap((r) => Array.from(r));
-    for (const v of values) if (Number.isFinite(v) && v < lo) lo = v;
-  }
-  return heatmap(matrix, { ...rest, vmin: rest.vmin ?? (Number.isFinite(lo) ? lo : 0) }, op, thumbs);
+  for (const r of w) for (const v of r) if (Number.isFinite(v) && v < lo) lo = v;
+  return heatmap(w, { ...rest, vmin: rest.vmin ?? (Number.isFinite(lo) ? lo : 0) }, op, thumbs);
 }
