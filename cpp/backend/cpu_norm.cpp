@@ -61,7 +61,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                   bool training, double momentum, double eps, Tensor* mean_out, Tensor* rstd_out) {
   const Tensor x = x_in.contiguous();
   const Tensor gamma = gamma_in.defined() ? gamma_in.contiguous() : Tensor(), beta = beta_in.defined() ? beta_in.contiguous() : Tensor();
-  const auto [N, C, S] = dims_of(x);
+  const Dims dims = dims_of(x);
+  const int64_t N = dims.N, C = dims.C, S = dims.S;
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   Tensor mean = Tensor::empty({C}, x.dtype()), rstd = Tensor::empty({C}, x.dtype());
   const bool update = training && running_mean && running_var;
@@ -114,7 +115,8 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
 void batch_norm_backward(const Tensor& x_in, const Tensor& g_in, const Tensor& gamma_in, const Tensor& mean, const Tensor& rstd,
                          bool training, Tensor* dx, Tensor* dgamma, Tensor* dbeta) {
   const Tensor x = x_in.contiguous(), g = g_in.contiguous(), gamma = gamma_in.defined() ? gamma_in.contiguous() : Tensor();
-  const auto [N, C, S] = dims_of(x);
+  const Dims dims = dims_of(x);
+  const int64_t N = dims.N, C = dims.C, S = dims.S;
   if (dx) *dx = Tensor::empty(x.shape(), x.dtype());
   if (dgamma) *dgamma = Tensor::empty({C}, x.dtype());
   if (dbeta) *dbeta = Tensor::empty({C}, x.dtype());
@@ -152,7 +154,8 @@ Tensor group_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
                   Tensor* rstd_out) {
   const Tensor x = x_in.contiguous();
   const Tensor gamma = gamma_in.defined() ? gamma_in.contiguous() : Tensor(), beta = beta_in.defined() ? beta_in.contiguous() : Tensor();
-  const auto [N, C, S] = dims_of(x);
+  const Dims dims = dims_of(x);
+  const int64_t N = dims.N, C = dims.C, S = dims.S;
   const int64_t Cg = C / groups, block = Cg * S;
   Tensor out = Tensor::empty(x.shape(), x.dtype());
   Tensor mean = Tensor::empty({N, groups}, x.dtype()), rstd = Tensor::empty({N, groups}, x.dtype());
@@ -188,7 +191,8 @@ Tensor group_norm(const Tensor& x_in, const Tensor& gamma_in, const Tensor& beta
 void group_norm_backward(const Tensor& x_in, const Tensor& g_in, const Tensor& gamma_in, const Tensor& mean, const Tensor& rstd,
                          int64_t groups, Tensor* dx, Tensor* dgamma, Tensor* dbeta) {
   const Tensor x = x_in.contiguous(), g = g_in.contiguous(), gamma = gamma_in.defined() ? gamma_in.contiguous() : Tensor();
-  const auto [N, C, S] = dims_of(x);
+  const Dims dims = dims_of(x);
+  const int64_t N = dims.N, C = dims.C, S = dims.S;
   const int64_t Cg = C / groups, block = Cg * S;
   if (dx) *dx = Tensor::empty(x.shape(), x.dtype());
   if (dgamma) *dgamma = Tensor::empty({C}, x.dtype());
