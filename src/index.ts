@@ -19,7 +19,7 @@ export * as optim from './optim/index';
 export * from './transformer/index';
 export {
   DualEncoder, DualEncoder as CLIP, type DualEncoderOptions, type DualEncoderFitOptions, type VisionTowerOptions, type TextTowerOptions,
-  type ImageTextPairs, type ZeroShotOptions, type ZeroShotResult, type RetrievalResult, type RetrievalDirection,
+  type ImageTextPairs, type EmbedOptions, type ZeroShotOptions, type ZeroShotResult, type RetrievalResult, type RetrievalDirection,
 } from './clip/dual-encoder';
 export type { TrainProgress, TrainResult, EvalResult, EpochStats, LossPoint } from './training';
 export * as plot from './plot/index';

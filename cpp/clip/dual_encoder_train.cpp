@@ -143,22 +143,25 @@ EvalResult evaluate_dual_encoder(DualEncoder& model, const ImageTextPairs& data,
   return r;
 }
 
-Tensor encode_images(DualEncoder& model, const Tensor& images, int64_t batch_size, const train::AbortFn& aborted) {
+Tensor encode_images(DualEncoder& model, const Tensor& images, int64_t batch_size, const train::AbortFn& aborted, bool normalize) {
   const char* op = "DualEncoder.encodeImages";
   if (!images.defined() || !is_float(images.dtype()) || images.dim() != 4)
     throw_type(std::string(op) + ": images must be a float tensor [N, C, H, W]");
   return transformer::map_row_batches(model, images.size(0), batch_size, op, aborted, [&](const Rows& rows) {
-    return l2_normalize(model.image_features(ops::index_select(images, rows)));
+    Tensor f = model.image_features(ops::index_select(images, rows));
+    return normalize ? l2_normalize(f) : f;
   });
 }
 
-Tensor encode_texts(DualEncoder& model, const transformer::Sequences& texts, int64_t batch_size, const train::AbortFn& aborted) {
+Tensor encode_texts(DualEncoder& model, const transformer::Sequences& texts, int64_t batch_size, const train::AbortFn& aborted,
+                    bool normalize) {
   const char* op = "DualEncoder.encodeTexts";
   transformer::check_sequences(texts, op, "the texts");
   const HostIds ids(texts.ids);
   return transformer::map_row_batches(model, texts.size(), batch_size, op, aborted, [&](const Rows& rows) {
     const Batch b = transformer::gather(texts, ids, rows);
-    return l2_normalize(model.text_features(b.ids, b.lengths));
+    Tensor f = model.text_features(b.ids, b.lengths);
+    return normalize ? l2_normalize(f) : f;
   });
 }
 

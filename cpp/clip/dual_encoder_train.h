@@ -48,9 +48,10 @@ train::Result fit_dual_encoder(DualEncoder& model, const ImageTextPairs& data, c
 train::EvalResult evaluate_dual_encoder(DualEncoder& model, const ImageTextPairs& data, int64_t batch_size,
                                         const train::AbortFn& aborted = {});
 
-// Normalised embeddings [N, E] in eval mode, in batches.
-Tensor encode_images(DualEncoder& model, const Tensor& images, int64_t batch_size, const train::AbortFn& aborted = {});
-Tensor encode_texts(DualEncoder& model, const transformer::Sequences& texts, int64_t batch_size, const train::AbortFn& aborted = {});
+// Embeddings [N, E] in eval mode, in batches: normalised, or the projected features as they are.
+Tensor encode_images(DualEncoder& model, const Tensor& images, int64_t batch_size, const train::AbortFn& aborted = {}, bool normalize = true);
+Tensor encode_texts(DualEncoder& model, const transformer::Sequences& texts, int64_t batch_size, const train::AbortFn& aborted = {},
+                    bool normalize = true);
 
 // open_clip's retrieval metrics over paired embeddings (image i goes with text i): the rank of the
 // true partner is the number of candidates scoring higher, ties counting for the lower index;

@@ -352,14 +352,14 @@ nn::TaskOutput dual_encoder_encode_images(nn::Module& m, const nn::TaskInput& in
   const char* op = "DualEncoder.encodeImages";
   const nn::TaskOptions o(in.options, op);
   return tensor_output(clip::encode_images(as<clip::DualEncoder>(m), in.tensor("images", op), o.integer_at_least("batchSize", 256, 1),
-                                           ctx.aborted));
+                                           ctx.aborted, o.boolean_or("normalize", true)));
 }
 
 nn::TaskOutput dual_encoder_encode_texts(nn::Module& m, const nn::TaskInput& in, nn::TaskContext& ctx) {
   const char* op = "DualEncoder.encodeTexts";
   const nn::TaskOptions o(in.options, op);
   return tensor_output(clip::encode_texts(as<clip::DualEncoder>(m), sequences_input(in, "texts", op),
-                                          o.integer_at_least("batchSize", 256, 1), ctx.aborted));
+                                          o.integer_at_least("batchSize", 256, 1), ctx.aborted, o.boolean_or("normalize", true)));
 }
 
 json::Value retrieval_json(const clip::RetrievalDirection& d) {

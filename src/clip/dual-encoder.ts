@@ -2,7 +2,7 @@
 // contrastively on image–caption pairs (the fused symmetric InfoNCE, or SigLIP's sigmoid loss),
 // natively on a worker thread through the shared engine. Zero-shot classification, retrieval both
 // ways and similarity matrices build on encodeImages / encodeTexts.
-import { checkArray, checkInt, checkObject, checkOptions, checkString, checkStringArray, optEnum, optInt, optNumber, optSeed, typeName } from '../args';
+import { checkArray, checkInt, checkObject, checkOptions, checkPath, checkString, checkStringArray, optBool, optEnum, optInt, optNumber, optSeed, typeName } from '../args';
 import { QkvError } from '../errors';
 import { argmax, div, matmul, maximum, mean, mul, softmax, sqrt, sum } from '../ops';
 import { Tensor, handle } from '../tensor';
@@ -13,7 +13,9 @@ import { tokenizerFromJSON, type Tokenizer } from '../text/tokenizer';
 import { layerConfig, type LayerConfig } from '../transformer/base';
 import { checkSignal, runJob, sequenceTensors, startTask, taskValue } from '../jobs';
 import { tb, type NativeModule, type NativeOptimizer } from '../transformer/native';
-import { TrainableModule, fromCheckpoint, loadCheckpoint } from '../transformer/trainable';
+import { TrainableModule, fromCheckpoint, loadCheckpoint, type SaveOptions } from '../transformer/trainable';
+import { tokenizerBeside } from '../transformer/huggingface';
+import { clipOptionsFromHF, readCLIPCheckpoint, writeCLIPCheckpoint } from './huggingface';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from '../transformer/training';
 import type { EvalResult, TrainResult } from '../training';
 import type { NativeTensor } from '../native';
@@ -114,6 +116,11 @@ export interface ZeroShotResult {
 interface BatchOptions {
   batchSize?: number;
   signal?: AbortSignal;
+}
+
+export interface EmbedOptions extends BatchOptions {
+  /** Unit-length rows (default true); false: the projected features as they are (transformers' get_image_features / get_text_features). */
+  normalize?: boolean;
 }
 
 const FROM_NATIVE = Symbol('fromNative');
@@ -234,6 +241,52 @@ export class DualEncoder extends TrainableModule {
     return new DualEncoder(internal as unknown as DualEncoderOptions);
   }
 
+  /**
+   * Loads a Hugging Face CLIP directory: config.json and model.safetensors in CLIPModel's layout,
+   * with the tokenizer given, or else the one beside them (tokenizer.json, or vocab.json +
+   * merges.txt, where BPETokenizer can load them). The tokenizer's eos must be the checkpoint's end
+   * of text (text_config.eos_token_id; vocab_size − 1 for legacy configs with eos_token_id 2). The
+   * temperature clamp is raised to the loaded logit_scale where that is above ln 100.
+   */
+  static async fromPretrained(dir: string, options: { tokenizer?: Tokenizer } = {}): Promise<DualEncoder> {
+    const op = 'DualEncoder.fromPretrained';
+    checkPath(op, 'dir', dir);
+    const o = checkOptions(op, options);
+    const tokenizer = checkTokenizer(o.tokenizer === undefined ? await tokenizerBeside(dir, op) : o.tokenizer, op);
+    const { config, state } = await readCLIPCheckpoint(dir, op);
+    let model: DualEncoder | undefined;
+    try {
+      const hf = clipOptionsFromHF(config, op);
+      if (tokenizer.eosId !== hf.eotId)
+        throw new QkvError(`${op}: the tokenizer's eos id ${String(tokenizer.eosId)} is not the checkpoint's end of text ${hf.eotId}`, 'ERR_FORMAT');
+      const native = dualEncoderConfig(hf.options, tokenizer, op);
+      const scale = state.get('logit_scale')!.item();
+      const max = Math.max(Math.log(100), scale, hf.initLogitScale);
+      native.initLogitScale = hf.initLogitScale;
+      native.maxLogitScale = max;
+      const internal: Internal = { [FROM_NATIVE]: { module: tb.tfCreate(JSON.stringify(native)), tokenizer } };
+      model = new DualEncoder(internal as unknown as DualEncoderOptions);
+      await model.loadStateDict(state);
+    } catch (e) {
+      await model?.dispose();
+      throw e;
+    } finally {
+      for (const t of state.values()) t.dispose();
+    }
+    return model;
+  }
+
+  /**
+   * save(path) writes qkv's checkpoint (one safetensors file with the config and the tokenizer);
+   * save(dir, { format: 'huggingface' }) writes config.json and model.safetensors in CLIPModel's
+   * layout (and tokenizer.json where the tokenizer can save one), for DualEncoder.fromPretrained or
+   * transformers' CLIPModel.from_pretrained.
+   */
+  override save(path: string, options: SaveOptions & { format?: 'qkv' | 'huggingface' } = {}): Promise<void> {
+    const op = 'DualEncoder.save';
+    return this.saveInFormat(op, path, options, () => writeCLIPCheckpoint(path, this.config, this.stateDict(), this.tokenizer, op));
+  }
+
   protected override checkpointMetadata(): Record<string, string> {
     return { tokenizer: JSON.stringify(this.tokenizer.toJSON()) };
   }
@@ -294,21 +347,21 @@ export class DualEncoder extends TrainableModule {
     return this.enqueue((m) => taskValue<EvalResult>(op, signal, () => startTask(m, 'evaluate', { options: call, tensors })));
   }
 
-  private encodeTask(op: string, verb: string, tensors: [string, NativeTensor][], options: BatchOptions): Promise<Tensor> {
+  private encodeTask(op: string, verb: string, tensors: [string, NativeTensor][], options: EmbedOptions): Promise<Tensor> {
     const o = checkOptions(op, options);
-    const call = { batchSize: optInt(op, o, 'batchSize', { min: 1 }) ?? 256 };
+    const call = { batchSize: optInt(op, o, 'batchSize', { min: 1 }) ?? 256, normalize: optBool(op, o, 'normalize') ?? true };
     const signal = checkSignal(o.signal, op);
     return this.enqueue(async (m) => new Tensor((await runJob(op, signal, () => startTask(m, verb, { options: call, tensors }))).tensors.get('output')!));
   }
 
-  /** Unit-length image embeddings [N, E] of images [N, C, H, W] or image files. */
-  async encodeImages(images: Images, options: BatchOptions = {}): Promise<Tensor> {
+  /** Unit-length image embeddings [N, E] of images [N, C, H, W] or image files (with normalize: false, as projected). */
+  async encodeImages(images: Images, options: EmbedOptions = {}): Promise<Tensor> {
     const op = 'DualEncoder.encodeImages';
     return this.encodeTask(op, 'encodeImages', [['images', handle(await this.imageTensor(images, op), op, 'images')]], options);
   }
 
-  /** Unit-length text embeddings [N, E]. */
-  async encodeTexts(texts: readonly string[], options: BatchOptions = {}): Promise<Tensor> {
+  /** Unit-length text embeddings [N, E] (with normalize: false, as projected). */
+  async encodeTexts(texts: readonly string[], options: EmbedOptions = {}): Promise<Tensor> {
     const op = 'DualEncoder.encodeTexts';
     return this.encodeTask(op, 'encodeTexts', sequenceTensors('texts', this.batch(texts, op)), options);
   }

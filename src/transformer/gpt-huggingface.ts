@@ -2,16 +2,10 @@
 // and layouts of GPT2Model / GPT2LMHeadModel (an optional `transformer.` prefix; Conv1D weights
 // stored [in, out], ours [out, in]; the causal-mask buffers `attn.bias` / `attn.masked_bias` of
 // older checkpoints skipped; the head tied to wte).
-import { readFile, mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { QkvError } from '../errors';
-import { ioBinding } from '../io/native-io';
-import { loadSafetensors, saveSafetensors } from '../io/safetensors';
 import { transpose } from '../ops';
 import { Tensor } from '../tensor';
 import type { Tokenizer } from '../text/tokenizer';
-
-const ACTIVATIONS: Record<string, string> = { gelu_new: 'geluTanh', gelu_pytorch_tanh: 'geluTanh', gelu: 'gelu', relu: 'relu', quick_gelu: 'quickGelu', tanh: 'tanh' };
+import { HFTensors, formatError, hfActivation, hfActivationName, hfInt as int, readHFFiles, writeHFFiles } from './huggingface';
 
 // Per block: Hugging Face's name → ours, and whether the tensor is a Conv1D weight (transposed).
 const BLOCK_NAMES: [string, string, boolean][] = [
@@ -24,21 +18,10 @@ const BLOCK_NAMES: [string, string, boolean][] = [
 ];
 const TOP_NAMES = ['wte.weight', 'wpe.weight', 'ln_f.weight', 'ln_f.bias'];
 
-function formatError(op: string, msg: string): QkvError {
-  return new QkvError(`${op}: ${msg}`, 'ERR_FORMAT');
-}
-
-function int(c: Record<string, unknown>, key: string, op: string, fallback?: number): number {
-  const v = c[key] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw formatError(op, `config.json: ${key} must be a positive integer, got ${JSON.stringify(v)}`);
-  return v;
-}
-
 /** GPT's options (less the tokenizer) from a Hugging Face GPT-2 config.json. */
 export function gptOptionsFromHF(c: Record<string, unknown>, op: string): Record<string, unknown> {
   const dim = int(c, 'n_embd', op);
-  const act = typeof c.activation_function === 'string' ? ACTIVATIONS[c.activation_function] : 'geluTanh';
-  if (!act) throw formatError(op, `config.json: activation_function '${String(c.activation_function)}' is not supported`);
+  const act = hfActivation(c, 'activation_function', 'gelu_new', op);
   if (c.tie_word_embeddings === false) throw formatError(op, 'config.json: untied output heads are not supported yet');
   if (c.scale_attn_weights === false || c.scale_attn_by_inverse_layer_idx === true || c.reorder_and_upcast_attn === true)
     throw formatError(op, 'config.json: only the standard scaled attention of GPT-2 is supported');
@@ -62,7 +45,7 @@ export function gptOptionsFromHF(c: Record<string, unknown>, op: string): Record
 
 /** A Hugging Face GPT-2 config.json for a GPT's config. */
 export function hfConfigFromGPT(c: Record<string, unknown>, eosId: number | undefined): Record<string, unknown> {
-  const act = Object.entries(ACTIVATIONS).find(([, ours]) => ours === c.activation)?.[0] ?? 'gelu_new';
+  const act = hfActivationName(c.activation, 'gelu_new');
   return {
     model_type: 'gpt2', architectures: ['GPT2LMHeadModel'],
     vocab_size: c.vocabSize, n_positions: c.maxLength, n_ctx: c.maxLength, n_embd: c.dim, n_layer: c.layers, n_head: c.heads,
@@ -74,44 +57,27 @@ export function hfConfigFromGPT(c: Record<string, unknown>, eosId: number | unde
 
 /** Reads config.json and model.safetensors of a directory: the config and our state dict. */
 export async function readHFCheckpoint(dir: string, op: string): Promise<{ config: Record<string, unknown>; state: Map<string, Tensor> }> {
-  let config: Record<string, unknown>;
-  try {
-    config = JSON.parse(await readFile(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code) throw new QkvError(`${op}: cannot read ${join(dir, 'config.json')}: ${(e as Error).message}`, 'ERR_IO');
-    throw formatError(op, `config.json is not JSON: ${(e as Error).message}`);
-  }
-  if (typeof config !== 'object' || config === null) throw formatError(op, 'config.json must hold an object');
-  if (config.model_type !== undefined && config.model_type !== 'gpt2') throw formatError(op, `config.json: model_type '${String(config.model_type)}' is not gpt2`);
-  const { tensors } = await loadSafetensors(join(dir, 'model.safetensors'));
+  const { config, tensors } = await readHFFiles(dir, 'gpt2', op);
   const layers = int(config, 'n_layer', op);
   const found = new Map<string, Tensor>();
-  for (const [name, t] of tensors) {
-    const n = name.startsWith('transformer.') ? name.slice('transformer.'.length) : name;
-    if (/^h\.\d+\.attn\.(masked_)?bias$/.test(n) || n === 'lm_head.weight') {
-      t.dispose();  // the causal mask is the kernel's; the head is tied to wte
-      continue;
-    }
-    found.set(n, t);
-  }
+  for (const [name, t] of tensors) found.set(name.startsWith('transformer.') ? name.slice('transformer.'.length) : name, t);
+  const from = new HFTensors(found, op, 'GPT-2');
+  from.skip(/^h\.\d+\.attn\.(masked_)?bias$|^lm_head\.weight$/);  // the causal mask is the kernel's; the head is tied to wte
   const state = new Map<string, Tensor>();
-  const take = (from: string, to: string, conv: boolean) => {
-    const t = found.get(from);
-    if (!t) throw formatError(op, `model.safetensors has no tensor '${from}'`);
-    found.delete(from);
-    state.set(to, conv ? transpose(t, 0, 1) : t);
+  const take = (hf: string, ours: string, conv: boolean) => {
+    const t = from.take(hf);
+    state.set(ours, conv ? transpose(t, 0, 1) : t);
     if (conv) t.dispose();
   };
   for (const n of TOP_NAMES) take(n, n, false);
   for (let i = 0; i < layers; i++) for (const [hf, ours, conv] of BLOCK_NAMES) take(`h.${i}.${hf}`, `h.${i}.${ours}`, conv);
-  if (found.size > 0) throw formatError(op, `model.safetensors has tensors a GPT-2 does not: ${[...found.keys()].slice(0, 5).join(', ')}`);
+  from.finish();
   return { config, state };
 }
 
 /** Writes config.json and model.safetensors (Hugging Face's layout) of a GPT's config and state, and its tokenizer where it can save itself. */
 export async function writeHFCheckpoint(dir: string, config: Record<string, unknown>, eosId: number | undefined, state: Map<string, Tensor>,
   tokenizer: Tokenizer): Promise<void> {
-  await mkdir(dir, { recursive: true });
   const layers = Number(config.layers);
   const out = new Map<string, Tensor>();
   const owned: Tensor[] = [];
@@ -124,11 +90,8 @@ export async function writeHFCheckpoint(dir: string, config: Record<string, unkn
       out.set(`transformer.h.${i}.${hf}`, w);
     }
   try {
-    await saveSafetensors(join(dir, 'model.safetensors'), out, { metadata: { format: 'pt' } });
+    await writeHFFiles(dir, hfConfigFromGPT(config, eosId), out, tokenizer, 'GPT.save');
   } finally {
     for (const t of owned) t.dispose();
   }
-  ioBinding.writeTextFile(join(dir, 'config.json'), JSON.stringify(hfConfigFromGPT(config, eosId), null, 2) + '\n', 'GPT.save');
-  const save = (tokenizer as unknown as { save?: (path: string) => Promise<void> }).save;
-  if (typeof save === 'function') await save.call(tokenizer, join(dir, 'tokenizer.json'));
 }

@@ -3,12 +3,9 @@
 // (greedy, sampling, beams; streamed as text) and the attention of a prompt run natively on a worker
 // thread through the shared engine; weights, config and tokenizer live in one safetensors file.
 import {
-  checkInt, checkObject, checkOptions, checkPath, checkStringArray, optBool, optEnum, optInt, optNumber, optSeed, typeName,
+  checkInt, checkObject, checkOptions, checkPath, checkStringArray, optBool, optInt, optNumber, optSeed, typeName,
 } from '../args';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { QkvError } from '../errors';
-import { BPETokenizer } from '../text/bpe';
 import { Tensor } from '../tensor';
 import { StreamDecoder } from '../text/stream';
 import { padBatch } from '../text/batch';
@@ -20,6 +17,7 @@ import { streamTask } from './streaming';
 import { tb, type NativeHypothesis, type NativeModule, type NativeOptimizer } from './native';
 import { TrainableModule, fromCheckpoint, loadCheckpoint, type SaveOptions } from './trainable';
 import { gptOptionsFromHF, readHFCheckpoint, writeHFCheckpoint } from './gpt-huggingface';
+import { tokenizerBeside } from './huggingface';
 import { nativeTrainOptions, progressCallback, type TrainOptions } from './training';
 import type { EvalResult, TrainProgress, TrainResult } from '../training';
 
@@ -270,16 +268,7 @@ export class GPT extends TrainableModule {
    * transformers' GPT2LMHeadModel.from_pretrained.
    */
   override save(path: string, options: SaveOptions & { format?: 'qkv' | 'huggingface' } = {}): Promise<void> {
-    const op = 'GPT.save';
-    const o = checkOptions(op, options);
-    const format = optEnum(op, o, 'format', ['qkv', 'huggingface'] as const) ?? 'qkv';
-    if (format === 'qkv') {
-      const { format: _, ...rest } = o;
-      return super.save(path, rest as SaveOptions);
-    }
-    checkPath(op, 'dir', path);
-    if (o.optimizer !== undefined || o.metadata !== undefined) throw new TypeError(`${op}: the huggingface format holds no optimizer state or metadata`);
-    return this.enqueue(() => writeHFCheckpoint(path, this.config, this.eosId, this.stateDict(), this.tokenizer));
+    return this.saveInFormat('GPT.save', path, options, () => writeHFCheckpoint(path, this.config, this.eosId, this.stateDict(), this.tokenizer));
   }
 
   protected override checkpointMetadata(): Record<string, string> {
@@ -455,13 +444,6 @@ export class GPT extends TrainableModule {
 }
 
 /** The tokenizer files of a Hugging Face directory: tokenizer.json, or vocab.json + merges.txt. */
-async function tokenizerBeside(dir: string, op: string): Promise<Tokenizer> {
-  const at = (f: string) => join(dir, f);
-  if (existsSync(at('tokenizer.json'))) return BPETokenizer.fromFile(at('tokenizer.json'));
-  if (existsSync(at('vocab.json')) && existsSync(at('merges.txt'))) return BPETokenizer.fromGPT2(at('vocab.json'), at('merges.txt'));
-  throw new QkvError(`${op}: ${dir} holds no tokenizer.json nor vocab.json + merges.txt: pass options.tokenizer`, 'ERR_FORMAT');
-}
-
 function checkArrayOfIds(v: unknown, vocab: number, op: string): number[] {
   if (!Array.isArray(v)) throw new TypeError(`${op}: option stopTokens must be an array of ids, got ${typeName(v)}`);
   return v.map((id, i) => checkInt(op, `option stopTokens[${i}]`, id, { min: 0, max: vocab - 1 }));

@@ -3,7 +3,7 @@
 // true }) that continues it, and checkpoints that carry it (save(path, { optimizer: true }), load).
 // Every fit job that started leaves its optimizer, an aborted or diverging one too: its state is
 // that of the steps taken, which matches the weights.
-import { checkPath } from '../args';
+import { checkOptions, checkPath, optEnum } from '../args';
 import { QkvError } from '../errors';
 import { noOptimizerState, type SaveOptions } from '../nn/module';
 import { vocabFromJSON, type Vocabulary } from '../text/vocab';
@@ -111,6 +111,23 @@ export abstract class TrainableModule extends NativeModuleBase {
         if (kept) this.keepOptimizer(kept);
       }
     });
+  }
+
+  /**
+   * save() with a `format`: 'qkv' (the checkpoint, default) or 'huggingface', where `writeHF`
+   * writes transformers' files into the directory `path` (after the calls queued before).
+   */
+  protected saveInFormat(op: string, path: string, options: SaveOptions & { format?: 'qkv' | 'huggingface' },
+    writeHF: () => Promise<void>): Promise<void> {
+    const o = checkOptions(op, options);
+    const format = optEnum(op, o, 'format', ['qkv', 'huggingface'] as const) ?? 'qkv';
+    if (format === 'qkv') {
+      const { format: _, ...rest } = o;
+      return super.save(path, rest as SaveOptions);
+    }
+    checkPath(op, 'dir', path);
+    if (o.optimizer !== undefined || o.metadata !== undefined) throw new TypeError(`${op}: the huggingface format holds no optimizer state or metadata`);
+    return this.enqueue(writeHF);
   }
 
   protected override optimizerToSave(optimizer: Optimizer | boolean | undefined, op: string): NativeOptimizer | null {
