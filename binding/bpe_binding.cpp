@@ -99,12 +99,13 @@ Napi::Value load_file(const Napi::CallbackInfo& info) {
   });
 }
 
-// bpeLoadGPT2(encoderJsonPath, vocabBpePath) → Promise<handle>
+// bpeLoadGPT2(encoderJsonPath, vocabBpePath, clip?) → Promise<handle>; clip: CLIP's vocab.json + merges.txt
 Napi::Value load_gpt2(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
-    constexpr const char* op = "BPETokenizer.fromGPT2";
+    const bool clip = info.Length() > 2 && arg_bool(info, 2, "BPETokenizer.fromGPT2", "clip");
+    const char* op = clip ? "BPETokenizer.loadCLIP" : "BPETokenizer.fromGPT2";
     const std::string enc = arg_string(info, 0, op, "encoderJsonPath"), bpe = arg_string(info, 1, op, "vocabBpePath");
-    return load_job(info.Env(), [enc, bpe] { return text::load_gpt2(enc, bpe, op); });
+    return load_job(info.Env(), [enc, bpe, op, clip] { return text::load_gpt2(enc, bpe, op, clip); });
   });
 }
 

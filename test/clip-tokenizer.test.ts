@@ -55,6 +55,17 @@ describe('BPETokenizer.loadCLIP', () => {
     for (const { text, ids } of expected.cases) expect(z.encode(text)).toEqual(ids);
   });
 
+  it("reads Hugging Face's vocab.json + merges.txt the same", async () => {
+    const model = tok.toJSON().tokenizer.model as { vocab: Record<string, number>; merges: string[] };
+    const vocab = path.join(dir, 'vocab.json'), merges = path.join(dir, 'merges.txt');
+    writeFileSync(vocab, JSON.stringify(model.vocab));
+    writeFileSync(merges, `#version: 0.2\n${model.merges.join('\n')}\n`);
+    const hf = await BPETokenizer.loadCLIP(vocab, merges);
+    expect(hf.flavor).toBe('clip');
+    expect(hf.bosId).toBe(tok.bosId);
+    for (const { text, ids } of expected.cases) expect(hf.encode(text)).toEqual(ids);
+  });
+
   it('normalises, splits digits and drops whitespace', () => {
     expect(tok.encode('  Hello\t\n  WORLD ')).toEqual(tok.encode('hello world'));
     const digits = tok.encode('2024');

@@ -65,6 +65,7 @@ std::pair<std::string, std::string> split_merge(const std::string& line, const s
 }
 
 const char* kEndOfText = "<|endoftext|>";
+const char* kStartOfText = "<|startoftext|>";
 
 int base64_value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -141,17 +142,18 @@ void clip_pipeline(json::Value* normalizer, json::Value* pre, json::Value* post,
 
 }  // namespace
 
-ModelPtr load_gpt2(const std::string& encoder_json_path, const std::string& vocab_bpe_path, const char* op) {
+ModelPtr load_gpt2(const std::string& encoder_json_path, const std::string& vocab_bpe_path, const char* op, bool clip) {
   const std::string where = std::string(op) + ": " + encoder_json_path;
   const json::Value enc = json::parse(read_file(encoder_json_path, op), where);
   if (!enc.is_object()) bad(where, "expected an object of token → id");
   ModelSpec spec;
+  spec.clip = clip;
   for (const auto& [text, id] : enc.members()) {
     if (!id.is_int()) bad(where, "the id of '" + text + "' is not an integer");
     fit_id(spec.tokens, id.as_int(), where);
     if (!spec.tokens[id.as_int()].empty()) bad(where, "id " + std::to_string(id.as_int()) + " is given twice");
     spec.tokens[id.as_int()] = token_bytes(text, where);
-    if (text == kEndOfText) spec.added.push_back({text, static_cast<int32_t>(id.as_int())});
+    if (text == kEndOfText || (clip && text == kStartOfText)) spec.added.push_back({text, static_cast<int32_t>(id.as_int())});
   }
   const std::string vwhere = std::string(op) + ": " + vocab_bpe_path;
   const std::string bpe = read_file(vocab_bpe_path, op);
@@ -241,7 +243,7 @@ ModelPtr parse_clip_merges(const std::string& text, const std::string& where) {
     spec.tokens.push_back(l + r);
     spec.merges.push_back({il->second, ir->second, id, rank});
   }
-  for (const char* s : {"<|startoftext|>", "<|endoftext|>"}) {
+  for (const char* s : {kStartOfText, kEndOfText}) {
     spec.added.push_back({s, static_cast<int32_t>(spec.tokens.size())});
     spec.tokens.emplace_back(s);
   }

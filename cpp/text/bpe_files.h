@@ -12,7 +12,9 @@
 
 namespace qkv::text {
 
-ModelPtr load_gpt2(const std::string& encoder_json_path, const std::string& vocab_bpe_path, const char* op);
+// clip: Hugging Face's CLIP vocab.json + merges.txt (the same two formats), as CLIP's flavour with
+// <|startoftext|> and <|endoftext|> as added tokens.
+ModelPtr load_gpt2(const std::string& encoder_json_path, const std::string& vocab_bpe_path, const char* op, bool clip = false);
 // `specials`: (token, id) pairs to add, e.g. ("<|endoftext|>", 50256) for r50k_base.
 ModelPtr load_tiktoken(const std::string& path, const std::vector<std::pair<std::string, int32_t>>& specials, const char* op);
 // CLIP's bpe_simple_vocab_16e6.txt, as text (the TypeScript side gunzips it): a header line, then

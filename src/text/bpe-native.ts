@@ -7,7 +7,7 @@ export type NativeBpe = { readonly __bpe: unique symbol };
 
 export interface BpeBinding {
   bpeLoadFile(path: string): Promise<NativeBpe>;
-  bpeLoadGPT2(encoderJsonPath: string, vocabBpePath: string): Promise<NativeBpe>;
+  bpeLoadGPT2(encoderJsonPath: string, vocabBpePath: string, clip?: boolean): Promise<NativeBpe>;
   bpeLoadTiktoken(path: string, specialTokens: string[], specialIds: Int32Array): Promise<NativeBpe>;
   bpeLoadCLIP(mergesText: string, where: string): Promise<NativeBpe>;
   bpeFromJSON(tokenizerJson: string): NativeBpe;

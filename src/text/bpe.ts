@@ -145,11 +145,13 @@ export class BPETokenizer implements Tokenizer {
 
   /**
    * Loads CLIP's merges, bpe_simple_vocab_16e6.txt or its .gz (as openai/CLIP ships it), off the
-   * event loop: 49,408 ids, `<|startoftext|>` (bos) 49406 and `<|endoftext|>` (eos) 49407.
+   * event loop: 49,408 ids, `<|startoftext|>` (bos) 49406 and `<|endoftext|>` (eos) 49407. With
+   * two paths, Hugging Face's CLIP vocab.json and merges.txt.
    */
-  static async loadCLIP(path: string): Promise<BPETokenizer> {
+  static async loadCLIP(path: string, mergesPath?: string): Promise<BPETokenizer> {
     const op = 'BPETokenizer.loadCLIP';
     const p = checkPath(op, 'path', path);
+    if (mergesPath !== undefined) return new BPETokenizer(await native.bpeLoadGPT2(p, checkPath(op, 'mergesPath', mergesPath), true));
     let raw: Buffer;
     try {
       raw = await readFile(p);
