@@ -86,6 +86,13 @@ describe('BPETokenizer.loadCLIP', () => {
     expect(tok.decode([])).toBe('');
   });
 
+  it('pads a batch with zeros after eos, as CLIP does', () => {
+    const b = tok.batch(['hear me speak', 'o romeo, romeo! wherefore art thou romeo?'], { bos: true, eos: true, maxLength: 77 });
+    const first = tok.encode('hear me speak', { bos: true, eos: true });
+    expect(b.lengths[0]).toBe(first.length);
+    expect(Array.from(b.ids.subarray(0, b.cols))).toEqual([...first, ...new Array<number>(b.cols - first.length).fill(0)]);
+  });
+
   it('writes a tokenizer.json with end_of_word_suffix that reads back to the same ids', async () => {
     const json = tok.toJSON();
     const model = json.tokenizer.model as Record<string, unknown>;

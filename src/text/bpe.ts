@@ -92,6 +92,7 @@ const START_OF_TEXT = '<|startoftext|>';
  * whitespace run one space, trimmed, lower case.
  */
 export function clipNormalize(text: string): string {
+  checkString('clipNormalize', 'text', text);
   return text.normalize('NFC').replace(/\s+/gu, ' ').trim().toLowerCase();
 }
 // Non-fatal: bytes that are not UTF-8 become U+FFFD; ignoreBOM keeps a U+FEFF the tokens spell.
