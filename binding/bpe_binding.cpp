@@ -13,7 +13,6 @@
 #include "text/bpe_files.h"
 #include "text/bpe_train.h"
 #include "text/byte_level.h"
-#include "text/pretokenize.h"
 
 namespace qkv::binding {
 
@@ -100,12 +99,13 @@ Napi::Value load_file(const Napi::CallbackInfo& info) {
   });
 }
 
-// bpeLoadGPT2(encoderJsonPath, vocabBpePath) → Promise<handle>
+// bpeLoadGPT2(encoderJsonPath, vocabBpePath, clip?) → Promise<handle>; clip: CLIP's vocab.json + merges.txt
 Napi::Value load_gpt2(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
-    constexpr const char* op = "BPETokenizer.fromGPT2";
+    const bool clip = info.Length() > 2 && arg_bool(info, 2, "BPETokenizer.fromGPT2", "clip");
+    const char* op = clip ? "BPETokenizer.loadCLIP" : "BPETokenizer.fromGPT2";
     const std::string enc = arg_string(info, 0, op, "encoderJsonPath"), bpe = arg_string(info, 1, op, "vocabBpePath");
-    return load_job(info.Env(), [enc, bpe] { return text::load_gpt2(enc, bpe, op); });
+    return load_job(info.Env(), [enc, bpe, op, clip] { return text::load_gpt2(enc, bpe, op, clip); });
   });
 }
 
@@ -120,6 +120,15 @@ Napi::Value load_tiktoken(const Napi::CallbackInfo& info) {
     std::vector<std::pair<std::string, int32_t>> specials;
     for (size_t k = 0; k < names.size(); ++k) specials.emplace_back(names[k], ids[k]);
     return load_job(info.Env(), [path, specials] { return text::load_tiktoken(path, specials, op); });
+  });
+}
+
+// bpeLoadCLIP(mergesText, where) → Promise<handle>: bpe_simple_vocab_16e6.txt's text (gunzipped by the caller)
+Napi::Value load_clip(const Napi::CallbackInfo& info) {
+  QKV_GUARD(info, {
+    constexpr const char* op = "BPETokenizer.loadCLIP";
+    const std::string text = arg_string(info, 0, op, "text"), where = std::string(op) + ": " + arg_string(info, 1, op, "where");
+    return load_job(info.Env(), [text, where] { return text::parse_clip_merges(text, where); });
   });
 }
 
@@ -146,7 +155,7 @@ Napi::Value save(const Napi::CallbackInfo& info) {
   });
 }
 
-// bpeInfo(handle) → { size, added: [content, id, special][] }
+// bpeInfo(handle) → { size, added: [content, id, special][], merges, clip }
 Napi::Value model_info(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
     ModelPtr m = unwrap(info, "BPETokenizer.info");
@@ -164,6 +173,7 @@ Napi::Value model_info(const Napi::CallbackInfo& info) {
     }
     r.Set("added", list);
     r.Set("merges", Napi::Number::New(env, static_cast<double>(m->spec().merges.size())));
+    r.Set("clip", Napi::Boolean::New(env, m->spec().clip));
     return r;
   });
 }
@@ -178,7 +188,7 @@ Napi::Value encode_with(const Napi::CallbackInfo& info, bool reference) {
     const std::string t = text_arg(info, 1, op);
     std::vector<int32_t> ids;
     ids.reserve(t.size() / 3 + 4);
-    if (reference) text::for_each_gpt2_piece(t, [&](std::string_view w) { m->encode_word_reference(w, ids); });
+    if (reference) m->for_each_word(t, [&](std::string_view w) { m->encode_word_reference(w, ids); });
     else m->encode(t, arg_bool(info, 2, op, "splitSpecial"), ids);
     return int32_array(info.Env(), ids);
   });
@@ -305,7 +315,7 @@ Napi::Value is_special(const Napi::CallbackInfo& info) {
   });
 }
 
-// bpeTrain(source: { path } | { texts: string[] }, vocabSize, minFrequency, specialTokens: string[], onProgress?)
+// bpeTrain(source: { path } | { texts: string[] }, vocabSize, minFrequency, specialTokens: string[], onProgress?, clip?)
 //   → { promise: Promise<handle>, abort }
 Napi::Value train(const Napi::CallbackInfo& info) {
   QKV_GUARD(info, {
@@ -334,13 +344,14 @@ Napi::Value train(const Napi::CallbackInfo& info) {
     cfg.vocab_size = static_cast<int32_t>(vocab);
     cfg.min_frequency = min_freq;
     cfg.special_tokens = strings_arg(info, 3, op, "specialTokens");
+    cfg.clip = info.Length() > 5 && arg_bool(info, 5, op, "clip");
     auto result = std::make_shared<ModelPtr>();
     ProgressJobSpec spec;
     spec.name = op;
     spec.on_progress = info.Length() > 4 ? info[4] : env.Undefined();
     spec.on_item = env.Undefined();
     spec.work = [path, texts, cfg, result](JobControl& ctl) mutable {
-      text::WordCounter counter(cfg.special_tokens);
+      text::WordCounter counter(cfg.special_tokens, cfg.clip);
       auto aborted = [&ctl] { return ctl.aborted(); };
       if (!path.empty()) {
         counter.add_file(path, aborted, op);
@@ -366,6 +377,7 @@ void init_bpe(Napi::Env env, Napi::Object exports) {
   exports.Set("bpeLoadFile", Napi::Function::New(env, load_file, "bpeLoadFile"));
   exports.Set("bpeLoadGPT2", Napi::Function::New(env, load_gpt2, "bpeLoadGPT2"));
   exports.Set("bpeLoadTiktoken", Napi::Function::New(env, load_tiktoken, "bpeLoadTiktoken"));
+  exports.Set("bpeLoadCLIP", Napi::Function::New(env, load_clip, "bpeLoadCLIP"));
   exports.Set("bpeFromJSON", Napi::Function::New(env, from_json, "bpeFromJSON"));
   exports.Set("bpeToJSON", Napi::Function::New(env, to_json, "bpeToJSON"));
   exports.Set("bpeSave", Napi::Function::New(env, save, "bpeSave"));

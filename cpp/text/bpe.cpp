@@ -6,7 +6,6 @@
 
 #include "core/error.h"
 #include "core/thread_pool.h"
-#include "text/pretokenize.h"
 
 namespace qkv::text {
 
@@ -48,6 +47,11 @@ Model::Model(ModelSpec spec, const std::string& where) : spec_(std::move(spec)),
     auto it = ids_.find(std::string(1, static_cast<char>(b)));
     if (it == ids_.end()) bad(where, "no token for the byte " + std::to_string(b) + " (a byte-level vocabulary has all 256)");
     byte_ids_[b] = it->second;
+    last_ids_[b] = it->second;
+    if (!spec_.clip) continue;
+    auto eow = ids_.find(std::string(1, static_cast<char>(b)) + std::string(kEndOfWord));
+    if (eow == ids_.end()) bad(where, "no token for the byte " + std::to_string(b) + " with </w> (a CLIP vocabulary has all 256)");
+    last_ids_[b] = eow->second;
   }
   pairs_.reserve(spec_.merges.size());
   auto regular = [&](int32_t id) { return id >= 0 && static_cast<size_t>(id) < n && kind_[id] == Kind::Normal; };
@@ -102,17 +106,16 @@ void Model::encode_part(std::string_view part, std::vector<int32_t>& out) const 
     prefixed.append(part);
     part = prefixed;
   }
-  if (!spec_.options.use_regex) return encode_word(part, out);
-  for_each_gpt2_piece(part, [&](std::string_view w) { encode_word(w, out); });
+  for_each_word(part, [&](std::string_view w) { encode_word(w, out); });
 }
 
 void Model::encode_word(std::string_view word, std::vector<int32_t>& out) const {
   if (word.size() == 1) {
-    out.push_back(byte_ids_[static_cast<unsigned char>(word[0])]);
+    out.push_back(last_ids_[static_cast<unsigned char>(word[0])]);
     return;
   }
   if (spec_.ignore_merges) {
-    if (auto it = ids_.find(std::string(word)); it != ids_.end()) {
+    if (auto it = ids_.find(spec_.clip ? std::string(word) + std::string(kEndOfWord) : std::string(word)); it != ids_.end()) {
       out.push_back(it->second);
       return;
     }
@@ -146,8 +149,16 @@ void Model::decode(const int32_t* ids, size_t n, bool skip_special, std::string&
     if (id < 0 || id >= size()) throw_range(std::string(op) + ": id " + std::to_string(id) + " at " + std::to_string(i) + " is outside [0, " + std::to_string(size()) + ")");
     if (kind_[id] == Kind::Hole) throw_range(std::string(op) + ": id " + std::to_string(id) + " at " + std::to_string(i) + " is not a token");
     if (skip_special && kind_[id] == Kind::Special) continue;
-    out += spec_.tokens[id];
+    const std::string& t = spec_.tokens[id];
+    if (spec_.clip && kind_[id] == Kind::Normal && t.size() > kEndOfWord.size() && t.compare(t.size() - kEndOfWord.size(), kEndOfWord.size(), kEndOfWord) == 0) {
+      out.append(t, 0, t.size() - kEndOfWord.size());
+      out += ' ';
+    } else {
+      out += t;
+    }
   }
+  // CLIP: the space after the last word is not text (Hugging Face's BPEDecoder drops it too).
+  if (spec_.clip && !out.empty() && out.back() == ' ' && n > 0) out.pop_back();
 }
 
 std::shared_ptr<const Model> Model::with_added(const std::vector<std::string>& contents, bool special, std::vector<int32_t>* ids) const {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "text/hash_tables.h"
+#include "text/pretokenize.h"
 
 namespace qkv::text {
 
@@ -43,7 +44,14 @@ struct ModelSpec {
   ByteLevelOptions options;
   bool ignore_merges = false;   // tokenizer.json: a word that is a token is that token
   std::string unk_token;        // tokenizer.json's, kept for saving; byte-level BPE never needs it
+  // CLIP's flavour: the CLIP pre-tokenizer (whitespace dropped, digits one by one) and the last
+  // symbol of each word spelled byte + "</w>" before merging (those 256 tokens must exist); decode
+  // turns the suffix into a space and drops the last one. Normalisation (lower case, whitespace
+  // runs) is the caller's: src/text/bpe.ts does it before the text gets here.
+  bool clip = false;
 };
+
+constexpr std::string_view kEndOfWord = "</w>";
 
 class Model {
  public:
@@ -59,6 +67,11 @@ class Model {
   // The id of a token's bytes (added tokens by their content), or -1.
   int32_t find(std::string_view bytes) const;
   int32_t byte_id(uint8_t b) const { return byte_ids_[b]; }
+  // The id a word's last byte starts as: byte + "</w>" for CLIP, the byte otherwise.
+  int32_t last_byte_id(uint8_t b) const { return last_ids_[b]; }
+  // Calls fn(word) for each pre-tokenized word of a part of text (no added tokens in it).
+  template <class Fn>
+  void for_each_word(std::string_view part, Fn&& fn) const;
 
   // Appends the ids of `text` (any bytes; invalid UTF-8 is encoded byte by byte). With
   // split_added false, added tokens in the text are plain text.
@@ -82,12 +95,20 @@ class Model {
   ModelSpec spec_;
   std::vector<Kind> kind_;
   int32_t byte_ids_[256];
+  int32_t last_ids_[256];
   PairMap pairs_;
   std::unordered_map<std::string, int32_t> ids_;   // token bytes → id (regular tokens)
   std::unordered_map<std::string, int32_t> added_ids_;
   std::vector<std::vector<int32_t>> added_by_first_;  // first byte → added ids, longest first
   uint64_t serial_;  // tells the per-thread caches which model their words belong to
 };
+
+template <class Fn>
+void Model::for_each_word(std::string_view part, Fn&& fn) const {
+  if (spec_.clip) return for_each_clip_piece(part, fn);
+  if (!spec_.options.use_regex) return fn(part);
+  for_each_gpt2_piece(part, fn);
+}
 
 using ModelPtr = std::shared_ptr<const Model>;
 

@@ -65,6 +65,7 @@ std::pair<std::string, std::string> split_merge(const std::string& line, const s
 }
 
 const char* kEndOfText = "<|endoftext|>";
+const char* kStartOfText = "<|startoftext|>";
 
 int base64_value(unsigned char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -120,19 +121,39 @@ ByteLevelOptions byte_level_options(const json::Value* pre, const std::string& w
   return o;
 }
 
+// Hugging Face's CLIPTokenizerFast pipeline around the model, as its tokenizer.json has it.
+void clip_pipeline(json::Value* normalizer, json::Value* pre, json::Value* post, json::Value* decoder) {
+  using json::Value;
+  auto str = [](const char* s) { return Value::string(s); };
+  auto regex = [&](const char* r) { return Value::object({{"Regex", str(r)}}); };
+  Value norms = Value::array();
+  norms.push(Value::object({{"type", str("NFC")}}));
+  norms.push(Value::object({{"type", str("Replace")}, {"pattern", regex("\\s+")}, {"content", str(" ")}}));
+  norms.push(Value::object({{"type", str("Lowercase")}}));
+  *normalizer = Value::object({{"type", str("Sequence")}, {"normalizers", std::move(norms)}});
+  const char* pattern = "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
+  Value pres = Value::array();
+  pres.push(Value::object({{"type", str("Split")}, {"pattern", regex(pattern)}, {"behavior", str("Removed")}, {"invert", Value::boolean(true)}}));
+  pres.push(Value::object({{"type", str("ByteLevel")}, {"add_prefix_space", Value::boolean(false)}, {"trim_offsets", Value::boolean(true)}, {"use_regex", Value::boolean(false)}}));
+  *pre = Value::object({{"type", str("Sequence")}, {"pretokenizers", std::move(pres)}});
+  *post = Value::null();  // bos/eos are added by the TypeScript side's encode options
+  *decoder = Value::object({{"type", str("BPEDecoder")}, {"suffix", Value::string(std::string(kEndOfWord))}});
+}
+
 }  // namespace
 
-ModelPtr load_gpt2(const std::string& encoder_json_path, const std::string& vocab_bpe_path, const char* op) {
+ModelPtr load_gpt2(const std::string& encoder_json_path, const std::string& vocab_bpe_path, const char* op, bool clip) {
   const std::string where = std::string(op) + ": " + encoder_json_path;
   const json::Value enc = json::parse(read_file(encoder_json_path, op), where);
   if (!enc.is_object()) bad(where, "expected an object of token → id");
   ModelSpec spec;
+  spec.clip = clip;
   for (const auto& [text, id] : enc.members()) {
     if (!id.is_int()) bad(where, "the id of '" + text + "' is not an integer");
     fit_id(spec.tokens, id.as_int(), where);
     if (!spec.tokens[id.as_int()].empty()) bad(where, "id " + std::to_string(id.as_int()) + " is given twice");
     spec.tokens[id.as_int()] = token_bytes(text, where);
-    if (text == kEndOfText) spec.added.push_back({text, static_cast<int32_t>(id.as_int())});
+    if (text == kEndOfText || (clip && text == kStartOfText)) spec.added.push_back({text, static_cast<int32_t>(id.as_int())});
   }
   const std::string vwhere = std::string(op) + ": " + vocab_bpe_path;
   const std::string bpe = read_file(vocab_bpe_path, op);
@@ -195,6 +216,40 @@ ModelPtr load_tiktoken(const std::string& path, const std::vector<std::pair<std:
   return std::make_shared<const Model>(std::move(spec), where);
 }
 
+ModelPtr parse_clip_merges(const std::string& text, const std::string& where) {
+  constexpr size_t kMerges = 49152 - 256 - 2;  // simple_tokenizer.py's merges[1:49152-256-2+1]
+  ModelSpec spec;
+  spec.clip = true;
+  for (int i = 0; i < 256; ++i) spec.tokens.emplace_back(1, static_cast<char>(byte_at_rank(i)));
+  for (int i = 0; i < 256; ++i) spec.tokens.push_back(spec.tokens[i] + std::string(kEndOfWord));
+  std::unordered_map<std::string, int32_t> ids = index_of(spec.tokens);
+  size_t pos = text.find('\n');  // the first line is a header
+  pos = pos == std::string::npos ? text.size() : pos + 1;
+  while (pos < text.size() && spec.merges.size() < kMerges) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.empty()) continue;
+    const auto [a, b] = split_merge(line, where);
+    const auto rank = static_cast<int32_t>(spec.merges.size());
+    const std::string where_rank = where + ": merge " + std::to_string(rank);
+    const std::string l = token_bytes(a, where_rank), r = token_bytes(b, where_rank);
+    auto il = ids.find(l), ir = ids.find(r);
+    if (il == ids.end() || ir == ids.end()) bad(where_rank, "'" + line + "' joins tokens that no earlier merge made");
+    const auto id = static_cast<int32_t>(spec.tokens.size());
+    if (!ids.emplace(l + r, id).second) bad(where_rank, "'" + line + "' makes a token that is there already");
+    spec.tokens.push_back(l + r);
+    spec.merges.push_back({il->second, ir->second, id, rank});
+  }
+  for (const char* s : {kStartOfText, kEndOfText}) {
+    spec.added.push_back({s, static_cast<int32_t>(spec.tokens.size())});
+    spec.tokens.emplace_back(s);
+  }
+  return std::make_shared<const Model>(std::move(spec), where);
+}
+
 ModelPtr parse_tokenizer_json(const std::string& text, const std::string& where) {
   const json::Value root = json::parse(text, where);
   if (!root.is_object()) bad(where, "expected a tokenizer.json object");
@@ -206,15 +261,20 @@ ModelPtr parse_tokenizer_json(const std::string& text, const std::string& where)
   if (const json::Value* d = model->find("dropout"); d && !d->is_null() && !(d->is_number() && d->as_double() == 0))
     unsupported(where, "BPE dropout is not supported");
   require_empty(*model, "continuing_subword_prefix", where);
-  require_empty(*model, "end_of_word_suffix", where);
+  // end_of_word_suffix "</w>" is CLIP's tokenizer.json: its normalizer, Split + ByteLevel
+  // pre-tokenizer and BPEDecoder are CLIP's, which the CLIP flavour implements.
+  const json::Value* suffix = model->find("end_of_word_suffix");
+  const bool clip = suffix && suffix->is_string() && suffix->as_string() == kEndOfWord;
+  if (!clip) require_empty(*model, "end_of_word_suffix", where);
   if (flag(*model, "byte_fallback", false, where)) unsupported(where, "byte_fallback is not supported (byte-level BPE needs none)");
-  if (const json::Value* n = root.find("normalizer"); n && !n->is_null()) unsupported(where, "normalizers are not supported");
-  if (const json::Value* d = root.find("decoder"); d && !d->is_null()) {
+  if (const json::Value* n = root.find("normalizer"); !clip && n && !n->is_null()) unsupported(where, "normalizers are not supported");
+  if (const json::Value* d = root.find("decoder"); !clip && d && !d->is_null()) {
     const json::Value* t = d->find("type");
     if (!t || !t->is_string() || t->as_string() != "ByteLevel") unsupported(where, "only the ByteLevel decoder is supported");
   }
   ModelSpec spec;
-  spec.options = byte_level_options(root.find("pre_tokenizer"), where);
+  spec.clip = clip;
+  if (!clip) spec.options = byte_level_options(root.find("pre_tokenizer"), where);
   spec.ignore_merges = flag(*model, "ignore_merges", false, where);
   if (const json::Value* u = model->find("unk_token"); u && u->is_string()) spec.unk_token = u->as_string();
   if (const json::Value* added = root.find("added_tokens"); added && !added->is_null()) {
@@ -298,25 +358,28 @@ std::string tokenizer_json(const Model& m) {
   Value merges = Value::array();
   merges.items().reserve(s.merges.size());
   for (const Merge& g : s.merges) merges.push(Value::string(to_byte_level(s.tokens[g.left]) + " " + to_byte_level(s.tokens[g.right])));
+  const Value suffix = s.clip ? Value::string(std::string(kEndOfWord)) : Value::null();
   Value model = Value::object({{"type", Value::string("BPE")},
                                {"dropout", Value::null()},
                                {"unk_token", s.unk_token.empty() ? Value::null() : Value::string(s.unk_token)},
                                {"continuing_subword_prefix", Value::null()},
-                               {"end_of_word_suffix", Value::null()},
+                               {"end_of_word_suffix", suffix},
                                {"fuse_unk", Value::boolean(false)},
                                {"byte_fallback", Value::boolean(false)},
                                {"ignore_merges", Value::boolean(s.ignore_merges)},
                                {"vocab", std::move(vocab)},
                                {"merges", std::move(merges)}});
   Value pre = byte_level(s.options.add_prefix_space);
+  Value normalizer = Value::null(), post = byte_level(true), decoder = byte_level(true);
+  if (s.clip) clip_pipeline(&normalizer, &pre, &post, &decoder);
   Value root = Value::object({{"version", Value::string("1.0")},
                               {"truncation", Value::null()},
                               {"padding", Value::null()},
                               {"added_tokens", std::move(added)},
-                              {"normalizer", Value::null()},
+                              {"normalizer", std::move(normalizer)},
                               {"pre_tokenizer", std::move(pre)},
-                              {"post_processor", byte_level(true)},
-                              {"decoder", byte_level(true)},
+                              {"post_processor", std::move(post)},
+                              {"decoder", std::move(decoder)},
                               {"model", std::move(model)}});
   return json::dump(root);
 }

@@ -20,6 +20,7 @@ void Model::merge_word(std::string_view word, std::vector<int32_t>& out) const {
   int32_t ids[kShortWord];
   PairValue pair[kShortWord];  // pair[i]: ids[i] with ids[i + 1]
   for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[static_cast<unsigned char>(word[i])];
+  ids[n - 1] = last_ids_[static_cast<unsigned char>(word[n - 1])];
   auto lookup = [&](size_t i) {
     const PairValue* v = pairs_.find(ids[i], ids[i + 1]);
     return v ? *v : kNoPair;
@@ -53,6 +54,7 @@ void Model::merge_long_word(std::string_view word, std::vector<int32_t>& out) co
   const auto n = static_cast<int32_t>(word.size());
   std::vector<Sym> sym(static_cast<size_t>(n));
   for (int32_t i = 0; i < n; ++i) sym[i] = {byte_ids_[static_cast<unsigned char>(word[i])], i - 1, i + 1 < n ? i + 1 : -1};
+  sym[n - 1].id = last_ids_[static_cast<unsigned char>(word[n - 1])];
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
   auto consider = [&](int32_t pos) {
     if (pos < 0 || sym[pos].next < 0) return;

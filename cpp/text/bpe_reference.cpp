@@ -1,4 +1,4 @@
-// The textbook merge (GPT-2's encoder.py): a word as a list of byte strings; find the adjacent
+// The textbook merge (GPT-2's encoder.py, CLIP's simple_tokenizer.py): a word as a list of byte strings; find the adjacent
 // pair of lowest rank, join all its occurrences left to right, repeat. Slow and plain, kept to
 // check the fast merge against (test/bpe.test.ts, through the binding).
 #include <climits>
@@ -10,6 +10,7 @@ namespace qkv::text {
 void Model::encode_word_reference(std::string_view word, std::vector<int32_t>& out) const {
   std::vector<std::string> parts;
   for (char c : word) parts.emplace_back(1, c);
+  if (spec_.clip && !parts.empty()) parts.back() += kEndOfWord;  // CLIP's simple_tokenizer.py: word[-1] + '</w>'
   while (parts.size() > 1) {
     int32_t best_rank = INT32_MAX;
     size_t best = 0;

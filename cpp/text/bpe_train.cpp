@@ -52,7 +52,9 @@ struct Candidate {
 
 void WordCounter::count_one(std::string_view text, std::unordered_map<std::string, int64_t>& into) const {
   auto count_words = [&](std::string_view part) {
-    for_each_gpt2_piece(part, [&](std::string_view w) { ++into[std::string(w)]; });
+    auto count = [&](std::string_view w) { ++into[std::string(w)]; };
+    if (clip_) for_each_clip_piece(part, count);
+    else for_each_gpt2_piece(part, count);
   };
   size_t start = 0;
   for (size_t i = 0; i < text.size();) {
@@ -103,16 +105,23 @@ void WordCounter::add_file(const std::string& path, const std::function<bool()>&
 }
 
 ModelPtr train_bpe(const WordCounter& counter, const TrainConfig& config, const char* op) {
-  const int64_t base = 256 + static_cast<int64_t>(config.special_tokens.size());
+  const int64_t bytes = config.clip ? 512 : 256;
+  const int64_t base = bytes + static_cast<int64_t>(config.special_tokens.size());
   if (config.vocab_size < base)
-    throw_range(std::string(op) + ": vocabSize " + std::to_string(config.vocab_size) + " is below the 256 bytes and " +
+    throw_range(std::string(op) + ": vocabSize " + std::to_string(config.vocab_size) + " is below the " + std::to_string(bytes) + " byte tokens and " +
                 std::to_string(config.special_tokens.size()) + " special tokens");
   ModelSpec spec;
-  int32_t byte_id[256];
+  spec.clip = config.clip;
+  int32_t byte_id[256], last_id[256];
   for (int i = 0; i < 256; ++i) {
     spec.tokens.emplace_back(1, static_cast<char>(byte_at_rank(i)));
-    byte_id[byte_at_rank(i)] = i;
+    byte_id[byte_at_rank(i)] = last_id[byte_at_rank(i)] = i;
   }
+  if (config.clip)
+    for (int i = 0; i < 256; ++i) {
+      spec.tokens.push_back(spec.tokens[i] + std::string(kEndOfWord));
+      last_id[byte_at_rank(i)] = 256 + i;
+    }
   // Words in a fixed order (by bytes), so that nothing depends on the hash table's order.
   std::vector<const std::pair<const std::string, int64_t>*> sorted;
   sorted.reserve(counter.counts().size());
@@ -123,6 +132,7 @@ ModelPtr train_bpe(const WordCounter& counter, const TrainConfig& config, const 
   for (const auto* kv : sorted) {
     Word w{{}, kv->second};
     for (unsigned char c : kv->first) w.ids.push_back(byte_id[c]);
+    w.ids.back() = last_id[static_cast<unsigned char>(kv->first.back())];
     words.push_back(std::move(w));
   }
   std::unordered_map<uint64_t, int64_t> pair_count;

@@ -18,7 +18,8 @@ namespace qkv::text {
 // first (never counted, never split).
 class WordCounter {
  public:
-  explicit WordCounter(std::vector<std::string> specials) : specials_(std::move(specials)) {}
+  // clip: count the words of CLIP's pre-tokenizer (the texts already normalised) instead of GPT-2's.
+  explicit WordCounter(std::vector<std::string> specials, bool clip = false) : specials_(std::move(specials)), clip_(clip) {}
   // Counts the words of several texts (each one sequence) in parallel over the thread pool.
   void add(const std::vector<std::string_view>& texts);
   // Streams a file in blocks cut after a newline; aborted() is polled between blocks.
@@ -29,6 +30,7 @@ class WordCounter {
  private:
   void count_one(std::string_view text, std::unordered_map<std::string, int64_t>& into) const;
   std::vector<std::string> specials_;
+  bool clip_;
   std::unordered_map<std::string, int64_t> counts_;
   int64_t bytes_ = 0;
 };
@@ -37,6 +39,9 @@ struct TrainConfig {
   int32_t vocab_size = 0;     // bytes + merges + special tokens
   int64_t min_frequency = 2;  // stop when the best pair occurs fewer times
   std::vector<std::string> special_tokens;
+  // CLIP's flavour: 256 more base tokens (each byte + "</w>", ids 256..511) that end every word,
+  // merge r is id 512 + r.
+  bool clip = false;
   std::function<bool()> aborted;                           // polled each merge
   std::function<void(int64_t merges, int64_t target)> progress;  // every few merges
 };

@@ -18,13 +18,17 @@ size_t run_end(const unsigned char* s, size_t n, size_t pos, CharClass c) {
   return pos;
 }
 
-// 's 't 're 've 'm 'll 'd at s[pos] == '\'': the length of the contraction, or 0.
-size_t contraction(const unsigned char* s, size_t n, size_t pos) {
+unsigned char lower(unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; }
+
+// 's 't 're 've 'm 'll 'd at s[pos] == '\'': the length of the contraction, or 0. CLIP's pattern
+// is case-insensitive (`fold`), GPT-2's is not.
+size_t contraction(const unsigned char* s, size_t n, size_t pos, bool fold = false) {
   if (pos + 1 >= n) return 0;
-  const unsigned char a = s[pos + 1];
+  auto at = [&](size_t i) { return fold ? lower(s[i]) : s[i]; };
+  const unsigned char a = at(pos + 1);
   if (a == 's' || a == 't' || a == 'm' || a == 'd') return 2;
   if (pos + 2 >= n) return 0;
-  const unsigned char b = s[pos + 2];
+  const unsigned char b = at(pos + 2);
   if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l')) return 3;
   return 0;
 }
@@ -62,6 +66,22 @@ size_t gpt2_piece_end(std::string_view text, size_t pos) {
   }
   if (end == n || last == pos) return end;
   return last;
+}
+
+size_t space_end(std::string_view text, size_t pos) {
+  return run_end(reinterpret_cast<const unsigned char*>(text.data()), text.size(), pos, CharClass::Space);
+}
+
+size_t clip_piece_end(std::string_view text, size_t pos) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  if (s[pos] == '\'') {
+    if (size_t k = contraction(s, n, pos, true)) return pos + k;
+  }
+  size_t len;
+  const CharClass c = class_at(s + pos, n - pos, &len);
+  if (c == CharClass::Number) return pos + len;
+  return run_end(s, n, pos + len, c);
 }
 
 }  // namespace qkv::text

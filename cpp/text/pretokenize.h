@@ -22,4 +22,22 @@ void for_each_gpt2_piece(std::string_view text, Fn&& fn) {
   }
 }
 
+// CLIP's pre-tokenizer (simple_tokenizer.py), hand-written: the pieces of
+//   's|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
+// case-insensitively; whitespace between them is dropped and digits stand one by one. Its
+// <|startoftext|> and <|endoftext|> alternatives are the model's added tokens, split out first.
+// The end of the piece that starts at `pos`, a character that is not whitespace.
+size_t clip_piece_end(std::string_view text, size_t pos);
+// The end of the whitespace run from `pos`.
+size_t space_end(std::string_view text, size_t pos);
+
+template <class Fn>
+void for_each_clip_piece(std::string_view text, Fn&& fn) {
+  for (size_t pos = space_end(text, 0); pos < text.size(); pos = space_end(text, pos)) {
+    const size_t end = clip_piece_end(text, pos);
+    fn(text.substr(pos, end - pos));
+    pos = end;
+  }
+}
+
 }  // namespace qkv::text

@@ -7,12 +7,13 @@ export type NativeBpe = { readonly __bpe: unique symbol };
 
 export interface BpeBinding {
   bpeLoadFile(path: string): Promise<NativeBpe>;
-  bpeLoadGPT2(encoderJsonPath: string, vocabBpePath: string): Promise<NativeBpe>;
+  bpeLoadGPT2(encoderJsonPath: string, vocabBpePath: string, clip?: boolean): Promise<NativeBpe>;
   bpeLoadTiktoken(path: string, specialTokens: string[], specialIds: Int32Array): Promise<NativeBpe>;
+  bpeLoadCLIP(mergesText: string, where: string): Promise<NativeBpe>;
   bpeFromJSON(tokenizerJson: string): NativeBpe;
   bpeToJSON(h: NativeBpe): string;
   bpeSave(h: NativeBpe, path: string): Promise<void>;
-  bpeInfo(h: NativeBpe): { size: number; merges: number; added: [content: string, id: number, special: boolean][] };
+  bpeInfo(h: NativeBpe): { size: number; merges: number; clip: boolean; added: [content: string, id: number, special: boolean][] };
   bpeEncode(h: NativeBpe, text: string | Uint8Array, splitSpecial: boolean): Int32Array;
   bpeEncodeReference(h: NativeBpe, text: string | Uint8Array): Int32Array;
   bpeDecode(h: NativeBpe, ids: Int32Array, skipSpecial: boolean): Uint8Array;
@@ -28,6 +29,7 @@ export interface BpeBinding {
     minFrequency: number,
     specialTokens: string[],
     onProgress: ((p: { merges: number; target: number }) => void) | undefined,
+    clip: boolean,
   ): NativeJob<NativeBpe>;
 }
 

@@ -5,7 +5,9 @@
 // Loading, saving, batches and training run off the event loop and return Promises; encode and
 // decode of one text are synchronous (about 30 MB/s: a long document takes milliseconds).
 
+import { readFile } from 'node:fs/promises';
 import { TextDecoder } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import {
   checkInt,
   checkOptions,
@@ -14,10 +16,12 @@ import {
   checkStringArray,
   checkTypedArray,
   optBool,
+  optEnum,
   optFunction,
   optInt,
   typeName,
 } from '../args';
+import { QkvError } from '../errors';
 import { checkSignal, runJob } from '../jobs';
 import { padBatch, type TokenBatch } from './batch';
 import { native, type NativeBpe } from './bpe-native';
@@ -52,6 +56,12 @@ export interface BPETrainOptions {
   minFrequency?: number;
   /** Tokens added after the merges, cut out of the corpus before counting (e.g. ['<|endoftext|>']). */
   specialTokens?: readonly string[];
+  /**
+   * 'gpt2' (default) or 'clip': CLIP's scheme (lower-cased, whitespace-collapsed text, CLIP's
+   * pre-tokenizer, 512 base tokens with `</w>` ending each word), with `<|startoftext|>` and
+   * `<|endoftext|>` appended after the other specials as bos and eos.
+   */
+  flavor?: 'gpt2' | 'clip';
   signal?: AbortSignal;
   /** Called now and then with the merges done and the merges asked for. */
   onProgress?: (p: { merges: number; target: number }) => void;
@@ -75,6 +85,16 @@ export type BPEJSON = {
 };
 
 const END_OF_TEXT = '<|endoftext|>';
+const START_OF_TEXT = '<|startoftext|>';
+
+/**
+ * CLIP's text normalisation (simple_tokenizer.py without ftfy and html.unescape): NFC, each
+ * whitespace run one space, trimmed, lower case.
+ */
+export function clipNormalize(text: string): string {
+  checkString('clipNormalize', 'text', text);
+  return text.normalize('NFC').replace(/\s+/gu, ' ').trim().toLowerCase();
+}
 // Non-fatal: bytes that are not UTF-8 become U+FFFD; ignoreBOM keeps a U+FEFF the tokens spell.
 const utf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 
@@ -94,18 +114,60 @@ export class BPETokenizer implements Tokenizer {
   #added: [string, number, boolean][] = [];
   #named: Record<string, string> = {};
   #specialIds = new Map<string, number>();
+  #clip: boolean;
 
   private constructor(h: NativeBpe, named?: Readonly<Record<string, string>>) {
     this.#h = h;
+    this.#clip = native.bpeInfo(h).clip;
     this.#refresh();
+    const has = (t: string) => this.#added.some(([c, , special]) => special && c === t);
     if (named) for (const [name, token] of Object.entries(named)) this.setSpecial(name, token);
-    else if (this.#added.some(([c, , special]) => special && c === END_OF_TEXT)) this.setSpecial('eos', END_OF_TEXT);
+    else {
+      if (has(END_OF_TEXT)) this.setSpecial('eos', END_OF_TEXT);
+      if (this.#clip && has(START_OF_TEXT)) this.setSpecial('bos', START_OF_TEXT);
+    }
   }
 
   #refresh(): void {
     const info = native.bpeInfo(this.#h);
     this.#size = info.size;
     this.#added = info.added;
+  }
+
+  /** The text as the native model takes it: CLIP's normalisation first for a CLIP tokenizer. */
+  #text(text: string): string {
+    return this.#clip ? clipNormalize(text) : text;
+  }
+
+  /** 'clip' for CLIP's scheme (normalised text, `</w>` word ends), else 'gpt2'. */
+  get flavor(): 'gpt2' | 'clip' {
+    return this.#clip ? 'clip' : 'gpt2';
+  }
+
+  /**
+   * Loads CLIP's merges, bpe_simple_vocab_16e6.txt or its .gz (as openai/CLIP ships it), off the
+   * event loop: 49,408 ids, `<|startoftext|>` (bos) 49406 and `<|endoftext|>` (eos) 49407. With
+   * two paths, Hugging Face's CLIP vocab.json and merges.txt.
+   */
+  static async loadCLIP(path: string, mergesPath?: string): Promise<BPETokenizer> {
+    const op = 'BPETokenizer.loadCLIP';
+    const p = checkPath(op, 'path', path);
+    if (mergesPath !== undefined) return new BPETokenizer(await native.bpeLoadGPT2(p, checkPath(op, 'mergesPath', mergesPath), true));
+    let raw: Buffer;
+    try {
+      raw = await readFile(p);
+    } catch (e) {
+      throw new QkvError(`${op}: ${p}: ${(e as Error).message}`, 'ERR_IO');
+    }
+    let bytes: Buffer = raw;
+    if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
+      try {
+        bytes = gunzipSync(raw);
+      } catch (e) {
+        throw new QkvError(`${op}: ${p}: not a readable gzip file (${(e as Error).message})`, 'ERR_FORMAT');
+      }
+    }
+    return new BPETokenizer(await native.bpeLoadCLIP(bytes.toString('utf8'), p));
   }
 
   /** Loads a Hugging Face tokenizer.json (a BPE model with the ByteLevel pre-tokenizer), off the event loop. */
@@ -165,15 +227,23 @@ export class BPETokenizer implements Tokenizer {
     else if (typeof corpus === 'object' && corpus !== null) source = { path: checkPath(op, 'corpus.path', (corpus as { path: unknown }).path) };
     else throw new TypeError(`${op}: corpus must be a string, an array of strings or { path }, got ${typeName(corpus)}`);
     const o = checkOptions(op, options);
-    const vocabSize = checkInt(op, 'option vocabSize', o.vocabSize, { min: 256, max: 1 << 24 });
+    const clip = optEnum(op, o, 'flavor', ['gpt2', 'clip'] as const) === 'clip';
+    const base = clip ? 512 : 256;
+    const vocabSize = checkInt(op, 'option vocabSize', o.vocabSize, { min: base, max: 1 << 24 });
     const minFrequency = optInt(op, o, 'minFrequency', { min: 1, max: Number.MAX_SAFE_INTEGER }) ?? 2;
-    const specialTokens = o.specialTokens === undefined ? [] : checkStringArray(op, 'option specialTokens', o.specialTokens);
+    const specialTokens = o.specialTokens === undefined ? [] : [...checkStringArray(op, 'option specialTokens', o.specialTokens)];
+    if (clip) for (const t of [START_OF_TEXT, END_OF_TEXT]) if (!specialTokens.includes(t)) specialTokens.push(t);
     if (specialTokens.some((t) => t === '')) throw new RangeError(`${op}: a special token is empty`);
     if (new Set(specialTokens).size !== specialTokens.length) throw new RangeError(`${op}: a special token is listed twice`);
-    if (vocabSize < 256 + specialTokens.length) throw new RangeError(`${op}: vocabSize ${vocabSize} leaves no room for the 256 bytes and ${specialTokens.length} special tokens`);
+    if (vocabSize < base + specialTokens.length) throw new RangeError(`${op}: vocabSize ${vocabSize} leaves no room for the ${base} byte tokens and ${specialTokens.length} special tokens`);
     const onProgress = optFunction<(p: { merges: number; target: number }) => void>(op, o, 'onProgress');
     const signal = checkSignal(o.signal, op);
-    const h = await runJob(op, signal, () => native.bpeTrain(source, vocabSize, minFrequency, specialTokens, onProgress));
+    // CLIP normalises before pre-tokenizing: the texts are normalised here (a file is read whole).
+    if (clip) {
+      const texts = 'path' in source ? [await readFile(source.path, 'utf8')] : source.texts;
+      source = { texts: texts.map(clipNormalize) };
+    }
+    const h = await runJob(op, signal, () => native.bpeTrain(source, vocabSize, minFrequency, specialTokens, onProgress, clip));
     return new BPETokenizer(h);
   }
 
@@ -275,10 +345,10 @@ export class BPETokenizer implements Tokenizer {
     checkText(text, op);
     const checked = checkEncodeOptions(this, options, op);
     const split = optBool(op, checkOptions(op, options), 'splitSpecial') ?? true;
-    return this.#finish(native.bpeEncode(this.#h, text, split), checked);
+    return this.#finish(native.bpeEncode(this.#h, this.#text(text), split), checked);
   }
 
-  /** The ids of raw bytes, which need not be UTF-8: decodeBytes gives them back exactly. */
+  /** The ids of raw bytes, which need not be UTF-8 (not normalised, even by a CLIP tokenizer): decodeBytes gives them back exactly. */
   encodeBytes(bytes: Uint8Array, options?: BPEEncodeOptions): number[] {
     const op = 'BPETokenizer.encodeBytes';
     checkTypedArray(op, 'bytes', bytes, [Uint8Array]);
@@ -306,7 +376,7 @@ export class BPETokenizer implements Tokenizer {
   async encodeBatch(texts: readonly string[], options?: BPEEncodeOptions): Promise<number[][]> {
     const op = 'BPETokenizer.encodeBatch';
     checkTexts(texts, op);
-    const list = [...texts];
+    const list = texts.map((t) => this.#text(t));
     const checked = checkEncodeOptions(this, options, op);
     const split = optBool(op, checkOptions(op, options), 'splitSpecial') ?? true;
     const { ids, offsets } = await native.bpeEncodeBatch(this.#h, list, split);
@@ -346,7 +416,7 @@ export class BPETokenizer implements Tokenizer {
   /** The ids of the pre-tokenized words through the textbook merge, ignoring added tokens: for tests of the fast one. */
   encodeReference(text: string): number[] {
     checkText(text, 'BPETokenizer.encodeReference');
-    return Array.from(native.bpeEncodeReference(this.#h, text));
+    return Array.from(native.bpeEncodeReference(this.#h, this.#text(text)));
   }
 }
 

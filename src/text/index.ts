@@ -29,6 +29,7 @@ export {
 } from './vocab';
 export {
   BPETokenizer,
+  clipNormalize,
   type BPEEncodeOptions,
   type BPETrainOptions,
   type BPECorpus,

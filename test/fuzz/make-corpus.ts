@@ -53,12 +53,13 @@ const put = (parser: string, name: string, data: string | Uint8Array) => {
   put('json', 'numbers.json', '[0, -0.0, 1e308, -1e-308, 9007199254740993, 1.5, -2, 1E+2, 0.1]');
   put('json', 'strings.json', '["", "\\u00fc\\ud83d\\ude00", "\\n\\t\\\\\\"", "plain"]');
   put('json', 'nested.json', '{"a": {"b": [[], {}, [null, true, false]]}}');
-  // BPE: the first byte picks the reader (0 tokenizer.json, 1 tiktoken, 2 encoder.json NUL vocab.bpe).
+  // BPE: the first byte picks the reader (0 tokenizer.json, 1 tiktoken, 2 encoder.json NUL vocab.bpe, 3 CLIP's merges).
   const bpe = await qkv.BPETokenizer.train(corpus, { vocabSize: 300, specialTokens: ['<|endoftext|>'] });
   await bpe.save(path.join(tmp, 'tokenizer.json'));
   put('bpe', 'tokenizer.json', Buffer.concat([Buffer.from([0]), fs.readFileSync(path.join(tmp, 'tokenizer.json'))]));
   put('bpe', 'pair-merges.json', Buffer.concat([Buffer.from([0]), Buffer.from(JSON.stringify({ model: { type: 'BPE', vocab: { a: 0, b: 1, ab: 2 }, merges: [['a', 'b']] } }))]));
   put('bpe', 'r50k.tiktoken', Buffer.concat([Buffer.from([1]), Buffer.from(['IQ== 0', 'Ig== 1', 'IyQ= 2'].join('\n') + '\n')]));
+  put('bpe', 'clip-merges', Buffer.concat([Buffer.from([3]), Buffer.from('#version: 0.2\nt h\nth e</w>\na n\n')]));
   put('bpe', 'gpt2', Buffer.concat([Buffer.from([2]), Buffer.from(JSON.stringify({ a: 0, b: 1, ab: 2 })), Buffer.from([0]), Buffer.from('#version: 0.2\na b\n')]));
   fs.rmSync(tmp, { recursive: true, force: true });
 })();
