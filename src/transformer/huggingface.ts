@@ -92,8 +92,8 @@ export async function writeHFFiles(dir: string, config: Record<string, unknown>,
 }
 
 /**
- * The tokenizer saved beside a checkpoint: tokenizer.json, or GPT-2's vocab.json + merges.txt.
- * CLIP's vocab.json (words ending in `</w>`) is not GPT-2's byte-level BPE: refused, not misread.
+ * The tokenizer saved beside a checkpoint: tokenizer.json, or vocab.json + merges.txt: GPT-2's
+ * byte-level BPE, or CLIP's flavour of it when the vocabulary's words end in `</w>`.
  */
 export async function tokenizerBeside(dir: string, op: string): Promise<Tokenizer> {
   const at = (f: string) => join(dir, f);
@@ -105,8 +105,7 @@ export async function tokenizerBeside(dir: string, op: string): Promise<Tokenize
     }
   }
   if (existsSync(at('vocab.json')) && existsSync(at('merges.txt'))) {
-    if ((await readFile(at('vocab.json'), 'utf8')).includes('</w>"'))
-      throw new QkvError(`${op}: ${at('vocab.json')} is CLIP's word-end BPE (tokens ending in </w>), which BPETokenizer cannot load yet: pass options.tokenizer`, 'ERR_FORMAT');
+    if ((await readFile(at('vocab.json'), 'utf8')).includes('</w>"')) return BPETokenizer.loadCLIP(at('vocab.json'), at('merges.txt'));
     return BPETokenizer.fromGPT2(at('vocab.json'), at('merges.txt'));
   }
   throw new QkvError(`${op}: ${dir} holds no tokenizer.json nor vocab.json + merges.txt: pass options.tokenizer`, 'ERR_FORMAT');
